@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: DSP alone (dsp), network sizes (models), on-device (device)."""

@@ -1,0 +1,37 @@
+"""edge bench: speed of the DSP, of the network sizes, or of the whole kernel on a board."""
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "bench", help="measure per-frame time, CPU share and power",
+        description="Without options: per-frame microseconds of the network alone and of the "
+                    "whole frame for each model size, plus peak RSS. --dsp: the DSP alone. "
+                    "--board/--seconds/--flat-out: on-device run against the real-time clock "
+                    "with CPU, temperature and power telemetry.")
+    p.add_argument("--dsp", action="store_true", help="time the DSP alone (no network)")
+    p.add_argument("--board", metavar="NAME", help="on-device benchmark with this board's telemetry")
+    p.add_argument("--seconds", type=float, default=None, metavar="N", help="audio seconds to process")
+    p.add_argument("--flat-out", action="store_true", help="do not pace in real time")
+    p.add_argument("--model", metavar="PATH", help="model for the on-device benchmark (default: shipped)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    return p
+
+
+def run(args) -> int:
+    from edge.bench import report
+
+    if args.dsp:
+        from edge.bench.dsp import bench_dsp
+        result = bench_dsp(seconds=args.seconds or 60.0)
+    elif args.board or args.flat_out:
+        from edge.bench.device import bench_device
+        result = bench_device(board=args.board or "host", seconds=args.seconds or 30.0,
+                              flat_out=args.flat_out, model=args.model)
+    else:
+        from edge.bench.models import bench_models
+        result = bench_models(seconds=args.seconds or 20.0)
+    print(json.dumps(result, indent=2) if args.json else report.table(result))
+    return 0

@@ -1,0 +1,38 @@
+"""edge denoise: enhance a wav file with the shipped model, another model, or the oracle."""
+from __future__ import annotations
+
+ORACLE_MODES = ("band", "band+comb", "band+comb+postfilter")
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "denoise", help="enhance a 48 kHz mono wav file",
+        description="Enhance NOISY.wav into OUT.wav (same length, delay compensated). "
+                    "With --oracle, use the ideal gains and strengths computed from CLEAN.wav "
+                    "instead of the network: the upper bound of the method.")
+    p.add_argument("noisy", metavar="NOISY.wav")
+    p.add_argument("out", metavar="OUT.wav")
+    p.add_argument("--model", metavar="PATH",
+                   help="model file (.pnw for --backend native, .tflite for --backend tflite); "
+                        "default: the shipped model")
+    p.add_argument("--backend", choices=("native", "tflite"), default="native",
+                   help="run the network in the native int8 engine (default) or in the TFLite "
+                        "interpreter (the reference)")
+    p.add_argument("--oracle", metavar="CLEAN.wav",
+                   help="clean reference: apply oracle gains instead of the network")
+    p.add_argument("--oracle-mode", choices=ORACLE_MODES, default="band+comb+postfilter",
+                   help="which parts of the method the oracle uses (default: all)")
+    return p
+
+
+def run(args) -> int:
+    from edge import denoise
+    from edge.wavio import read_wav, write_wav
+
+    noisy = read_wav(args.noisy)
+    if args.oracle:
+        y = denoise.denoise_oracle(noisy, read_wav(args.oracle), args.oracle_mode)
+    else:
+        y = denoise.denoise(noisy, model=args.model, backend=args.backend)
+    write_wav(args.out, y)
+    return 0

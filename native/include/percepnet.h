@@ -1,0 +1,117 @@
+/* percepnet-edge native kernel: PercepNet-style speech enhancement, 48 kHz, 10 ms hops.
+ *
+ * One opaque state per audio stream. Per 480-sample hop:
+ *   pn_analyze()    pushes the hop, returns the network features of the newest frame;
+ *   pn_synthesize() applies band gains and comb strengths to the frame PN_LOOKAHEAD_FRAMES
+ *                   hops back and returns 480 output samples;
+ *   pn_process()    does both with the built-in int8 network (needs a model).
+ * Output is the input delayed by pn_latency_samples() (window overlap + lookahead).
+ * Samples are float in [-1, 1]. Nothing here allocates after create, prints or aborts. */
+#ifndef PERCEPNET_H
+#define PERCEPNET_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PN_EXPORT __attribute__((visibility("default")))
+#else
+#define PN_EXPORT
+#endif
+
+#define PN_ABI_VERSION 1
+#define PN_SAMPLE_RATE 48000
+#define PN_HOP 480             /* 10 ms */
+#define PN_WINDOW 960          /* 20 ms, power-complementary */
+#define PN_BINS 481            /* 50 Hz apart */
+#define PN_NB_BANDS 34
+#define PN_NB_FEATURES 70      /* 34 band log-energies, 34 band pitch correlations, period, corr */
+#define PN_NB_OUTPUTS 68       /* 34 gains, then 34 comb strengths, all in [0, 1] */
+#define PN_LOOKAHEAD_FRAMES 2  /* the network and comb filter see 20 ms ahead */
+
+enum {
+    PN_OK = 0,
+    PN_ERR_ARG = -1,            /* NULL pointer or out-of-range argument */
+    PN_ERR_NOMEM = -2,
+    PN_ERR_IO = -3,             /* model file cannot be read */
+    PN_ERR_MODEL_FORMAT = -4,   /* bad magic, truncated, or malformed layer table */
+    PN_ERR_MODEL_VERSION = -5,  /* format version this build does not read */
+    PN_ERR_MODEL_CHECKSUM = -6,
+    PN_ERR_MODEL_SHAPE = -7,    /* layer sizes disagree with PN_NB_FEATURES/PN_NB_OUTPUTS */
+    PN_ERR_NO_MODEL = -8,       /* pn_process on a state created without a model */
+    PN_ERR_SIMD = -9            /* requested SIMD path not compiled in or not supported by CPU */
+};
+
+typedef struct pn_state pn_state;
+typedef struct pn_model pn_model;
+typedef struct pn_nnet pn_nnet;
+
+typedef struct {
+    int comb;        /* 1: mix the comb-filtered spectrum by the strengths (default 1) */
+    int postfilter;  /* 1: envelope postfilter and energy normalisation (default 1) */
+} pn_config;
+
+typedef struct {
+    long frames;          /* hops processed */
+    float dsp_us;         /* last hop: DSP time (analysis + synthesis) */
+    float nnet_us;        /* last hop: network time (0 without a model) */
+    float pitch_period;   /* tracked period of the synthesised frame, samples at 48 kHz */
+    float pitch_corr;     /* its normalised correlation, 0..1 */
+    float energy_db;      /* newest frame energy, dBFS */
+} pn_stats;
+
+typedef struct {
+    long n_weights;
+    int n_layers;
+    char name[32];        /* e.g. "small", "paper" */
+} pn_model_info;
+
+PN_EXPORT int pn_abi_version(void);
+PN_EXPORT const char *pn_version_string(void);
+PN_EXPORT const char *pn_strerror(int err);
+PN_EXPORT int pn_latency_samples(void);
+
+PN_EXPORT void pn_config_default(pn_config *cfg);
+
+/* Models. err/errlen (may be NULL/0) receive a one-line reason on failure. */
+PN_EXPORT int pn_model_load(const void *data, size_t size, pn_model **out, char *err, size_t errlen);
+PN_EXPORT int pn_model_load_file(const char *path, pn_model **out, char *err, size_t errlen);
+PN_EXPORT void pn_model_free(pn_model *model);
+PN_EXPORT int pn_model_get_info(const pn_model *model, pn_model_info *info);
+
+/* Streams. model may be NULL (DSP only: oracle, explicit gains, benchmarks).
+ * The model must outlive every state created from it. */
+PN_EXPORT int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out);
+PN_EXPORT void pn_destroy(pn_state *st);
+PN_EXPORT void pn_reset(pn_state *st);
+PN_EXPORT int pn_analyze(pn_state *st, const float *in, float *features);
+PN_EXPORT int pn_synthesize(pn_state *st, const float *gains, const float *strengths, float *out);
+PN_EXPORT int pn_process(pn_state *st, const float *in, float *out);
+PN_EXPORT int pn_get_stats(const pn_state *st, pn_stats *stats);
+
+/* Training and oracle: push one hop of the noisy signal and the same hop of the clean
+ * target. features: as pn_analyze on the noisy hop. gains/strengths: the ideal values for
+ * the frame that pn_synthesize would output now (PN_LOOKAHEAD_FRAMES hops back), so row t
+ * of features and row t of targets pair up for a causal network. */
+PN_EXPORT int pn_oracle_step(pn_state *st, const float *noisy, const float *clean,
+                             float *features, float *gains, float *strengths);
+
+/* The network alone, for agreement tests and benchmarks. */
+PN_EXPORT int pn_nnet_create(const pn_model *model, pn_nnet **out);
+PN_EXPORT void pn_nnet_destroy(pn_nnet *nn);
+PN_EXPORT void pn_nnet_reset(pn_nnet *nn);
+PN_EXPORT int pn_nnet_step(pn_nnet *nn, const float *features, float *outputs);
+
+/* SIMD path: "scalar", "avx2", "avxvnni", "neon", "dotprod". Default: the best the CPU has.
+ * Process-wide; call before creating states. */
+PN_EXPORT int pn_simd_select(const char *name);
+PN_EXPORT const char *pn_simd_active(void);
+PN_EXPORT const char *pn_simd_available(void);  /* comma-separated */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
