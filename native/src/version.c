@@ -1,0 +1,24 @@
+#include "percepnet.h"
+
+#define PN_VERSION "0.1.0"
+
+int pn_abi_version(void) { return PN_ABI_VERSION; }
+
+const char *pn_version_string(void) { return PN_VERSION; }
+
+const char *pn_strerror(int err)
+{
+    switch (err) {
+    case PN_OK: return "ok";
+    case PN_ERR_ARG: return "invalid argument";
+    case PN_ERR_NOMEM: return "out of memory";
+    case PN_ERR_IO: return "cannot read model file";
+    case PN_ERR_MODEL_FORMAT: return "model file is malformed or truncated";
+    case PN_ERR_MODEL_VERSION: return "model file format version not supported by this build";
+    case PN_ERR_MODEL_CHECKSUM: return "model file checksum mismatch (corrupt file)";
+    case PN_ERR_MODEL_SHAPE: return "model layer shapes do not match the kernel's features/outputs";
+    case PN_ERR_NO_MODEL: return "no model loaded";
+    case PN_ERR_SIMD: return "SIMD path not available on this build or CPU";
+    default: return "unknown error";
+    }
+}
