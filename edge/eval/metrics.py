@@ -1,0 +1,54 @@
+"""Per-file quality metrics. Inputs are aligned 48 kHz float signals of equal length.
+
+PESQ-WB and DNSMOS are defined at 16 kHz, so both signals are resampled first; STOI and
+SI-SDR run at 48 kHz (pystoi resamples internally to its 10 kHz)."""
+from __future__ import annotations
+
+import numpy as np
+
+RATE = 48000
+
+
+def to_16k(x: np.ndarray) -> np.ndarray:
+    from scipy.signal import resample_poly
+    return resample_poly(np.asarray(x, np.float64), 1, 3)
+
+
+def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
+    """Scale-invariant SDR in dB (Le Roux et al. 2019), means removed."""
+    est = np.asarray(est, np.float64) - np.mean(est)
+    ref = np.asarray(ref, np.float64) - np.mean(ref)
+    target = ref * (np.dot(est, ref) / max(np.dot(ref, ref), 1e-12))
+    noise = est - target
+    return float(10 * np.log10(max(np.dot(target, target), 1e-12) / max(np.dot(noise, noise), 1e-12)))
+
+
+def pesq_wb(est16: np.ndarray, ref16: np.ndarray) -> float:
+    from pesq import pesq, NoUtterancesError
+    try:
+        return float(pesq(16000, ref16, est16, "wb"))
+    except NoUtterancesError:
+        return float("nan")
+
+
+def stoi(est: np.ndarray, ref: np.ndarray) -> float:
+    from pystoi import stoi as _stoi
+    return float(_stoi(ref, est, RATE, extended=False))
+
+
+def dnsmos(est16: np.ndarray) -> dict:
+    """DNSMOS P.835 (SIG, BAK, OVRL) with the ONNX models speechmos ships: runs offline."""
+    from speechmos import dnsmos as _dnsmos
+    r = _dnsmos.run(np.clip(est16, -1.0, 1.0).astype(np.float32), 16000)
+    return {"dnsmos_sig": float(r["sig_mos"]), "dnsmos_bak": float(r["bak_mos"]),
+            "dnsmos_ovrl": float(r["ovrl_mos"])}
+
+
+def score(est: np.ndarray, ref: np.ndarray) -> dict:
+    """All metrics of one enhanced signal against its clean reference."""
+    n = min(len(est), len(ref))
+    est, ref = np.asarray(est[:n], np.float64), np.asarray(ref[:n], np.float64)
+    est16, ref16 = to_16k(est), to_16k(ref)
+    out = {"pesq_wb": pesq_wb(est16, ref16), "stoi": stoi(est, ref), "si_sdr": si_sdr(est, ref)}
+    out.update(dnsmos(est16))
+    return out
