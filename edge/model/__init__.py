@@ -1,0 +1,1 @@
+"""The network: definition (arch), int8 TFLite export, TFLite reference step."""
