@@ -1,22 +1,59 @@
 """Board descriptors: boards/<name>.toml read into a validated Board.
 
 Board knowledge is data: the SConstruct, the flash tool and the supervisor all read it here.
+Every field is checked on load, so a typo or a missing value is reported with the file and
+the field's name instead of surfacing later on a board.
 """
 from __future__ import annotations
 
 import platform
+import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
 # What `simd = "auto"` means on the machine doing the build.
 _AUTO_SIMD = {"x86_64": ["avx2", "avxvnni"], "aarch64": ["neon"]}
+KNOWN_SIMD = ("avx2", "avxvnni", "neon", "dotprod")
+POWER_SOURCES = ("pmic", "hwmon", "rapl", "none")
+KERNEL_RATE = 48000     # PN_SAMPLE_RATE: the kernel has one rate
+KERNEL_HOP = 480        # PN_HOP: one ALSA period is one kernel hop
 
 
 class BoardError(ValueError):
     """A board that does not exist or whose descriptor is invalid."""
+
+
+@dataclass(frozen=True)
+class Audio:
+    capture: str          # ALSA PCM names `edge run` opens
+    playback: str
+    channels: int         # channels opened on both devices
+    capture_channel: int  # which captured channel is processed
+    periods: int
+    period_frames: int
+    rate: int
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    thermal_zone: str     # sysfs file in millidegrees C, "" when none
+    cpufreq: str          # sysfs file in kHz, "" when none
+    vcgencmd: bool        # `vcgencmd get_throttled` works (Raspberry Pi firmware)
+    power: str            # one of POWER_SOURCES
+
+
+@dataclass(frozen=True)
+class Deploy:
+    user: str             # SSH login when --host has no user@
+    prefix: str           # releases/, current, previous live here
+    service: str          # systemd unit name, without .service
+    python: str           # interpreter that runs the bundled package on the board
+    systemctl: str        # the systemctl to call (a path lets tests stand one in)
+    unit_dir: str         # where the unit file is installed
+    health_timeout_s: float
 
 
 @dataclass(frozen=True)
@@ -31,16 +68,109 @@ class Board:
     qemu_cpu: str
     path: Path
     raw: dict
+    audio: Audio
+    telemetry: Telemetry
+    deploy: Deploy
+
+    def summary(self) -> dict:
+        """JSON-ready view for `edge boards --json`."""
+        return {"name": self.name, "description": self.description, "arch": self.arch,
+                "toolchain": self.toolchain, "cflags": list(self.cflags), "simd": list(self.simd),
+                "qemu": self.qemu, "qemu_cpu": self.qemu_cpu, "path": str(self.path),
+                "audio": asdict(self.audio), "telemetry": asdict(self.telemetry),
+                "deploy": asdict(self.deploy)}
 
 
-def _field(data: dict, path: Path, section: str, key: str, kind: type):
-    try:
-        value = data[section][key]
-    except KeyError:
-        raise BoardError(f"{path}: missing field [{section}].{key}") from None
-    if not isinstance(value, kind):
-        raise BoardError(f"{path}: field [{section}].{key} must be {kind.__name__}, got {value!r}")
-    return value
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+
+
+def _abs_or_empty(v) -> str | None:
+    return None if v == "" or v.startswith("/") else "an absolute path or \"\""
+
+
+# Schema: section -> key -> (type, check returning a problem or None, default or _REQUIRED).
+_REQUIRED = object()
+_SCHEMA = {
+    "cpu": {
+        "arch": (str, lambda v: None if v else "non-empty", _REQUIRED),
+        "toolchain": (str, None, _REQUIRED),
+        "cflags": (list, lambda v: None if all(isinstance(s, str) for s in v) else "a list of strings",
+                   _REQUIRED),
+        "simd": ((list, str), None, _REQUIRED),
+        "qemu": (str, None, ""),
+        "qemu_cpu": (str, None, ""),
+    },
+    "audio": {
+        "capture": (str, lambda v: None if v else "a non-empty ALSA PCM name", _REQUIRED),
+        "playback": (str, lambda v: None if v else "a non-empty ALSA PCM name", _REQUIRED),
+        "channels": (int, lambda v: None if 1 <= v <= 32 else "between 1 and 32", _REQUIRED),
+        "capture_channel": (int, None, _REQUIRED),
+        "periods": (int, lambda v: None if 2 <= v <= 32 else "between 2 and 32", _REQUIRED),
+        "period_frames": (int, lambda v: None if v == KERNEL_HOP else
+                          f"{KERNEL_HOP} (one period is one 10 ms kernel hop)", _REQUIRED),
+        "rate": (int, lambda v: None if v == KERNEL_RATE else
+                 f"{KERNEL_RATE} (the kernel runs at 48 kHz)", _REQUIRED),
+    },
+    "telemetry": {
+        "thermal_zone": (str, _abs_or_empty, _REQUIRED),
+        "cpufreq": (str, _abs_or_empty, _REQUIRED),
+        "vcgencmd": (bool, None, _REQUIRED),
+        "power": (str, lambda v: None if v in POWER_SOURCES else "one of " + ", ".join(POWER_SOURCES),
+                  _REQUIRED),
+    },
+    "deploy": {
+        "user": (str, lambda v: None if _NAME.match(v) else "a user name", _REQUIRED),
+        "prefix": (str, lambda v: None if v.startswith("/") and v.rstrip("/") else
+                   "an absolute path other than /", _REQUIRED),
+        "service": (str, lambda v: None if _NAME.match(v) else "a systemd unit name", _REQUIRED),
+        "python": (str, lambda v: None if v else "non-empty", _REQUIRED),
+        "systemctl": (str, lambda v: None if v else "non-empty", "systemctl"),
+        "unit_dir": (str, lambda v: None if v.startswith("/") else "an absolute path",
+                     "/etc/systemd/system"),
+        "health_timeout_s": ((int, float), lambda v: None if 0 < v <= 600 else "between 0 and 600 s",
+                             30),
+    },
+}
+_TOP = {"name": str, "description": str}
+
+
+def _type_name(kind) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             list: "a list"}
+    return " or ".join(names[k] for k in kinds)
+
+
+def _section(data: dict, path: Path, section: str) -> dict:
+    """The section's values with defaults filled in, every field checked."""
+    table = data.get(section)
+    if table is None:
+        raise BoardError(f"{path}: missing section [{section}]")
+    if not isinstance(table, dict):
+        raise BoardError(f"{path}: [{section}] must be a table")
+    schema = _SCHEMA[section]
+    for key in table:
+        if key not in schema:
+            raise BoardError(f"{path}: unknown field [{section}].{key} "
+                             f"(known: {', '.join(schema)})")
+    out = {}
+    for key, (kind, check, default) in schema.items():
+        if key not in table:
+            if default is _REQUIRED:
+                raise BoardError(f"{path}: missing field [{section}].{key}")
+            out[key] = default
+            continue
+        value = table[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # bool is an int in Python: only accept it where bool is asked for.
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise BoardError(f"{path}: field [{section}].{key} must be {_type_name(kind)}, "
+                             f"got {value!r}")
+        problem = check(value) if check else None
+        if problem:
+            raise BoardError(f"{path}: field [{section}].{key} must be {problem}, got {value!r}")
+        out[key] = value
+    return out
 
 
 def board_names(boards_dir: Path = BOARDS_DIR) -> list[str]:
@@ -55,24 +185,58 @@ def load_board(name: str, boards_dir: Path = BOARDS_DIR) -> Board:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise BoardError(f"{path}: not valid TOML: {e}") from None
-    arch = _field(data, path, "cpu", "arch", str)
-    simd = data.get("cpu", {}).get("simd", [])
+    for key, value in data.items():
+        if key in _SCHEMA:
+            continue
+        if key not in _TOP:
+            raise BoardError(f"{path}: unknown field {key} "
+                             f"(known: {', '.join(list(_TOP) + [f'[{s}]' for s in _SCHEMA])})")
+        if not isinstance(value, _TOP[key]):
+            raise BoardError(f"{path}: field {key} must be a string, got {value!r}")
+    if data.get("name", name) != name:
+        raise BoardError(f"{path}: field name is {data['name']!r} but the file is {name}.toml")
+
+    cpu = _section(data, path, "cpu")
+    arch = cpu["arch"]
     if arch == "native":
         arch = platform.machine()
+    simd = cpu["simd"]
     if simd == "auto":
         simd = _AUTO_SIMD.get(arch, [])
     if not isinstance(simd, list) or not all(isinstance(s, str) for s in simd):
         raise BoardError(f"{path}: field [cpu].simd must be a list of strings or \"auto\"")
-    cpu = data["cpu"]
+    unknown = [s for s in simd if s not in KNOWN_SIMD]
+    if unknown:
+        raise BoardError(f"{path}: field [cpu].simd has unknown ISA {unknown[0]!r} "
+                         f"(known: {', '.join(KNOWN_SIMD)})")
+    if cpu["toolchain"] and not cpu["qemu"]:
+        raise BoardError(f"{path}: missing field [cpu].qemu (a cross-built board needs the "
+                         f"qemu-user binary that runs its programs)")
+
+    audio = _section(data, path, "audio")
+    if not 0 <= audio["capture_channel"] < audio["channels"]:
+        raise BoardError(f"{path}: field [audio].capture_channel must be between 0 and "
+                         f"channels-1 ({audio['channels'] - 1}), got {audio['capture_channel']}")
+    deploy = _section(data, path, "deploy")
+    deploy["prefix"] = deploy["prefix"].rstrip("/")
+    deploy["health_timeout_s"] = float(deploy["health_timeout_s"])
     return Board(
         name=name,
         description=data.get("description", ""),
         arch=arch,
-        toolchain=_field(data, path, "cpu", "toolchain", str),
-        cflags=tuple(_field(data, path, "cpu", "cflags", list)),
+        toolchain=cpu["toolchain"],
+        cflags=tuple(cpu["cflags"]),
         simd=tuple(simd),
-        qemu=cpu.get("qemu", ""),
-        qemu_cpu=cpu.get("qemu_cpu", ""),
+        qemu=cpu["qemu"],
+        qemu_cpu=cpu["qemu_cpu"],
         path=path,
         raw=data,
+        audio=Audio(**audio),
+        telemetry=Telemetry(**_section(data, path, "telemetry")),
+        deploy=Deploy(**deploy),
     )
+
+
+def load_boards(boards_dir: Path | None = None) -> list[Board]:
+    boards_dir = boards_dir or BOARDS_DIR
+    return [load_board(n, boards_dir) for n in board_names(boards_dir)]

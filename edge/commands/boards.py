@@ -1,10 +1,31 @@
-"""edge boards (being built)."""
+"""edge boards [--json]: the board descriptors in boards/, validated."""
+from __future__ import annotations
+
+import json
+
 from edge.errors import EdgeError
 
 
 def add_parser(sub):
-    return sub.add_parser("boards", help="(not built yet)")
+    p = sub.add_parser("boards", help="list the boards this kit builds and deploys for",
+                       description="List boards/*.toml with CPU, audio, telemetry and deploy "
+                                   "settings; a broken descriptor is an error naming its field.")
+    p.add_argument("--json", action="store_true", help="print every field as JSON")
+    return p
 
 
 def run(args) -> int:
-    raise EdgeError("boards is not built yet")
+    from edge.boards import BoardError, load_boards
+
+    try:
+        boards = load_boards()
+    except BoardError as e:
+        raise EdgeError(str(e)) from None
+    if args.json:
+        print(json.dumps({"boards": [b.summary() for b in boards]}, indent=2))
+        return 0
+    print(f"{'board':<17} {'arch':<8} {'simd':<13} {'power':<6} {'capture':<26} description")
+    for b in boards:
+        print(f"{b.name:<17} {b.arch:<8} {','.join(b.simd) or '-':<13} {b.telemetry.power:<6} "
+              f"{b.audio.capture:<26} {b.description}")
+    return 0

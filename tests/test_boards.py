@@ -1,0 +1,111 @@
+"""Board descriptors: every board loads with all sections, and broken ones are named precisely."""
+import json
+import shutil
+
+import pytest
+
+import edge.boards as boards
+from edge.boards import BoardError, board_names, load_board
+from edge.cli import main
+
+ALL = ["generic-aarch64", "host", "rpi3", "rpi3-armv7", "rpi4", "rpi5", "rpizero2w",
+       "rpizero2w-armv7"]
+
+
+def _copy(tmp_path, name="rpi4", edit=None):
+    """boards/<name>.toml copied into tmp_path, its text passed through edit."""
+    text = (boards.BOARDS_DIR / f"{name}.toml").read_text()
+    (tmp_path / f"{name}.toml").write_text(edit(text) if edit else text)
+    return tmp_path
+
+
+def test_every_board_of_the_issue_has_a_descriptor():
+    assert board_names() == ALL
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_descriptor_loads_with_audio_telemetry_and_deploy(name):
+    b = load_board(name)
+    assert b.audio.rate == 48000 and b.audio.period_frames == 480
+    assert 0 <= b.audio.capture_channel < b.audio.channels
+    assert b.telemetry.power in ("pmic", "hwmon", "rapl", "none")
+    assert b.deploy.prefix.startswith("/") and b.deploy.service
+
+
+def test_only_rpi5_reads_power_from_the_pmic_and_pis_have_vcgencmd():
+    pmic = [n for n in ALL if load_board(n).telemetry.power == "pmic"]
+    assert pmic == ["rpi5"]
+    assert all(load_board(n).telemetry.vcgencmd for n in ALL if n.startswith("rpi"))
+    assert not load_board("host").telemetry.vcgencmd
+    assert load_board("host").telemetry.power == "rapl"
+
+
+def test_32bit_os_variants_are_armv7_and_their_64bit_twins_aarch64():
+    assert load_board("rpi3-armv7").arch == "armv7l" and load_board("rpi3").arch == "aarch64"
+    assert load_board("rpizero2w-armv7").arch == "armv7l"
+
+
+def test_missing_field_names_the_file_and_the_field(tmp_path):
+    d = _copy(tmp_path, edit=lambda t: t.replace('power = "none"\n', ""))
+    with pytest.raises(BoardError, match=r"rpi4\.toml: missing field \[telemetry\]\.power"):
+        load_board("rpi4", d)
+
+
+def test_missing_section_is_named(tmp_path):
+    d = _copy(tmp_path, edit=lambda t: t[:t.index("[deploy]")])
+    with pytest.raises(BoardError, match=r"rpi4\.toml: missing section \[deploy\]"):
+        load_board("rpi4", d)
+
+
+def test_misspelt_field_is_refused_not_ignored(tmp_path):
+    d = _copy(tmp_path, edit=lambda t: t.replace("periods = 3", "perods = 3"))
+    with pytest.raises(BoardError, match=r"unknown field \[audio\]\.perods"):
+        load_board("rpi4", d)
+
+
+@pytest.mark.parametrize("old,new,field", [
+    ("rate = 48000", "rate = 44100", r"\[audio\]\.rate must be 48000"),
+    ("period_frames = 480", "period_frames = 256", r"\[audio\]\.period_frames must be 480"),
+    ("channels = 1", 'channels = "1"', r"\[audio\]\.channels must be an integer"),
+    ("capture_channel = 0", "capture_channel = 1", r"\[audio\]\.capture_channel must be between"),
+    ('power = "none"', 'power = "ina219"', r"\[telemetry\]\.power must be one of"),
+    ("vcgencmd = true", "vcgencmd = 1", r"\[telemetry\]\.vcgencmd must be true or false"),
+    ('prefix = "/opt/percepnet-edge"', 'prefix = "opt"', r"\[deploy\]\.prefix must be an absolute"),
+    ('simd = ["neon"]', 'simd = ["sse9"]', r"\[cpu\]\.simd has unknown ISA 'sse9'"),
+])
+def test_bad_value_is_reported_with_file_and_field(tmp_path, old, new, field):
+    d = _copy(tmp_path, edit=lambda t: t.replace(old, new))
+    with pytest.raises(BoardError, match=r"rpi4\.toml: (field )?" + field):
+        load_board("rpi4", d)
+
+
+def test_invalid_toml_is_reported_with_the_file(tmp_path):
+    d = _copy(tmp_path, edit=lambda t: t + "\n[audio\n")
+    with pytest.raises(BoardError, match=r"rpi4\.toml: not valid TOML"):
+        load_board("rpi4", d)
+
+
+def test_edge_boards_json_lists_every_board_with_its_sections(capsys):
+    assert main(["boards", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = [b["name"] for b in out["boards"]]
+    assert names == ALL
+    rpi4 = out["boards"][names.index("rpi4")]
+    assert rpi4["arch"] == "aarch64" and rpi4["simd"] == ["neon"]
+    assert rpi4["audio"]["period_frames"] == 480 and rpi4["deploy"]["service"] == "percepnet-edge"
+
+
+def test_edge_boards_table_has_a_line_per_board(capsys):
+    assert main(["boards"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ALL
+
+
+def test_edge_boards_fails_in_one_line_on_a_broken_descriptor(tmp_path, monkeypatch, capsys):
+    for n in ALL:
+        shutil.copy(boards.BOARDS_DIR / f"{n}.toml", tmp_path)
+    _copy(tmp_path, "rpi5", edit=lambda t: t.replace("rate = 48000", "rate = 16000"))
+    monkeypatch.setattr(boards, "BOARDS_DIR", tmp_path)
+    assert main(["boards"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "rpi5.toml: field [audio].rate must be 48000" in err
