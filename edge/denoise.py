@@ -1,0 +1,95 @@
+"""Whole-signal enhancement on top of the streaming kernel: with a network (native int8 engine
+or the TFLite reference) or with oracle gains from a clean reference. Outputs have the input's
+length and alignment: the kernel's delay is dropped and the tail flushed with zeros."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import EdgeError
+from edge.native import HOP, NB_BANDS
+
+ORACLE_MODES = {  # mode -> (comb, postfilter)
+    "band": (False, False),
+    "band+comb": (True, False),
+    "band+comb+postfilter": (True, True),
+}
+_MODELS = Path(__file__).resolve().parent / "models"
+
+
+def _signal(x, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 1:
+        raise EdgeError(f"{name}: expected a mono signal, got shape {x.shape}")
+    if len(x) == 0:
+        raise EdgeError(f"{name}: contains no audio")
+    if not np.all(np.isfinite(x)):
+        raise EdgeError(f"{name}: contains NaN or infinite samples")
+    return x
+
+
+def _padded_hops(x: np.ndarray, latency: int) -> np.ndarray:
+    """x followed by `latency` zeros (to flush the kernel), cut into whole hops."""
+    n = len(x) + latency
+    t = -(-n // HOP)
+    buf = np.zeros(t * HOP, np.float32)
+    buf[: len(x)] = x
+    return buf.reshape(t, HOP)
+
+
+def _aligned(out_hops: list, n: int, latency: int) -> np.ndarray:
+    y = np.concatenate(out_hops) if out_hops else np.zeros(0, np.float32)
+    return y[latency: latency + n]
+
+
+def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter") -> np.ndarray:
+    """Enhance with the ideal gains (and strengths) computed from the clean signal."""
+    from edge.kernel import Kernel
+
+    if mode not in ORACLE_MODES:
+        raise EdgeError(f"unknown oracle mode {mode!r}; choose from {', '.join(ORACLE_MODES)}")
+    noisy, clean = _signal(noisy, "noisy"), _signal(clean, "clean")
+    if len(noisy) != len(clean):
+        raise EdgeError(f"noisy and clean differ in length ({len(noisy)} vs {len(clean)} samples)")
+    comb, postfilter = ORACLE_MODES[mode]
+    zeros = np.zeros(NB_BANDS, np.float32)
+    with Kernel(comb=comb, postfilter=postfilter) as k:
+        hn, hc = _padded_hops(noisy, k.latency), _padded_hops(clean, k.latency)
+        out = []
+        for a, b in zip(hn, hc):
+            _, g, r = k.oracle_step(a, b)
+            out.append(k.synthesize(g, r if comb else zeros))
+        return _aligned(out, len(noisy), k.latency)
+
+
+def _default_model(backend: str) -> Path:
+    path = _MODELS / ("default.pnw" if backend == "native" else "default.tflite")
+    if not path.is_file():
+        raise EdgeError("no shipped model yet: pass --model")
+    return path
+
+
+def denoise(noisy, model: str | Path | None = None, backend: str = "native") -> np.ndarray:
+    """Enhance with a network: the native int8 engine, or the TFLite interpreter between the
+    kernel's analysis and synthesis."""
+    from edge.kernel import Kernel
+
+    if backend not in ("native", "tflite"):
+        raise EdgeError(f"unknown backend {backend!r}; choose native or tflite")
+    noisy = _signal(noisy, "noisy")
+    path = Path(model) if model is not None else _default_model(backend)
+    if not path.is_file():
+        raise EdgeError(f"{path}: no such model file")
+    if backend == "native":
+        with Kernel(path) as k:
+            return _aligned([k.process(h) for h in _padded_hops(noisy, k.latency)], len(noisy), k.latency)
+    from edge.model.tflite_step import TFLiteStep
+
+    net = TFLiteStep(path)
+    with Kernel() as k:
+        out = []
+        for h in _padded_hops(noisy, k.latency):
+            o = np.asarray(net.step(k.analyze(h)), np.float32)
+            out.append(k.synthesize(o[:NB_BANDS], o[NB_BANDS: 2 * NB_BANDS]))
+        return _aligned(out, len(noisy), k.latency)

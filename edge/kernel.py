@@ -1,0 +1,162 @@
+"""The native kernel for one audio stream: analysis, synthesis, the whole frame, and the
+oracle pairing of a noisy and clean signal for training."""
+from __future__ import annotations
+
+import ctypes as C
+from pathlib import Path
+
+import numpy as np
+
+from edge import native
+from edge.native import HOP, NB_BANDS, NB_FEATURES, NB_OUTPUTS, NativeError, check, fn, fptr
+
+
+class _Config(C.Structure):
+    _fields_ = [("comb", C.c_int), ("postfilter", C.c_int)]
+
+
+class _Stats(C.Structure):
+    _fields_ = [("frames", C.c_long), ("dsp_us", C.c_float), ("nnet_us", C.c_float),
+                ("pitch_period", C.c_float), ("pitch_corr", C.c_float), ("energy_db", C.c_float)]
+
+
+def latency_samples() -> int:
+    """Algorithmic delay of the kernel: output sample n is input sample n - latency."""
+    return int(fn("pn_latency_samples")())
+
+
+class Kernel:
+    """One pn_state. Without a model, process() runs the DSP with unit gains and no comb
+    (audio passes through, delayed by `latency`); with a .pnw model it runs the network."""
+
+    def __init__(self, model: str | Path | None = None, *, comb: bool = True, postfilter: bool = True):
+        self._st = C.c_void_p()
+        self._model = C.c_void_p()
+        if model is not None:
+            err = C.create_string_buffer(256)
+            code = fn("pn_model_load_file")(str(model).encode(), C.byref(self._model), err, len(err))
+            if code != 0:
+                raise NativeError(f"{model}: {err.value.decode(errors='replace') or fn('pn_strerror')(code).decode()}")
+        cfg = _Config(int(bool(comb)), int(bool(postfilter)))
+        code = fn("pn_create")(C.byref(cfg), self._model, C.byref(self._st))
+        if code != 0:
+            self._free_model()
+            check(code, "pn_create")
+        self.has_model = model is not None
+        self.latency = latency_samples()
+        self._in = np.zeros(HOP, np.float32)
+        self._clean = np.zeros(HOP, np.float32)
+        self._out = np.zeros(HOP, np.float32)
+        self._feat = np.zeros(NB_FEATURES, np.float32)
+        self._g = np.zeros(NB_BANDS, np.float32)
+        self._r = np.zeros(NB_BANDS, np.float32)
+        self._ones = np.ones(NB_BANDS, np.float32)
+        self._zeros = np.zeros(NB_BANDS, np.float32)
+        self._p = {name: fptr(a) for name, a in (("in", self._in), ("clean", self._clean), ("out", self._out),
+                                                  ("feat", self._feat), ("g", self._g), ("r", self._r),
+                                                  ("ones", self._ones), ("zeros", self._zeros))}
+        self._stats = _Stats()
+
+    def _free_model(self):
+        if self._model:
+            fn("pn_model_free")(self._model)
+            self._model = C.c_void_p()
+
+    def _load(self, dst: np.ndarray, hop) -> None:
+        a = np.asarray(hop, dtype=np.float32)
+        if a.shape != (HOP,):
+            raise NativeError(f"a hop is {HOP} samples, got shape {a.shape}")
+        dst[:] = a
+
+    def _live(self):
+        if not self._st:
+            raise NativeError("kernel is closed")
+        return self._st
+
+    def process(self, hop) -> np.ndarray:
+        """One hop in, one hop out (a new array)."""
+        st = self._live()
+        self._load(self._in, hop)
+        if self.has_model:
+            check(fn("pn_process")(st, self._p["in"], self._p["out"]), "pn_process")
+        else:
+            check(fn("pn_analyze")(st, self._p["in"], self._p["feat"]), "pn_analyze")
+            check(fn("pn_synthesize")(st, self._p["ones"], self._p["zeros"], self._p["out"]), "pn_synthesize")
+        return self._out.copy()
+
+    def analyze(self, hop) -> np.ndarray:
+        """Push one hop; the network features of the newest frame."""
+        self._load(self._in, hop)
+        check(fn("pn_analyze")(self._live(), self._p["in"], self._p["feat"]), "pn_analyze")
+        return self._feat.copy()
+
+    def synthesize(self, gains, strengths) -> np.ndarray:
+        """Apply band gains and comb strengths to the frame PN_LOOKAHEAD_FRAMES back."""
+        self._g[:] = np.asarray(gains, np.float32).reshape(NB_BANDS)
+        self._r[:] = np.asarray(strengths, np.float32).reshape(NB_BANDS)
+        check(fn("pn_synthesize")(self._live(), self._p["g"], self._p["r"], self._p["out"]), "pn_synthesize")
+        return self._out.copy()
+
+    def oracle_step(self, noisy_hop, clean_hop):
+        """(features, ideal gains, ideal strengths) for one hop of a noisy/clean pair."""
+        self._load(self._in, noisy_hop)
+        self._load(self._clean, clean_hop)
+        check(fn("pn_oracle_step")(self._live(), self._p["in"], self._p["clean"], self._p["feat"],
+                                   self._p["g"], self._p["r"]), "pn_oracle_step")
+        return self._feat.copy(), self._g.copy(), self._r.copy()
+
+    def reset(self) -> None:
+        fn("pn_reset")(self._live())
+
+    def stats(self) -> dict:
+        check(fn("pn_get_stats")(self._live(), C.byref(self._stats)), "pn_get_stats")
+        return {name: getattr(self._stats, name) for name, _ in _Stats._fields_}
+
+    def close(self) -> None:
+        if self._st:
+            fn("pn_destroy")(self._st)
+            self._st = C.c_void_p()
+        self._free_model()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _hops(x: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 1:
+        raise NativeError(f"{name}: expected a mono signal (1-D), got shape {x.shape}")
+    t = len(x) // HOP
+    return np.ascontiguousarray(x[: t * HOP]).reshape(t, HOP)
+
+
+def analyze_pair(noisy: np.ndarray, clean: np.ndarray):
+    """Training data for one noisy/clean pair: features[T, 70] of the noisy signal and the
+    ideal gains[T, 34] and strengths[T, 34]; row t pairs the features of frame t with the
+    targets of the frame output at that hop (t - lookahead). T = len // 480."""
+    if len(noisy) != len(clean):
+        raise NativeError(f"noisy and clean differ in length ({len(noisy)} vs {len(clean)} samples)")
+    n, c = _hops(noisy, "noisy"), _hops(clean, "clean")
+    T = len(n)
+    feats = np.zeros((T, NB_FEATURES), np.float32)
+    gains = np.zeros((T, NB_BANDS), np.float32)
+    strengths = np.zeros((T, NB_BANDS), np.float32)
+    step = fn("pn_oracle_step")
+    with Kernel() as k:
+        st = k._live()
+        for t in range(T):
+            check(step(st, fptr(n[t]), fptr(c[t]), fptr(feats[t]), fptr(gains[t]), fptr(strengths[t])),
+                  "pn_oracle_step")
+    return feats, gains, strengths
+
+
+__all__ = ["Kernel", "analyze_pair", "latency_samples", "NB_OUTPUTS"]

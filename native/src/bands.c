@@ -1,0 +1,67 @@
+#include <math.h>
+
+#include "bands.h"
+
+#define MIN_SPACING 2  /* bins: 100 Hz, the narrowest band the paper allows */
+
+static double hz_to_erb(double hz) { return 21.4 * log10(1.0 + 0.00437 * hz); }
+static double erb_to_hz(double e) { return (pow(10.0, e / 21.4) - 1.0) / 0.00437; }
+
+void pn_bands_init(pn_bands *b)
+{
+    const double bin_hz = (double)PN_SAMPLE_RATE / PN_WINDOW;
+    const double top = hz_to_erb((PN_BINS - 1) * bin_hz);
+    b->centre[0] = 0;
+    /* Each next centre is an equal ERB step over what is left, but never closer than
+     * MIN_SPACING: at low frequencies ERB steps are narrower than the bins. */
+    for (int i = 1; i < PN_NB_BANDS; i++) {
+        double prev = hz_to_erb(b->centre[i - 1] * bin_hz);
+        double target = erb_to_hz(prev + (top - prev) / (PN_NB_BANDS - i)) / bin_hz;
+        int c = (int)floor(target + 0.5);
+        if (c < b->centre[i - 1] + MIN_SPACING)
+            c = b->centre[i - 1] + MIN_SPACING;
+        b->centre[i] = (short)c;
+    }
+    b->centre[PN_NB_BANDS - 1] = PN_BINS - 1;
+    for (int i = 0; i + 1 < PN_NB_BANDS; i++) {
+        int lo = b->centre[i], hi = b->centre[i + 1];
+        for (int k = lo; k < hi; k++) {
+            b->band[k] = (short)i;
+            b->frac[k] = (float)(k - lo) / (float)(hi - lo);
+        }
+    }
+    b->band[PN_BINS - 1] = PN_NB_BANDS - 2;
+    b->frac[PN_BINS - 1] = 1.0f;
+}
+
+void pn_band_energy(const pn_bands *b, const pn_cpx *X, float *E)
+{
+    for (int i = 0; i < PN_NB_BANDS; i++)
+        E[i] = 0.f;
+    for (int k = 0; k < PN_BINS; k++) {
+        float p = X[k].r * X[k].r + X[k].i * X[k].i;
+        int i = b->band[k];
+        E[i] += (1.f - b->frac[k]) * p;
+        E[i + 1] += b->frac[k] * p;
+    }
+}
+
+void pn_band_corr(const pn_bands *b, const pn_cpx *X, const pn_cpx *P, float *C)
+{
+    for (int i = 0; i < PN_NB_BANDS; i++)
+        C[i] = 0.f;
+    for (int k = 0; k < PN_BINS; k++) {
+        float p = X[k].r * P[k].r + X[k].i * P[k].i;
+        int i = b->band[k];
+        C[i] += (1.f - b->frac[k]) * p;
+        C[i + 1] += b->frac[k] * p;
+    }
+}
+
+void pn_band_interp(const pn_bands *b, const float *v, float *g_bin)
+{
+    for (int k = 0; k < PN_BINS; k++) {
+        int i = b->band[k];
+        g_bin[k] = v[i] + b->frac[k] * (v[i + 1] - v[i]);
+    }
+}

@@ -1,0 +1,45 @@
+#include <math.h>
+#include <string.h>
+
+#include "comb.h"
+
+/* 0.5 + 0.5 cos(pi k / 4) for k = -3..3 */
+static const float weight[2 * PN_COMB_M + 1] = {
+    0.14644661f, 0.5f, 0.85355339f, 1.0f, 0.85355339f, 0.5f, 0.14644661f};
+
+int pn_comb_kmax(int period, int future)
+{
+    int k = period > 0 ? future / period : PN_COMB_M;
+    return k > PN_COMB_M ? PN_COMB_M : k;
+}
+
+static float weight_sum(int kmax, int with_centre, float *sq)
+{
+    float sum = 0.f;
+    *sq = 0.f;
+    for (int k = -PN_COMB_M; k <= kmax; k++) {
+        if (k == 0 && !with_centre)
+            continue;
+        sum += weight[k + PN_COMB_M];
+        *sq += weight[k + PN_COMB_M] * weight[k + PN_COMB_M];
+    }
+    return sum;
+}
+
+float pn_comb_noise_gain(int kmax, int with_centre)
+{
+    float sq, sum = weight_sum(kmax, with_centre, &sq);
+    return sq / (sum * sum);
+}
+
+void pn_comb(const pn_dsp_ops *ops, const float *x, int n, int period, int kmax, int with_centre,
+             float *p)
+{
+    float sq, sum = weight_sum(kmax, with_centre, &sq);
+    memset(p, 0, sizeof(float) * (size_t)n);
+    for (int k = -PN_COMB_M; k <= kmax; k++) {
+        if (k == 0 && !with_centre)
+            continue;
+        ops->axpy(p, x + k * period, weight[k + PN_COMB_M] / sum, n);
+    }
+}

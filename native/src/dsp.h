@@ -1,0 +1,30 @@
+/* DSP vector primitives behind one table of function pointers, picked from the active SIMD
+ * level (scalar twin in dsp.c, AVX2 in dsp_avx2.c, NEON in dsp_neon.c). */
+#ifndef PN_DSP_H
+#define PN_DSP_H
+
+#include "simd.h"
+
+typedef struct {
+    /* sum x[i]*y[i] */
+    float (*dot)(const float *x, const float *y, int n);
+    /* out[l] = sum_{i<n} x[i]*y[i+l] for l in [0, lags) */
+    void (*xcorr)(const float *x, const float *y, int n, int lags, float *out);
+    /* y[i] += a*x[i] */
+    void (*axpy)(float *y, const float *x, float a, int n);
+} pn_dsp_ops;
+
+/* The table for a level, or NULL when that level is not compiled in or not supported. */
+const pn_dsp_ops *pn_dsp_ops_for(pn_simd_level level);
+/* The table for the active level (falls back to the nearest compiled one). */
+const pn_dsp_ops *pn_dsp_ops_active(void);
+
+extern const pn_dsp_ops pn_dsp_scalar;
+#if defined(PN_HAVE_AVX2)
+extern const pn_dsp_ops pn_dsp_avx2;
+#endif
+#if defined(PN_HAVE_NEON)
+extern const pn_dsp_ops pn_dsp_neon;
+#endif
+
+#endif

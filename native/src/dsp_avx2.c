@@ -1,0 +1,72 @@
+/* AVX2+FMA twins of dsp.c's scalar primitives. */
+#include <immintrin.h>
+
+#include "dsp.h"
+
+static float hsum(__m256 v)
+{
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static float dot_avx2(const float *x, const float *y, int n)
+{
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8), a1);
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i), a0);
+    float acc = hsum(_mm256_add_ps(a0, a1));
+    for (; i < n; i++)
+        acc += x[i] * y[i];
+    return acc;
+}
+
+/* Four lags at a time share each load of x. */
+static void xcorr_avx2(const float *x, const float *y, int n, int lags, float *out)
+{
+    int l = 0;
+    for (; l + 4 <= lags; l += 4) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+        const float *yl = y + l;
+        int i = 0;
+        for (; i + 8 <= n; i += 8) {
+            __m256 xv = _mm256_loadu_ps(x + i);
+            a0 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(yl + i), a0);
+            a1 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(yl + i + 1), a1);
+            a2 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(yl + i + 2), a2);
+            a3 = _mm256_fmadd_ps(xv, _mm256_loadu_ps(yl + i + 3), a3);
+        }
+        float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
+        for (; i < n; i++) {
+            s0 += x[i] * yl[i];
+            s1 += x[i] * yl[i + 1];
+            s2 += x[i] * yl[i + 2];
+            s3 += x[i] * yl[i + 3];
+        }
+        out[l] = s0;
+        out[l + 1] = s1;
+        out[l + 2] = s2;
+        out[l + 3] = s3;
+    }
+    for (; l < lags; l++)
+        out[l] = dot_avx2(x, y + l, n);
+}
+
+static void axpy_avx2(float *y, const float *x, float a, int n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++)
+        y[i] += a * x[i];
+}
+
+const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, axpy_avx2};

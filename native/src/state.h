@@ -1,0 +1,30 @@
+/* The stream state behind the opaque pn_state, shared by denoise.c and oracle.c. */
+#ifndef PN_STATE_H
+#define PN_STATE_H
+
+#include "stft.h"
+
+struct pn_state {
+    pn_config cfg;
+    const pn_model *model;
+    const pn_dsp_ops *ops;
+    pn_fft fft;
+    pn_bands bands;
+    float window[PN_WINDOW];
+    /* cleared by pn_reset from here on */
+    pn_track noisy;
+    pn_track clean;             /* oracle only */
+    pn_pitch pitch;
+    int period;                 /* refined period of the frame being synthesised */
+    float period_corr;
+    float synth_mem[PN_HOP];    /* second half of the last synthesised frame */
+    float analyze_us;
+    pn_stats stats;
+};
+
+/* q[b]: normalised correlation between the frame `back` hops old and its comb prediction
+ * from the other periods (taps -PN_COMB_M..kmax without k = 0): the band pitch coherence. */
+void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int period, int kmax, float *q);
+double pn_now_us(void);
+
+#endif
