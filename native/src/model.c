@@ -1,0 +1,283 @@
+/* Loading and validating .pnw weight files (format in model.h). Every size is checked against
+ * the bytes actually present before anything is read, so a hostile file cannot make the loader
+ * read out of bounds or allocate without limit. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define HEADER_SIZE 72
+#define LAYER_SIZE 32
+#define FORMAT_VERSION 1
+#define MAX_FILE_SIZE (256L << 20)
+
+static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+static uint32_t rd_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int rd_i16(const unsigned char *p)
+{
+    return (int16_t)(uint16_t)(p[0] | p[1] << 8);
+}
+
+static float rd_f32(const unsigned char *p)
+{
+    uint32_t u = rd_u32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static uint32_t crc32(const unsigned char *p, size_t n)
+{
+    static uint32_t table[256];
+    if (!table[1]) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+    }
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++)
+        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static size_t pad(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+/* Bytes of one matrix in the file, and in the arena (aligned). */
+static size_t matrix_file_bytes(int rows, int cols)
+{
+    return pad((size_t)rows, 8) * pad((size_t)cols, 4) + 8 * (size_t)rows;
+}
+
+static size_t matrix_arena_bytes(int rows, int cols)
+{
+    return pad(pad((size_t)rows, 8) * pad((size_t)cols, 4), 32) + pad(8 * (size_t)rows, 32);
+}
+
+static void matrix_dims(const pn_layer *l, int which, int *rows, int *cols)
+{
+    if (l->type == PN_LAYER_GRU) {
+        *rows = 3 * l->n_out;
+        *cols = which == 0 ? l->n_in : l->n_out;
+    } else {
+        *rows = l->n_out;
+        *cols = l->kernel * l->n_in;
+    }
+}
+
+static int n_matrices(const pn_layer *l) { return l->type == PN_LAYER_GRU ? 2 : 1; }
+
+static int parse_layer(const unsigned char *p, int index, pn_model *m, char *err, size_t errlen)
+{
+    pn_layer *l = &m->layers[index];
+    uint32_t type = rd_u32(p), act = rd_u32(p + 4), n_in = rd_u32(p + 8), n_out = rd_u32(p + 12);
+    uint32_t kernel = rd_u32(p + 16), n_src = rd_u32(p + 20);
+    if (type < PN_LAYER_DENSE || type > PN_LAYER_GRU || act > PN_ACT_RELU)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: unknown type %u or activation %u",
+                    index, (unsigned)type, (unsigned)act);
+    if (n_in < 1 || n_in > PN_MAX_WIDTH || n_out < 1 || n_out > PN_MAX_WIDTH
+        || kernel < 1 || kernel > PN_MAX_KERNEL || (type != PN_LAYER_CONV && kernel != 1)
+        || (type == PN_LAYER_GRU && (act != PN_ACT_NONE || 3 * n_out > PN_MAX_WIDTH))
+        || n_src < 1 || n_src > PN_MAX_SRC)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: sizes out of range", index);
+    l->type = (int)type;
+    l->act = (int)act;
+    l->n_in = (int)n_in;
+    l->n_out = (int)n_out;
+    l->kernel = (int)kernel;
+    l->n_src = (int)n_src;
+    int width = 0;
+    for (int s = 0; s < l->n_src; s++) {
+        l->src[s] = rd_i16(p + 24 + 2 * s);
+        if (l->src[s] < -1 || l->src[s] >= index)
+            return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: source %d is not an earlier layer",
+                        index, l->src[s]);
+        width += pn_layer_width(m, l->src[s]);
+    }
+    if (width != l->n_in)
+        return fail(err, errlen, PN_ERR_MODEL_SHAPE, "layer %d: takes %d inputs, its sources give %d",
+                    index, l->n_in, width);
+    return PN_OK;
+}
+
+/* Copies one matrix from the file into the arena; checks that scales and biases are finite. */
+static int load_matrix(pn_matrix *mx, int rows, int cols, const unsigned char **p, unsigned char **arena)
+{
+    size_t wbytes = pad((size_t)rows, 8) * pad((size_t)cols, 4);
+    mx->rows = rows;
+    mx->cols = cols;
+    mx->rows_pad = (int)pad((size_t)rows, 8);
+    mx->cols_pad = (int)pad((size_t)cols, 4);
+    memcpy(*arena, *p, wbytes);
+    mx->w = (const int8_t *)*arena;
+    *arena += pad(wbytes, 32);
+    *p += wbytes;
+    float *sb = (float *)*arena;
+    for (int i = 0; i < 2 * rows; i++) {
+        sb[i] = rd_f32(*p + 4 * (size_t)i);
+        if (!isfinite(sb[i]))
+            return PN_ERR_MODEL_FORMAT;
+    }
+    mx->scale = sb;
+    mx->bias = sb + rows;
+    *arena += pad(8 * (size_t)rows, 32);
+    *p += 8 * (size_t)rows;
+    return PN_OK;
+}
+
+static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, size_t errlen)
+{
+    if (size < HEADER_SIZE || memcmp(d, "PNWF", 4) != 0)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "not a .pnw weight file (bad magic or too short)");
+    uint32_t version = rd_u32(d + 4);
+    if (version != FORMAT_VERSION)
+        return fail(err, errlen, PN_ERR_MODEL_VERSION, "weight file format %u, this build reads %d",
+                    (unsigned)version, FORMAT_VERSION);
+    if (rd_u32(d + 8) != PN_NB_FEATURES || rd_u32(d + 12) != PN_NB_OUTPUTS)
+        return fail(err, errlen, PN_ERR_MODEL_SHAPE, "model is %u features -> %u outputs, kernel needs %d -> %d",
+                    (unsigned)rd_u32(d + 8), (unsigned)rd_u32(d + 12), PN_NB_FEATURES, PN_NB_OUTPUTS);
+    uint32_t n_layers = rd_u32(d + 16), payload = rd_u32(d + 20);
+    if (n_layers < 1 || n_layers > PN_MAX_LAYERS)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "%u layers (1..%d allowed)", (unsigned)n_layers, PN_MAX_LAYERS);
+    size_t table_end = HEADER_SIZE + (size_t)n_layers * LAYER_SIZE;
+    if (size < table_end || size - table_end != payload)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "file is %zu bytes, header says %zu (truncated or padded)",
+                    size, table_end + payload);
+    if (crc32(d + 28, size - 28) != rd_u32(d + 24))
+        return fail(err, errlen, PN_ERR_MODEL_CHECKSUM, "checksum mismatch (corrupt weight file)");
+
+    m->n_layers = (int)n_layers;
+    memcpy(m->name, d + 40, sizeof m->name);
+    m->name[sizeof m->name - 1] = '\0';
+    size_t need_file = 0, need_arena = 0;
+    for (int i = 0; i < m->n_layers; i++) {
+        int rc = parse_layer(d + HEADER_SIZE + (size_t)i * LAYER_SIZE, i, m, err, errlen);
+        if (rc != PN_OK)
+            return rc;
+        for (int k = 0; k < n_matrices(&m->layers[i]); k++) {
+            int rows, cols;
+            matrix_dims(&m->layers[i], k, &rows, &cols);
+            need_file += matrix_file_bytes(rows, cols);
+            need_arena += matrix_arena_bytes(rows, cols);
+            m->n_weights += (long)rows * cols;
+        }
+    }
+    if (need_file != payload)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "payload is %u bytes, the layer table needs %zu",
+                    (unsigned)payload, need_file);
+
+    uint32_t n_out_src = rd_u32(d + 28);
+    if (n_out_src < 1 || n_out_src > PN_MAX_SRC)
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "%u output layers (1..%d allowed)", (unsigned)n_out_src, PN_MAX_SRC);
+    m->n_out_src = (int)n_out_src;
+    int width = 0;
+    for (int s = 0; s < m->n_out_src; s++) {
+        m->out_src[s] = rd_i16(d + 32 + 2 * s);
+        if (m->out_src[s] < 0 || m->out_src[s] >= m->n_layers)
+            return fail(err, errlen, PN_ERR_MODEL_FORMAT, "output source %d is not a layer", m->out_src[s]);
+        width += m->layers[m->out_src[s]].n_out;
+    }
+    if (width != PN_NB_OUTPUTS)
+        return fail(err, errlen, PN_ERR_MODEL_SHAPE, "model outputs %d values, kernel needs %d", width, PN_NB_OUTPUTS);
+
+    if (posix_memalign(&m->arena, 32, need_arena) != 0)
+        return fail(err, errlen, PN_ERR_NOMEM, "out of memory for %zu bytes of weights", need_arena);
+    const unsigned char *p = d + table_end;
+    unsigned char *a = m->arena;
+    for (int i = 0; i < m->n_layers; i++) {
+        pn_layer *l = &m->layers[i];
+        for (int k = 0; k < n_matrices(l); k++) {
+            int rows, cols;
+            matrix_dims(l, k, &rows, &cols);
+            if (load_matrix(&l->m[k], rows, cols, &p, &a) != PN_OK)
+                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: scale or bias is not finite", i);
+        }
+    }
+    return PN_OK;
+}
+
+int pn_model_load(const void *data, size_t size, pn_model **out, char *err, size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    if (!data || !out)
+        return fail(err, errlen, PN_ERR_ARG, "no model data");
+    *out = NULL;
+    pn_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return fail(err, errlen, PN_ERR_NOMEM, "out of memory");
+    int rc = parse(data, size, m, err, errlen);
+    if (rc != PN_OK) {
+        pn_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return PN_OK;
+}
+
+int pn_model_load_file(const char *path, pn_model **out, char *err, size_t errlen)
+{
+    if (!path || !out)
+        return fail(err, errlen, PN_ERR_ARG, "no model path");
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fail(err, errlen, PN_ERR_IO, "cannot open %s", path);
+    long size = -1;
+    if (fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    if (size < 0 || size > MAX_FILE_SIZE || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return fail(err, errlen, size > MAX_FILE_SIZE ? PN_ERR_MODEL_FORMAT : PN_ERR_IO,
+                    "%s: unreadable or larger than %ld MB", path, MAX_FILE_SIZE >> 20);
+    }
+    unsigned char *buf = malloc(size ? (size_t)size : 1);
+    if (!buf) {
+        fclose(f);
+        return fail(err, errlen, PN_ERR_NOMEM, "out of memory reading %s", path);
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    int rc = got == (size_t)size ? pn_model_load(buf, got, out, err, errlen)
+                                 : fail(err, errlen, PN_ERR_IO, "%s: read error", path);
+    free(buf);
+    return rc;
+}
+
+void pn_model_free(pn_model *model)
+{
+    if (model) {
+        free(model->arena);
+        free(model);
+    }
+}
+
+int pn_model_get_info(const pn_model *model, pn_model_info *info)
+{
+    if (!model || !info)
+        return PN_ERR_ARG;
+    memset(info, 0, sizeof *info);
+    info->n_weights = model->n_weights;
+    info->n_layers = model->n_layers;
+    memcpy(info->name, model->name, sizeof info->name);
+    return PN_OK;
+}

@@ -1,0 +1,134 @@
+/* The network step, written once and compiled once per instruction set (Opus style).
+ *
+ * Include from nnet_<isa>.c after defining PN_ISA (the suffix of the generated names) and
+ *   static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y);
+ * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly.
+ *
+ * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
+ * products accumulate in int32, and are scaled back to float by (weight scale of the row) x
+ * (input scale). Activations, GRU gates and GRU states are float. Everything after the int32
+ * product is elementwise with no reassociation (C99 mode: no FMA contraction), so every ISA's
+ * copy computes the same floats as the scalar one. */
+#include <math.h>
+#include <string.h>
+
+#include "nnet.h"
+
+#define PN_GLUE_(a, b) a##_##b
+#define PN_GLUE(a, b) PN_GLUE_(a, b)
+
+void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
+{
+    for (int r = 0; r < rows_pad; r += 8)
+        pn_rows8(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+}
+
+/* 2^x: the exponent from the rounded integer part, e^(f ln 2) for f in [-0.5, 0.5] from a
+ * degree-6 Taylor polynomial (relative error < 2e-7). Branch-free so loops vectorise. */
+static inline float exp2_approx(float x)
+{
+    x = x < -126.f ? -126.f : (x > 126.f ? 126.f : x);
+    int n = (int)(x + 127.5f) - 127;  /* x + 127.5 > 0: truncation is floor */
+    float y = (x - (float)n) * 0.69314718f;
+    float p = 1.f + y * (1.f + y * (0.5f + y * (1.f / 6 + y * (1.f / 24 + y * (1.f / 120 + y * (1.f / 720))))));
+    int32_t bits = (int32_t)(n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, sizeof two_n);
+    return p * two_n;
+}
+
+static inline float sigmoid_approx(float x) { return 1.f / (1.f + exp2_approx(-1.44269504f * x)); }
+
+static inline float tanh_approx(float x) { return 2.f * sigmoid_approx(2.f * x) - 1.f; }
+
+static void activate(float *y, int n, int act)
+{
+    if (act == PN_ACT_TANH)
+        for (int i = 0; i < n; i++)
+            y[i] = tanh_approx(y[i]);
+    else if (act == PN_ACT_SIGMOID)
+        for (int i = 0; i < n; i++)
+            y[i] = sigmoid_approx(y[i]);
+    else if (act == PN_ACT_RELU)
+        for (int i = 0; i < n; i++)
+            y[i] = y[i] > 0.f ? y[i] : 0.f;
+}
+
+/* q = round(x * 127 / max|x|), zero padded to n_pad; returns the scale (0 for an all-zero x).
+ * NaN or infinite inputs quantise to 0 rather than to undefined conversions. */
+static float quantize(const float *x, int n, int n_pad, int8_t *q)
+{
+    float mx = 0.f;
+    for (int i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        mx = a > mx && a <= 3.0e38f ? a : mx;
+    }
+    float inv = mx > 0.f ? 127.f / mx : 0.f;
+    for (int i = 0; i < n; i++) {
+        float v = x[i] * inv;
+        v = v >= -127.f && v <= 127.f ? v : 0.f;
+        q[i] = (int8_t)(v + (v >= 0.f ? 0.5f : -0.5f));
+    }
+    memset(q + n, 0, (size_t)(n_pad - n));
+    return mx / 127.f;
+}
+
+static void affine(const pn_matrix *m, const int8_t *xq, float xs, int32_t *acc, float *y)
+{
+    PN_GLUE(pn_matvec, PN_ISA)(m->w, m->rows_pad, m->cols_pad, xq, acc);
+    for (int i = 0; i < m->rows; i++)
+        y[i] = (float)acc[i] * (m->scale[i] * xs) + m->bias[i];
+}
+
+static void gru_update(float *h, const float *gx, const float *gh, int n)
+{
+    for (int j = 0; j < n; j++) {
+        float z = sigmoid_approx(gx[j] + gh[j]);
+        float r = sigmoid_approx(gx[n + j] + gh[n + j]);
+        float c = tanh_approx(gx[2 * n + j] + r * gh[2 * n + j]);
+        h[j] = z * h[j] + (1.f - z) * c;
+    }
+}
+
+static void run_layer(pn_nnet *nn, int i, const float *features)
+{
+    const pn_model *m = nn->model;
+    const pn_layer *l = &m->layers[i];
+    float *y = nn->out[i];
+    int hist_n = (l->kernel - 1) * l->n_in;
+    float *x = nn->xf;
+    if (hist_n)
+        memcpy(x, nn->hist[i], (size_t)hist_n * sizeof *x);
+    float *dst = x + hist_n;
+    for (int s = 0; s < l->n_src; s++) {
+        int w = pn_layer_width(m, l->src[s]);
+        memcpy(dst, l->src[s] < 0 ? features : nn->out[l->src[s]], (size_t)w * sizeof *dst);
+        dst += w;
+    }
+    const pn_matrix *W = &l->m[0];
+    float xs = quantize(x, W->cols, W->cols_pad, nn->xq);
+    if (l->type == PN_LAYER_GRU) {
+        const pn_matrix *U = &l->m[1];
+        affine(W, nn->xq, xs, nn->acc, nn->gx);
+        float hs = quantize(y, U->cols, U->cols_pad, nn->hq);
+        affine(U, nn->hq, hs, nn->acc, nn->gh);
+        gru_update(y, nn->gx, nn->gh, l->n_out);
+    } else {
+        affine(W, nn->xq, xs, nn->acc, y);
+        activate(y, l->n_out, l->act);
+        if (hist_n)
+            memcpy(nn->hist[i], x + l->n_in, (size_t)hist_n * sizeof *x);
+    }
+}
+
+void PN_GLUE(pn_nnet_run, PN_ISA)(pn_nnet *nn, const float *features, float *outputs)
+{
+    const pn_model *m = nn->model;
+    for (int i = 0; i < m->n_layers; i++)
+        run_layer(nn, i, features);
+    for (int s = 0; s < m->n_out_src; s++) {
+        int w = m->layers[m->out_src[s]].n_out;
+        memcpy(outputs, nn->out[m->out_src[s]], (size_t)w * sizeof *outputs);
+        outputs += w;
+    }
+}

@@ -1,0 +1,25 @@
+/* AVX2: one 256-bit register holds an 8x4 weight block. maddubs wants unsigned x signed
+ * bytes, so |x| is multiplied by w carrying x's sign; with both in [-127, 127] a pair sum is
+ * at most 2*127*127 < 32767 and never saturates, hence exact. */
+#include <immintrin.h>
+
+#include "nnet.h"
+
+#define PN_ISA avx2
+
+static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    for (int c = 0; c < cols_pad; c += 4, w += 32) {
+        int32_t x4;
+        memcpy(&x4, x + c, sizeof x4);
+        __m256i xb = _mm256_set1_epi32(x4);
+        __m256i wv = _mm256_loadu_si256((const __m256i *)w);
+        __m256i p = _mm256_maddubs_epi16(_mm256_abs_epi8(xb), _mm256_sign_epi8(wv, xb));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+    _mm256_storeu_si256((__m256i *)y, acc);
+}
+
+#include "nnet_arch.h"

@@ -1,0 +1,33 @@
+/* NEON without dot products (Cortex-A53/A72, armv7 and aarch64): vmull_s8 multiplies 8 bytes
+ * (2 rows x 4 columns) into int16, vpadalq_s16 adds neighbouring pairs into int32 lanes; each
+ * row ends up split over two lanes, summed once at the end. Products fit int16 exactly. */
+#include <arm_neon.h>
+
+#include "nnet.h"
+
+#define PN_ISA neon
+
+static inline int32x4_t rows4_sum(int32x4_t a, int32x4_t b)
+{
+    return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)),
+                        vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
+}
+
+static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y)
+{
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+    for (int c = 0; c < cols_pad; c += 4, w += 32) {
+        int32_t x4;
+        memcpy(&x4, x + c, sizeof x4);
+        int8x8_t xb = vreinterpret_s8_s32(vdup_n_s32(x4));
+        int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
+        a0 = vpadalq_s16(a0, vmull_s8(vget_low_s8(w0), xb));
+        a1 = vpadalq_s16(a1, vmull_s8(vget_high_s8(w0), xb));
+        a2 = vpadalq_s16(a2, vmull_s8(vget_low_s8(w1), xb));
+        a3 = vpadalq_s16(a3, vmull_s8(vget_high_s8(w1), xb));
+    }
+    vst1q_s32(y, rows4_sum(a0, a1));
+    vst1q_s32(y + 4, rows4_sum(a2, a3));
+}
+
+#include "nnet_arch.h"
