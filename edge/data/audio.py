@@ -1,0 +1,35 @@
+"""Loading corpus audio of any rate and channel count as 48 kHz mono float32."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from edge.errors import EdgeError
+
+RATE = 48000
+
+
+def resample(x: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:
+    if rate == to:
+        return np.asarray(x, np.float32)
+    from scipy.signal import resample_poly
+    f = Fraction(to, rate)
+    return resample_poly(np.asarray(x, np.float64), f.numerator, f.denominator).astype(np.float32)
+
+
+def load(path: str | Path) -> np.ndarray:
+    """A wav file (PCM 8/16/24/32-bit or float, any rate) as 48 kHz mono float32 (first channel)."""
+    from scipy.io import wavfile
+    try:
+        rate, x = wavfile.read(str(path))
+    except (ValueError, OSError) as e:
+        raise EdgeError(f"{path}: cannot read as wav ({e})") from None
+    if x.ndim > 1:
+        x = x[:, 0]
+    if x.dtype == np.uint8:
+        x = (x.astype(np.float32) - 128) / 128
+    elif np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(-np.iinfo(x.dtype).min)
+    return resample(x.astype(np.float32), rate)

@@ -1,0 +1,81 @@
+"""One training example: speech and noise mixed at a random SNR, level, tilt and room."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.data.rooms import reverberate
+
+RATE = 48000
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    seconds: float = 4.0
+    snr_db: tuple[float, float] = (-5.0, 20.0)
+    p_clean_only: float = 0.05
+    p_noise_only: float = 0.05
+    p_reverb: float = 0.4
+    level_dbfs: tuple[float, float] = (-45.0, -15.0)
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64)) + 1e-12))
+
+
+def active_rms(x: np.ndarray) -> float:
+    """RMS over the 10 ms frames within 40 dB of the loudest: speech level without pauses."""
+    frames = x[:len(x) // 480 * 480].reshape(-1, 480)
+    e = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    if not len(e) or e.max() <= 0:
+        return 0.0
+    return float(np.sqrt(np.mean(e[e > e.max() * 1e-4])))
+
+
+def fill(utterances: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples of speech: utterances back to back with short random pauses, random start."""
+    parts, total = [], 0
+    while total < n + RATE:
+        u = utterances[int(rng.integers(len(utterances)))]
+        gap = np.zeros(int(rng.uniform(0, 0.4) * RATE), np.float32)
+        parts += [u, gap]
+        total += len(u) + len(gap)
+    x = np.concatenate(parts)
+    start = int(rng.integers(0, len(x) - n))
+    return x[start:start + n]
+
+
+def random_tilt(rng: np.random.Generator):
+    """A random second-order filter (microphone and room colouring), stable by construction."""
+    b = np.array([1.0, *rng.uniform(-0.375, 0.375, 2)])
+    a = np.array([1.0, *rng.uniform(-0.375, 0.375, 2)])
+    return b, a
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, rir: np.ndarray | None, rng: np.random.Generator,
+        cfg: MixConfig = MixConfig()) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, target), both float32 of len(speech). The target is the dry speech, or its
+    direct path and early reflections when a room response is given."""
+    from scipy.signal import lfilter
+
+    n = len(speech)
+    u = rng.random()
+    if u < cfg.p_noise_only:
+        speech = np.zeros(n, np.float32)
+    if rir is not None:
+        wet, target = reverberate(speech, rir)
+    else:
+        wet = target = speech
+    if cfg.p_noise_only <= u < cfg.p_noise_only + cfg.p_clean_only:
+        noise = np.zeros(n, np.float32)
+    else:
+        level = active_rms(wet) or 1.0
+        snr = rng.uniform(*cfg.snr_db)
+        noise = noise[:n] * (level / _rms(noise[:n]) * 10 ** (-snr / 20))
+    noisy = wet + noise
+    b, a = random_tilt(rng)
+    noisy, target = lfilter(b, a, noisy), lfilter(b, a, target)
+    gain = 10 ** (rng.uniform(*cfg.level_dbfs) / 20) / _rms(noisy)
+    gain = min(gain, 0.99 / (np.max(np.abs(noisy)) + 1e-9))
+    return (noisy * gain).astype(np.float32), (target * gain).astype(np.float32)

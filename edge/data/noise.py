@@ -1,0 +1,92 @@
+"""Noise generators: coloured noise, mains hum, babble, transients, fans and engines.
+
+Each takes (n samples, rng[, speech list]) and returns 48 kHz float32 at roughly unit RMS;
+the mixer sets the level."""
+from __future__ import annotations
+
+import numpy as np
+
+RATE = 48000
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / (np.sqrt(np.mean(x ** 2)) + 1e-9)).astype(np.float32)
+
+
+def coloured(n: int, rng: np.random.Generator, slope_db: float | None = None) -> np.ndarray:
+    """Noise with a power spectrum sloping slope_db per octave (0 white, -3 pink, -6 brown)."""
+    slope = rng.uniform(-7, 2) if slope_db is None else slope_db
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.maximum(np.fft.rfftfreq(n, 1 / RATE), 20.0)
+    spec *= (f / 1000.0) ** (slope / (2 * 10 * np.log10(2)))
+    return _unit(np.fft.irfft(spec, n))
+
+
+def hum(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Mains hum: 50 or 60 Hz and harmonics with random decaying levels, a little noise."""
+    f0 = rng.choice([50.0, 60.0]) * rng.uniform(0.995, 1.005)
+    t = np.arange(n) / RATE
+    x = sum(rng.uniform(0.1, 1) / k ** rng.uniform(0.3, 1.5) * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3))
+            for k in range(1, int(rng.integers(3, 30))))
+    return _unit(x + 0.01 * rng.standard_normal(n))
+
+
+def babble(n: int, rng: np.random.Generator, speech: list[np.ndarray]) -> np.ndarray:
+    """3 to 8 talkers from the speech list, summed with random offsets."""
+    x = np.zeros(n, np.float32)
+    for _ in range(int(rng.integers(3, 9))):
+        s = speech[int(rng.integers(len(speech)))]
+        s = np.tile(s, int(np.ceil(n / len(s))) + 1)
+        start = int(rng.integers(0, len(s) - n))
+        x += _unit(s[start:start + n])
+    return _unit(x)
+
+
+def transients(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Knocks, clicks and keyboard-like bursts: decaying filtered noise at random times."""
+    x = 1e-3 * rng.standard_normal(n)
+    for _ in range(int(rng.integers(2, 4 + n // RATE * 4))):
+        length = int(rng.uniform(0.002, 0.15) * RATE)
+        burst = rng.standard_normal(length) * np.exp(-np.arange(length) / (length * rng.uniform(0.05, 0.4)))
+        if rng.random() < 0.5:
+            burst = np.cumsum(burst) * 0.05  # duller knock
+        at = int(rng.integers(0, max(1, n - length)))
+        x[at:at + length] += rng.uniform(0.2, 1) * burst
+    return _unit(x)
+
+
+def machine(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Fan or engine: a drifting harmonic series, amplitude modulated, over coloured noise."""
+    t = np.arange(n) / RATE
+    f0 = rng.uniform(20, 200) * (1 + 0.05 * np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t))
+    phase = 2 * np.pi * np.cumsum(f0) / RATE
+    tone = sum(np.sin(k * phase) / k ** rng.uniform(0.5, 2) for k in range(1, int(rng.integers(4, 20))))
+    am = 1 + rng.uniform(0, 0.6) * np.sin(2 * np.pi * rng.uniform(0.5, 8) * t)
+    return _unit(_unit(tone) * am * rng.uniform(0.3, 1) + coloured(n, rng, rng.uniform(-6, -2)))
+
+
+def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
+                 recorded: list[np.ndarray]) -> np.ndarray:
+    """One noise segment: a recorded noise when there are some, else (and often) a generator."""
+    if recorded and rng.random() < 0.5:
+        s = recorded[int(rng.integers(len(recorded)))]
+        s = np.tile(s, int(np.ceil(n / len(s))) + 1)
+        start = int(rng.integers(0, len(s) - n))
+        return _unit(s[start:start + n])
+    kind = rng.choice(["white", "coloured", "hum", "babble", "transients", "machine"],
+                      p=[0.15, 0.3, 0.1, 0.2, 0.1, 0.15])
+    if kind == "white":
+        x = coloured(n, rng, 0.0)
+    elif kind == "coloured":
+        x = coloured(n, rng)
+    elif kind == "hum":
+        x = hum(n, rng)
+    elif kind == "babble" and speech:
+        x = babble(n, rng, speech)
+    elif kind == "transients":
+        x = transients(n, rng)
+    else:
+        x = machine(n, rng)
+    if rng.random() < 0.3:  # layered noise scenes
+        x = _unit(x + rng.uniform(0.1, 0.7) * coloured(n, rng))
+    return x
