@@ -1,0 +1,2 @@
+"""Board telemetry: parsers (text -> numbers), sources (read the real files and commands,
+detected at start), and exporters (JSON lines, Prometheus textfile, live view)."""
