@@ -110,6 +110,8 @@ int pn_analyze(pn_state *st, const float *in, float *features)
     st->stats.pitch_period = (float)st->period;
     st->stats.pitch_corr = st->period_corr;
     st->analyze_us = (float)(pn_now_us() - t0);
+    st->stats.dsp_us = st->analyze_us;
+    st->stats.frames++;
     return PN_OK;
 }
 
@@ -186,7 +188,6 @@ int pn_synthesize(pn_state *st, const float *gains, const float *strengths, floa
     for (int i = 0; i < PN_HOP; i++)
         st->synth_mem[i] = st->window[PN_HOP + i] * x[PN_HOP + i];
 
-    st->stats.frames++;
     st->stats.dsp_us = st->analyze_us + (float)(pn_now_us() - t0);
     return PN_OK;
 }

@@ -6,6 +6,8 @@
 #define LPC_ORDER 4
 #define JUMP_COST 0.01f     /* Viterbi penalty per 12 kHz sample of period change */
 #define LONG_LAG_BIAS 0.1f  /* slight preference for short periods against period doubling */
+#define SUBMULTIPLE_RATIO 0.85f
+#define SUBMULTIPLE_PENALTY 0.7f
 
 void pn_pitch_reset(pn_pitch *p)
 {
@@ -47,13 +49,18 @@ static void lpc(const float *x, int n, float *a)
 
 static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
 {
-    float a[LPC_ORDER], w[PN_PITCH_DS_BUF], xc[PN_PITCH_NCAND];
+    float a[LPC_ORDER], w[PN_PITCH_DS_BUF], xc[PN_PITCH_NCAND], corr[PN_PITCH_NCAND];
     lpc(ds + PN_PITCH_DS_MAX, PN_PITCH_DS_FRAME, a);
+    /* whitening, then a [1 2 1]/4 low-pass: a correlation peak at a fractional lag stays
+     * high when the top of the 0..6 kHz band does not dominate */
+    float e1 = 0.f, e2 = 0.f;
     for (int i = 0; i < PN_PITCH_DS_BUF; i++) {
         float s = ds[i];
         for (int j = 0; j < LPC_ORDER && j < i; j++)
             s -= a[j] * ds[i - 1 - j];
-        w[i] = s;
+        w[i] = 0.25f * (s + 2.f * e1 + e2);
+        e2 = e1;
+        e1 = s;
     }
     const float *x = w + PN_PITCH_DS_MAX;
     const int n = PN_PITCH_DS_FRAME;
@@ -65,10 +72,24 @@ static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
         int lag = PN_PITCH_DS_MAX - l;
         float c = xc[l] / sqrtf(ex * ey + 1e-12f);
         float bias = 1.f - LONG_LAG_BIAS * (float)(lag - PN_PITCH_DS_MIN) / (PN_PITCH_NCAND - 1);
-        score[lag - PN_PITCH_DS_MIN] = (c > 0.f ? c : 0.f) * bias;
+        corr[lag - PN_PITCH_DS_MIN] = c > 0.f ? c : 0.f;
+        score[lag - PN_PITCH_DS_MIN] = corr[lag - PN_PITCH_DS_MIN] * bias;
         ey += w[l + n] * w[l + n] - w[l] * w[l];
         if (ey < 0.f)
             ey = 0.f;
+    }
+    /* A period correlates at its multiples too: where a half or a third of the lag does
+     * nearly as well, the lag is likely a multiple and loses against its sub-multiple. */
+    for (int lag = 2 * PN_PITCH_DS_MIN; lag <= PN_PITCH_DS_MAX; lag++) {
+        float c = corr[lag - PN_PITCH_DS_MIN];
+        for (int k = 2; k <= 3 && lag / k >= PN_PITCH_DS_MIN + 1; k++) {
+            int sub = (lag + k / 2) / k - PN_PITCH_DS_MIN;
+            float h = fmaxf(corr[sub], fmaxf(corr[sub - 1], sub + 1 < PN_PITCH_NCAND ? corr[sub + 1] : 0.f));
+            if (h > SUBMULTIPLE_RATIO * c) {
+                score[lag - PN_PITCH_DS_MIN] *= SUBMULTIPLE_PENALTY;
+                break;
+            }
+        }
     }
 }
 
