@@ -1,0 +1,1 @@
+"""The real-time loop: per-hop deadline, bypass on overrun or kernel failure, RT hygiene."""

@@ -1,0 +1,68 @@
+"""Real-time hygiene for the audio thread, each measure applied where the system permits.
+
+SCHED_FIFO and mlockall need privileges (root, CAP_SYS_NICE/CAP_IPC_LOCK, or rtprio and
+memlock limits); without them the loop still runs, with a warning saying what was skipped.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import gc
+import os
+from dataclasses import dataclass, field
+
+_MCL_CURRENT, _MCL_FUTURE = 1, 2
+
+
+def _libc():
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _mlockall() -> int:
+    """0 on success, else the errno (EPERM without CAP_IPC_LOCK or a memlock limit)."""
+    if _libc().mlockall(_MCL_CURRENT | _MCL_FUTURE) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+@dataclass
+class Hygiene:
+    applied: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = True) -> Hygiene:
+    """Make the calling thread as real-time as allowed; returns what was done and what not."""
+    h = Hygiene()
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        h.applied.append(f"SCHED_FIFO priority {priority}")
+    except (OSError, AttributeError) as e:
+        h.warnings.append(f"SCHED_FIFO not permitted ({e}); running at normal priority")
+    if lock_memory:
+        err = _mlockall()
+        if err == 0:
+            h.applied.append("mlockall")
+        else:
+            h.warnings.append(f"mlockall not permitted ({os.strerror(err)}); "
+                              f"pages may be swapped out")
+    if cpus:
+        try:
+            os.sched_setaffinity(0, cpus)
+            h.applied.append("affinity " + ",".join(str(c) for c in sorted(cpus)))
+        except OSError as e:
+            h.warnings.append(f"CPU affinity {sorted(cpus)} not permitted ({e})")
+    # Objects made so far are frozen out of the collector, and no collection can start
+    # in the middle of a hop; the loop allocates little and frees by reference counting.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    h.applied.append("gc frozen and disabled")
+    return h
+
+
+def release() -> None:
+    """Undo the memory-side measures when the loop ends (the scheduler class stays)."""
+    gc.enable()
+    gc.unfreeze()
+    _libc().munlockall()

@@ -1,0 +1,213 @@
+"""The real-time loop with stand-in kernels and audio: bypass on failure and overrun,
+recovery, deadline statistics, signals, telemetry and real-time hygiene."""
+import gc
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+
+from edge.supervisor import realtime
+from edge.supervisor.deadline import FrameTimes
+from edge.supervisor.loop import HOP, DelayLine, Supervisor
+from edge.supervisor.service import Outputs, run_service
+
+LATENCY = 1440
+
+
+class FakeClock:
+    """Monotonic nanoseconds that only move when a stand-in kernel says so."""
+    def __init__(self):
+        self.ns = 0
+
+    def __call__(self):
+        return self.ns
+
+
+class StandIn:
+    """A kernel stand-in: the input delayed by LATENCY and halved. `fail` and `slow` are
+    sets of call indices that raise or take `slow_ns` on the fake clock."""
+    def __init__(self, clock, fail=(), slow=(), slow_ns=15_000_000, work_ns=200_000):
+        self.latency = LATENCY
+        self.clock, self.fail, self.slow = clock, set(fail), set(slow)
+        self.slow_ns, self.work_ns = slow_ns, work_ns
+        self.delay = DelayLine(LATENCY)
+        self.calls = 0
+
+    def process(self, hop):
+        i = self.calls
+        self.calls += 1
+        y = 0.5 * self.delay.push(hop)
+        self.clock.ns += self.slow_ns if i in self.slow else self.work_ns
+        if i in self.fail:
+            raise RuntimeError(f"injected failure at call {i}")
+        return y
+
+
+class ListIO:
+    """Audio stand-in: hops from an array, results collected."""
+    def __init__(self, x, on_read=None):
+        self.hops = x.reshape(-1, HOP)
+        self.out = []
+        self.xruns = 0
+        self.on_read = on_read
+
+    def read(self):
+        i = len(self.out)
+        if self.on_read:
+            self.on_read(i)
+        return self.hops[i % len(self.hops)]
+
+    def write(self, hop):
+        self.out.append(np.array(hop))
+
+
+def signal_in(n_hops, seed=0):
+    return (0.1 * np.random.default_rng(seed).standard_normal(n_hops * HOP)).astype(np.float32)
+
+
+def delayed(x, d=LATENCY):
+    return np.concatenate((np.zeros(d, np.float32), x))[:x.size]
+
+
+def test_delay_line_delays_by_exactly_the_latency():
+    x = signal_in(6)
+    d = DelayLine(1000)
+    y = np.concatenate([d.push(h) for h in x.reshape(-1, HOP)])
+    np.testing.assert_array_equal(y, delayed(x, 1000))
+
+
+def test_frame_times_percentiles_max_and_misses():
+    t = FrameTimes(deadline_ns=10_000_000)
+    for us in [100] * 98 + [900, 12_000]:
+        t.record(us * 1000)
+    s = t.summary()
+    assert s["p50"] == pytest.approx(101.0, abs=1.0)
+    assert s["p99"] == pytest.approx(901.0, abs=1.0)
+    assert s["max"] == 12_000.0 and t.misses == 1
+    assert s["mean"] == pytest.approx((98 * 100 + 900 + 12_000) / 100)
+
+
+def test_frame_times_longer_than_the_histogram_keep_an_exact_max():
+    t = FrameTimes()
+    t.record(250_000_000)
+    assert t.summary()["max"] == 250_000.0 and t.summary()["p99"] == 250_000.0
+
+
+def test_clean_run_outputs_exactly_the_kernel_result():
+    clock = FakeClock()
+    x = signal_in(50)
+    io = ListIO(x)
+    sup = Supervisor(StandIn(clock), io, clock=clock)
+    sup.run(50)
+    np.testing.assert_array_equal(np.concatenate(io.out), 0.5 * delayed(x))
+    s = sup.stats()
+    assert s["frames"] == 50 and s["deadline_misses"] == 0 and s["kernel_errors"] == 0
+    assert s["frame_us"]["max"] == pytest.approx(200.0)
+
+
+def test_bypass_keeps_audio_flowing_when_kernel_raises():
+    clock = FakeClock()
+    x = signal_in(60)
+    io = ListIO(x)
+    proc = StandIn(clock, fail={10})
+    sup = Supervisor(proc, io, clock=clock, cooldown=20)
+    sup.run(60)
+    y = np.concatenate(io.out).reshape(-1, HOP)
+    dry = delayed(x).reshape(-1, HOP)
+    np.testing.assert_array_equal(y[:10], 0.5 * dry[:10])
+    # From the failing hop on: the input delayed by the kernel latency, never silence.
+    np.testing.assert_array_equal(y[10:31], dry[10:31])
+    assert np.all(np.abs(y[10:31]).max(axis=1) > 0)
+    s = sup.stats()
+    assert s["kernel_errors"] == 1 and s["bypass_entries"] == 1
+    assert "injected failure" in s["last_error"]
+
+
+def test_kernel_comes_back_after_cooldown_with_a_crossfade():
+    clock = FakeClock()
+    x = signal_in(80)
+    io = ListIO(x)
+    sup = Supervisor(StandIn(clock, fail={10}), io, clock=clock, cooldown=20)
+    sup.run(80)
+    y = np.concatenate(io.out).reshape(-1, HOP)
+    dry = delayed(x).reshape(-1, HOP)
+    back = 11 + 20 + sup._prime            # failing hop, cooldown, priming hops
+    assert sup.counters.bypass_frames == back - 11
+    fade = np.linspace(0, 1, HOP, endpoint=False, dtype=np.float32)
+    np.testing.assert_allclose(y[back], dry[back] + fade * (0.5 * dry[back] - dry[back]), atol=1e-7)
+    np.testing.assert_array_equal(y[back + 1:], 0.5 * dry[back + 1:])
+    assert not sup.bypassing
+
+
+def test_bypass_keeps_audio_flowing_when_kernel_overruns():
+    clock = FakeClock()
+    x = signal_in(40)
+    io = ListIO(x)
+    proc = StandIn(clock, slow={5, 12, 13, 14})     # one isolated overrun, then three in a row
+    sup = Supervisor(proc, io, clock=clock, miss_limit=3, cooldown=10)
+    sup.run(40)
+    y = np.concatenate(io.out).reshape(-1, HOP)
+    dry = delayed(x).reshape(-1, HOP)
+    s = sup.stats()
+    assert s["deadline_misses"] == 4 and s["bypass_entries"] == 1
+    assert s["frame_us"]["max"] == pytest.approx(15_000.0)
+    np.testing.assert_array_equal(y[5], 0.5 * dry[5])            # late but still the result
+    np.testing.assert_array_equal(y[15:25], dry[15:25])          # bypassed after 3 misses
+    assert all(np.abs(h).max() > 0 for h in y[LATENCY // HOP:])     # never silence
+
+
+def test_a_kernel_that_keeps_failing_never_stops_the_audio():
+    clock = FakeClock()
+    x = signal_in(100)
+    io = ListIO(x)
+    proc = StandIn(clock, fail=set(range(1000)))
+    sup = Supervisor(proc, io, clock=clock, cooldown=5)
+    sup.run(100)
+    np.testing.assert_array_equal(np.concatenate(io.out), delayed(x))
+    assert sup.counters.kernel_errors > 1 and sup.counters.frames == 100
+
+
+def test_a_wrong_shaped_result_counts_as_a_kernel_error():
+    clock = FakeClock()
+
+    class Short(StandIn):
+        def process(self, hop):
+            return super().process(hop)[:100]
+    io = ListIO(signal_in(5))
+    sup = Supervisor(Short(clock), io, clock=clock)
+    sup.run(5)
+    assert sup.counters.kernel_errors == 1 and all(h.shape == (HOP,) for h in io.out)
+
+
+def test_sigterm_stops_the_service_cleanly_and_flushes_telemetry(tmp_path):
+    clock = FakeClock()
+    x = signal_in(20)
+    io = ListIO(x, on_read=lambda i: i == 7 and os.kill(os.getpid(), signal.SIGTERM))
+    before = signal.getsignal(signal.SIGTERM)
+    out = Outputs(jsonl=tmp_path / "t.jsonl", prometheus=tmp_path / "t.prom", interval=60)
+    result = run_service(StandIn(clock), io, frames=None, outputs=out, rt=False, clock=clock)
+    assert result["frames"] == 8 and result["final"] is True
+    assert signal.getsignal(signal.SIGTERM) is before
+    rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert rows[-1]["final"] and rows[-1]["frames"] == 8
+    assert "edge_frames_total 8.0" in (tmp_path / "t.prom").read_text()
+
+
+def test_realtime_measures_that_are_not_permitted_become_warnings(monkeypatch):
+    def refuse(*a):
+        raise PermissionError(1, "Operation not permitted")
+    monkeypatch.setattr(os, "sched_setscheduler", refuse)
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    monkeypatch.setattr(realtime, "_mlockall", lambda: 1)           # EPERM from libc
+    try:
+        h = realtime.apply(cpus={0})
+        assert not gc.isenabled()
+    finally:
+        realtime.release()
+    assert gc.isenabled()
+    assert any("SCHED_FIFO" in w for w in h.warnings)
+    assert any("mlockall" in w for w in h.warnings)
+    assert any("affinity" in w for w in h.warnings)
+    assert h.applied == ["gc frozen and disabled"]
