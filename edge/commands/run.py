@@ -1,10 +1,80 @@
-"""edge run (being built)."""
-from edge.errors import EdgeError
+"""edge run: live enhancement from an ALSA capture device to a playback device."""
+from __future__ import annotations
+
+import json
+import sys
 
 
 def add_parser(sub):
-    return sub.add_parser("run", help="(not built yet)")
+    p = sub.add_parser(
+        "run", help="enhance live audio: ALSA capture -> kernel -> ALSA playback",
+        description="Runs until --duration or SIGTERM/Ctrl-C. Devices and channels default to "
+                    "the board descriptor's [audio] section. Prints the final figures as JSON.")
+    p.add_argument("--board", metavar="NAME", default="host", help="board descriptor (default: host)")
+    p.add_argument("--capture", metavar="DEV", help="ALSA capture PCM (e.g. plughw:CARD=Device)")
+    p.add_argument("--playback", metavar="DEV", help="ALSA playback PCM")
+    p.add_argument("--channels", type=int, metavar="N", help="channels to open on both devices")
+    p.add_argument("--capture-channel", type=int, metavar="I", help="captured channel to enhance")
+    p.add_argument("--playback-channel", type=int, metavar="I",
+                   help="play the result on this channel only (default: every channel)")
+    p.add_argument("--duration", type=float, metavar="S", help="seconds of audio, then stop")
+    p.add_argument("--telemetry", metavar="FILE", help="append JSON lines of telemetry here")
+    p.add_argument("--prometheus", metavar="FILE",
+                   help="keep a Prometheus textfile here (node_exporter textfile collector)")
+    p.add_argument("--interval", type=float, default=1.0, metavar="S",
+                   help="telemetry period in seconds (default 1)")
+    p.add_argument("--live", action="store_true", help="show telemetry live on the terminal")
+    p.add_argument("--model", metavar="PATH", help="model weights (default: the shipped model)")
+    p.add_argument("--no-realtime", action="store_true",
+                   help="skip SCHED_FIFO, mlockall and affinity (e.g. on a shared machine)")
+    return p
+
+
+def _warn(msg: str) -> None:
+    print(f"edge run: {msg}", file=sys.stderr)
 
 
 def run(args) -> int:
-    raise EdgeError("run is not built yet")
+    from edge.audio.alsa import AlsaDuplex, AudioConfig
+    from edge.boards import BoardError, load_board
+    from edge.errors import EdgeError
+    from edge.kernel import Kernel
+    from edge.supervisor.service import Outputs, run_service, shipped_model
+    from edge.telemetry.sources import for_board
+
+    try:
+        board = load_board(args.board)
+    except BoardError as e:
+        raise EdgeError(str(e)) from None
+    if args.duration is not None and args.duration <= 0:
+        raise EdgeError(f"--duration must be positive, got {args.duration}")
+    if args.interval <= 0:
+        raise EdgeError(f"--interval must be positive, got {args.interval}")
+    a = board.audio
+    pick = lambda given, default: default if given is None else given  # noqa: E731
+    config = AudioConfig(capture=pick(args.capture, a.capture),
+                         playback=pick(args.playback, a.playback),
+                         channels=pick(args.channels, a.channels),
+                         capture_channel=pick(args.capture_channel, a.capture_channel),
+                         playback_channel=args.playback_channel, periods=a.periods)
+    model = args.model
+    if model is None:
+        model = shipped_model()
+        if model is None:
+            _warn("warning: no shipped model found; running the DSP with unity gains "
+                  "(delayed passthrough)")
+    kernel = Kernel(model)
+    try:
+        io = AlsaDuplex(config)
+        try:
+            frames = None if args.duration is None else round(args.duration * 100)
+            result = run_service(kernel, io, frames=frames, sources=for_board(board),
+                                 outputs=Outputs(jsonl=args.telemetry, prometheus=args.prometheus,
+                                                 live=args.live, interval=args.interval),
+                                 rt=not args.no_realtime, warn=_warn)
+        finally:
+            io.close(drain=True)
+    finally:
+        kernel.close()
+    print(json.dumps(result, indent=2))
+    return 0

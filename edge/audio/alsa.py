@@ -1,0 +1,158 @@
+"""ALSA capture and playback through pyalsaaudio at the kernel's fixed format.
+
+The kernel needs 48 kHz, S16_LE, 480-frame periods. pyalsaaudio silently picks the nearest
+setting a device offers, so every opened PCM is checked against what was asked and refused
+with the device's name and what it offers. Over- and underruns are recovered here (ALSA
+re-prepares the stream) and counted; any other error means the device is gone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge.audio import pcm
+from edge.errors import EdgeError
+
+RATE = 48000
+PERIOD = 480
+_EPIPE = 32
+
+
+class AudioDeviceError(EdgeError):
+    """A device that is missing, unsuitable, or that failed while running."""
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    capture: str = "default"
+    playback: str = "default"
+    channels: int = 1              # channels opened on both devices
+    capture_channel: int = 0       # the one channel the kernel hears
+    playback_channel: int | None = None   # None: the result goes to every channel
+    periods: int = 3               # ALSA buffer = periods x 480 frames
+
+    def validate(self) -> None:
+        if self.channels < 1:
+            raise AudioDeviceError(f"channels must be at least 1, got {self.channels}")
+        if not 0 <= self.capture_channel < self.channels:
+            raise AudioDeviceError(f"capture channel {self.capture_channel} does not exist "
+                                   f"on a {self.channels}-channel stream")
+        if self.playback_channel is not None and not 0 <= self.playback_channel < self.channels:
+            raise AudioDeviceError(f"playback channel {self.playback_channel} does not exist "
+                                   f"on a {self.channels}-channel stream")
+        if self.periods < 2:
+            raise AudioDeviceError(f"periods must be at least 2, got {self.periods}")
+
+
+def _offers(dev) -> str:
+    """What a device supports, for the error message (best effort: plugins vary)."""
+    parts = []
+    try:
+        lo, hi = dev.getratebounds()
+        parts.append(f"rates {lo}-{hi} Hz" if lo != hi else f"rate {lo} Hz")
+    except Exception:  # noqa: BLE001 - the message is still useful without it
+        pass
+    try:
+        parts.append("formats " + ", ".join(dev.getformats()))
+    except Exception:  # noqa: BLE001
+        pass
+    return "; it offers " + "; ".join(parts) if parts else ""
+
+
+def open_pcm(kind: str, device: str, channels: int, periods: int):
+    """Open one PCM (kind 'capture' or 'playback') and check it runs at our format."""
+    import alsaaudio
+
+    stream = alsaaudio.PCM_CAPTURE if kind == "capture" else alsaaudio.PCM_PLAYBACK
+    try:
+        dev = alsaaudio.PCM(stream, alsaaudio.PCM_NORMAL, rate=RATE, channels=channels,
+                            format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=PERIOD,
+                            periods=periods, device=device)
+    except alsaaudio.ALSAAudioError as e:
+        raise AudioDeviceError(f"{kind} device '{device}' cannot be opened ({e}); "
+                               f"list devices with `{'arecord' if kind == 'capture' else 'aplay'} -L`") from None
+    info = dev.info()
+    problems = []
+    if info["rate"] != RATE:
+        problems.append(f"{RATE} Hz (got {info['rate']} Hz)")
+    if info["format_name"] != "S16_LE":
+        problems.append(f"S16_LE (got {info['format_name']})")
+    if info["channels"] != channels:
+        problems.append(f"{channels} channel(s) (got {info['channels']})")
+    if info["period_size"] != PERIOD:
+        problems.append(f"{PERIOD}-frame periods (got {info['period_size']})")
+    if problems:
+        offers = _offers(dev)
+        dev.close()
+        raise AudioDeviceError(f"{kind} device '{device}' does not support " + ", ".join(problems)
+                               + offers + "; a plug device (e.g. plughw:CARD,DEV) converts")
+    return dev
+
+
+class AlsaDuplex:
+    """Capture -> hop -> playback at 480-frame periods; the audio side of the supervisor."""
+
+    def __init__(self, config: AudioConfig, capture_pcm=None, playback_pcm=None):
+        config.validate()
+        self.config = config
+        self.xruns = 0
+        self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods)
+        try:
+            self._play = playback_pcm or open_pcm("playback", config.playback, config.channels,
+                                                  config.periods)
+        except AudioDeviceError:
+            self._cap.close()
+            raise
+        # Keep one period of silence queued ahead of the first result: playback starts
+        # with headroom instead of underrunning on the first late frame.
+        self.prefill = PERIOD
+        self._write_bytes(pcm.to_bytes(np.zeros(PERIOD, np.float32), config.channels))
+
+    def _lost(self, kind: str, device: str, err: Exception) -> AudioDeviceError:
+        return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
+                                f"was it unplugged?")
+
+    def read(self) -> np.ndarray:
+        import alsaaudio
+
+        while True:
+            try:
+                if self._cap.state() == alsaaudio.PCM_STATE_XRUN:
+                    self.xruns += 1
+                n, data = self._cap.read()
+            except alsaaudio.ALSAAudioError as e:
+                raise self._lost("capture", self.config.capture, e) from None
+            if n == -_EPIPE:        # overrun: pyalsaaudio re-prepares on the next read
+                self.xruns += 1
+                continue
+            if n == PERIOD:
+                return pcm.to_float(data, self.config.channels, self.config.capture_channel)
+            if n < 0 or n > PERIOD:
+                raise self._lost("capture", self.config.capture, OSError(-n, "read error"))
+            # A short read (n == 0 from a non-blocking or stopping device): try again.
+
+    def _write_bytes(self, data: bytes) -> None:
+        import alsaaudio
+
+        try:
+            # pyalsaaudio re-prepares an underrun stream inside write(): count it first.
+            if self._play.state() == alsaaudio.PCM_STATE_XRUN:
+                self.xruns += 1
+            self._play.write(data)
+        except alsaaudio.ALSAAudioError as e:
+            raise self._lost("playback", self.config.playback, e) from None
+
+    def write(self, hop: np.ndarray) -> None:
+        self._write_bytes(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
+
+    def close(self, drain: bool = True) -> None:
+        """Stop both streams; drain lets the queued playback finish (a clean stop)."""
+        import alsaaudio
+
+        for dev, finish in ((self._cap, "drop"), (self._play, "drain" if drain else "drop")):
+            try:
+                getattr(dev, finish)()
+            except alsaaudio.ALSAAudioError:
+                pass  # a vanished device has nothing left to flush
+            dev.close()

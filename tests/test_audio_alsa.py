@@ -1,0 +1,190 @@
+"""The whole loop through REAL ALSA PCMs with no sound card (file plugin over the null PCM,
+real pyalsaaudio): the output equals what the kernel produces offline; bad devices give a
+clear error; a device that vanishes ends the run cleanly; `edge run` end to end."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+alsaaudio = pytest.importorskip("alsaaudio")
+
+from edge.audio import pcm  # noqa: E402
+from edge.audio.alsa import AlsaDuplex, AudioConfig, AudioDeviceError, open_pcm  # noqa: E402
+from edge.kernel import Kernel  # noqa: E402
+from edge.supervisor.service import run_service  # noqa: E402
+from edge.wavio import read_wav  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+HOP = 480
+
+
+@pytest.fixture(scope="module")
+def alsa_dir(tmp_path_factory):
+    """A temp dir with an asoundrc naming PCMs in it, active for this process (alsa-lib
+    rereads its configuration when ALSA_CONFIG_PATH changes)."""
+    d = tmp_path_factory.mktemp("alsa")
+    rc = (ROOT / "tests/fixtures/alsa/asoundrc.in").read_text().replace("@DIR@", str(d))
+    (d / "asoundrc").write_text(rc)
+    old = os.environ.get("ALSA_CONFIG_PATH")
+    os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{d / 'asoundrc'}"
+    yield d
+    if old is None:
+        del os.environ["ALSA_CONFIG_PATH"]
+    else:
+        os.environ["ALSA_CONFIG_PATH"] = old
+
+
+def noisy(hops: int) -> np.ndarray:
+    x = read_wav(ROOT / "examples/noisy.wav")
+    return np.resize(x, hops * HOP).astype(np.float32)
+
+
+def write_capture(d: Path, x: np.ndarray, channels=1, channel=0) -> None:
+    (d / "playback.raw").unlink(missing_ok=True)
+    (d / "capture.raw").write_bytes(pcm.to_bytes(x, channels, channel))
+
+
+def offline(x: np.ndarray) -> np.ndarray:
+    """The kernel on the same hops, no ALSA: what the device must have played."""
+    with Kernel() as k:
+        return np.concatenate([k.process(h) for h in x.reshape(-1, HOP)])
+
+
+def played(d: Path, channels=1) -> np.ndarray:
+    return np.frombuffer((d / "playback.raw").read_bytes(), "<i2").reshape(-1, channels)
+
+
+def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir):
+    hops = 200
+    x = noisy(hops)
+    write_capture(alsa_dir, x)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
+    with Kernel() as k:
+        result = run_service(k, io, frames=hops, rt=False)
+    io.close()
+    out = played(alsa_dir)[:, 0]
+    assert out.size == io.prefill + hops * HOP
+    assert not out[:io.prefill].any()                      # the silence queued ahead
+    np.testing.assert_array_equal(out[io.prefill:], pcm.to_s16(offline(x)))
+    assert result["frames"] == hops and result["kernel_errors"] == 0
+    assert result["frame_us"]["p50"] > 0
+
+
+def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir):
+    hops = 40
+    x = noisy(hops)
+    rng = np.random.default_rng(1)
+    frames = np.zeros((x.size, 4), "<i2")
+    frames[:, 2] = pcm.to_s16(x)                           # the voice on channel 2
+    frames[:, [0, 1, 3]] = rng.integers(-2000, 2000, (x.size, 3))
+    (alsa_dir / "capture.raw").write_bytes(frames.tobytes())
+    (alsa_dir / "playback.raw").unlink(missing_ok=True)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play", channels=4, capture_channel=2,
+                                playback_channel=1))
+    with Kernel() as k:
+        run_service(k, io, frames=hops, rt=False)
+    io.close()
+    out = played(alsa_dir, 4)[io.prefill:]
+    np.testing.assert_array_equal(out[:, 1], pcm.to_s16(offline(x)))
+    assert not out[:, [0, 2, 3]].any()
+
+
+def test_playback_to_all_channels_copies_the_result():
+    x = np.array([0.5, -0.25, 1.5], np.float32)
+    b = np.frombuffer(pcm.to_bytes(x, 2), "<i2").reshape(-1, 2)
+    np.testing.assert_array_equal(b[:, 0], b[:, 1])
+    assert list(b[:, 0]) == [16384, -8192, 32767]          # clipped at full scale
+
+
+def test_missing_device_is_a_clear_error(alsa_dir):
+    with pytest.raises(AudioDeviceError, match=r"capture device 'no_such_pcm' cannot be opened"):
+        open_pcm("capture", "no_such_pcm", 1, 3)
+
+
+def test_device_without_s16le_is_refused_naming_what_it_offers(alsa_dir):
+    with pytest.raises(AudioDeviceError) as e:
+        open_pcm("playback", "edge_alaw_only", 1, 3)
+    msg = str(e.value)
+    assert "'edge_alaw_only' does not support S16_LE (got A_LAW)" in msg and "formats A_LAW" in msg
+
+
+def test_capture_channel_outside_the_stream_is_refused():
+    with pytest.raises(AudioDeviceError, match="capture channel 2 does not exist"):
+        AudioConfig(channels=2, capture_channel=2).validate()
+
+
+class Vanishing:
+    """A real capture PCM that starts failing as an unplugged USB device does."""
+    def __init__(self, dev, after):
+        self.dev, self.after, self.reads = dev, after, 0
+
+    def read(self):
+        self.reads += 1
+        if self.reads > self.after:
+            raise alsaaudio.ALSAAudioError("No such device [edge_cap]")
+        return self.dev.read()
+
+    def __getattr__(self, name):
+        return getattr(self.dev, name)
+
+
+def test_device_that_disappears_gives_a_clear_error_and_final_telemetry(alsa_dir, tmp_path):
+    from edge.supervisor.service import Outputs
+    write_capture(alsa_dir, noisy(50))
+    cap = Vanishing(open_pcm("capture", "edge_cap", 1, 3), after=20)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap)
+    with Kernel() as k, pytest.raises(AudioDeviceError, match="'edge_cap' failed while running .*unplugged"):
+        run_service(k, io, frames=None, rt=False, outputs=Outputs(jsonl=tmp_path / "t.jsonl"))
+    io.close()
+    last = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])
+    assert last["final"] and last["frames"] == 20
+
+
+def edge_cli(alsa_dir, *args, **kw):
+    env = {**os.environ, "ALSA_CONFIG_PATH": os.environ["ALSA_CONFIG_PATH"]}
+    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", *args], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
+    x = noisy(150)
+    write_capture(alsa_dir, x)
+    p = edge_cli(alsa_dir, "--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
+                 "--telemetry", str(tmp_path / "t.jsonl"), "--prometheus", str(tmp_path / "t.prom"),
+                 "--no-realtime")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    result = json.loads(out)
+    assert result["frames"] == 150 and result["final"]
+    np.testing.assert_array_equal(played(alsa_dir)[HOP:, 0], pcm.to_s16(offline(x)))
+    assert "edge_frames_total 150.0" in (tmp_path / "t.prom").read_text()
+
+
+def test_edge_run_without_duration_stops_cleanly_on_sigterm(alsa_dir, tmp_path):
+    write_capture(alsa_dir, noisy(100))
+    jsonl = tmp_path / "t.jsonl"
+    p = edge_cli(alsa_dir, "--capture", "edge_cap", "--playback", "edge_play", "--telemetry",
+                 str(jsonl), "--interval", "0.2", "--no-realtime")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (jsonl.exists() and jsonl.read_text()):
+        time.sleep(0.1)
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    rows = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert rows[-1]["final"] and rows[-1]["frames"] >= rows[0]["frames"] > 0
+
+
+def test_edge_run_missing_device_exits_2_with_one_line(alsa_dir):
+    p = edge_cli(alsa_dir, "--capture", "no_such_pcm", "--playback", "edge_play", "--duration", "1",
+                 "--no-realtime")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 2
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("edge run: capture device 'no_such_pcm' cannot be opened")
