@@ -173,11 +173,13 @@ def _section(data: dict, path: Path, section: str) -> dict:
     return out
 
 
-def board_names(boards_dir: Path = BOARDS_DIR) -> list[str]:
+def board_names(boards_dir: Path | None = None) -> list[str]:
+    boards_dir = boards_dir or BOARDS_DIR
     return sorted(p.stem for p in boards_dir.glob("*.toml"))
 
 
-def load_board(name: str, boards_dir: Path = BOARDS_DIR) -> Board:
+def load_board(name: str, boards_dir: Path | None = None) -> Board:
+    boards_dir = boards_dir or BOARDS_DIR
     path = boards_dir / f"{name}.toml"
     if not path.is_file():
         raise BoardError(f"unknown board '{name}' (known: {', '.join(board_names(boards_dir))})")

@@ -1,10 +1,98 @@
-"""edge flash (being built)."""
+"""edge flash: build, bundle, copy over SSH, switch releases, check health, roll back."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
 from edge.errors import EdgeError
 
 
 def add_parser(sub):
-    return sub.add_parser("flash", help="(not built yet)")
+    p = sub.add_parser("flash", help="deploy to a board over SSH (build, bundle, switch, health check)",
+                       description="Cross-build for the board, bundle, copy over SSH (keys only, "
+                                   "host key checked), install as a new release, restart the "
+                                   "service and roll back when it is not healthy.")
+    p.add_argument("--board", required=True, metavar="NAME", help="board descriptor (edge boards)")
+    p.add_argument("--host", metavar="USER@HOST",
+                   help="the board (USER defaults to the descriptor's [deploy].user)")
+    p.add_argument("--port", type=int, default=22, help="SSH port (22)")
+    p.add_argument("--identity", type=Path, metavar="KEY", help="SSH private key")
+    p.add_argument("--known-hosts", type=Path, metavar="FILE",
+                   help="known_hosts file to check the board's host key against")
+    p.add_argument("--prefix", metavar="P", help="install prefix (default: [deploy].prefix)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--bundle", type=Path, metavar="OUT.tar.gz", help="only build the bundle")
+    p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return p
+
+
+def _log(msg: str) -> None:
+    print(f"edge flash: {msg}", file=sys.stderr)
 
 
 def run(args) -> int:
-    raise EdgeError("flash is not built yet")
+    from edge.boards import BoardError, load_board
+    from edge.flash import deploy
+    from edge.flash.bundle import write_bundle
+    from edge.flash.ssh import Target
+
+    try:
+        board = load_board(args.board)
+    except BoardError as e:
+        raise EdgeError(str(e)) from None
+    if args.prefix is not None and not (args.prefix.startswith("/") and args.prefix.strip("/")):
+        raise EdgeError(f"--prefix must be an absolute path other than /, got {args.prefix!r}")
+    if args.identity and not args.identity.is_file():
+        raise EdgeError(f"--identity {args.identity}: no such key file")
+    if not 0 < args.port < 65536:
+        raise EdgeError(f"--port must be 1-65535, got {args.port}")
+    if args.bundle and args.rollback:
+        raise EdgeError("--bundle builds a bundle; it does not go with --rollback")
+
+    if args.bundle:
+        b = write_bundle(board, args.bundle, args.prefix)
+        out = {"bundle": str(b.path), "version": b.version, "board": b.board, "arch": b.arch,
+               "sha256": b.sha256, "size": b.size}
+        print(json.dumps(out) if args.json else f"{b.path}: {b.board} ({b.arch}) release "
+              f"{b.version}, {b.size} bytes, sha256 {b.sha256}")
+        return 0
+
+    if not args.host:
+        raise EdgeError("--host USER@HOST is required (or --bundle OUT.tar.gz to only build)")
+    target = Target.parse(args.host, board.deploy.user, port=args.port, identity=args.identity,
+                          known_hosts=args.known_hosts)
+    if args.dry_run:
+        steps = ([f"switch {target} back to its previous release, restart, check health"]
+                 if args.rollback else deploy.plan(board, target, args.prefix))
+        if args.json:
+            print(json.dumps({"plan": steps}))
+        else:
+            print(f"plan for {board.name} -> {target} (nothing is done with --dry-run):")
+            print("\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1)))
+        return 0
+
+    if args.rollback:
+        report = deploy.rollback(board, target, args.prefix)
+    else:
+        report = deploy.flash(board, target, args.prefix, log=_log)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+    else:
+        print(_summary(report))
+    return 0 if report.status in ("deployed", "switched") else 1
+
+
+def _summary(r) -> str:
+    where = f"{r.host}:{r.prefix}"
+    if r.status == "deployed":
+        return f"deployed {r.version} to {where}; healthy (previous: {r.previous or 'none'})"
+    if r.status == "switched":
+        return f"rolled back {where} to {r.current}; healthy (next --rollback: {r.previous})"
+    if r.status == "rolled_back":
+        return (f"release {r.version} was unhealthy ({r.reason}); rolled back to {r.current}, "
+                f"which is healthy")
+    return (f"{'release ' + r.version + ' ' if r.version else ''}failed on {where}: "
+            f"{r.reason or r.health}; now running {r.current or 'no release'}"
+            + (f" ({r.health})" if r.reason and r.health else ""))

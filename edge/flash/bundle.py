@@ -1,0 +1,140 @@
+"""The release bundle: everything a board needs to run percepnet-edge, in one .tar.gz.
+
+Layout inside (unpacked as PREFIX/releases/<version>/):
+  edge/                  the Python package, models in edge/models/
+  edge/_lib/libpercepnet.so  the kernel built for the board (edge/native.py looks here)
+  bin/pn_selftest        the health check program, bin/edge the command
+  boards/<board>.toml    the descriptor `edge run --board` reads
+  percepnet-edge.service, asound.conf   rendered for the board and prefix
+  RELEASE.json           version, board, arch, source commit, sha256 of every file
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from edge import __version__
+from edge.boards import Board
+from edge.errors import EdgeError
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "edge"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+_SKIP_DIRS = {"__pycache__", "_lib"}
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    version: str
+    sha256: str
+    size: int
+    board: str
+    arch: str
+    files: tuple[str, ...]
+
+
+def scons_command(board: Board) -> list[str]:
+    return [str(Path(sys.executable).with_name("scons")), "-Q", f"board={board.name}"]
+
+
+def build_native(board: Board) -> Path:
+    """Build the kernel and tools for the board; returns its build directory."""
+    cmd = scons_command(board)
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if r.returncode != 0:
+        tail = (r.stdout + r.stderr).strip().splitlines()[-1:] or ["no output"]
+        raise EdgeError(f"build for {board.name} failed ({' '.join(cmd[1:])}): {tail[0]}")
+    return ROOT / "build" / board.name
+
+
+def render(name: str, **values) -> str:
+    return Template((TEMPLATES / name).read_text()).substitute(values)
+
+
+def _git_short_hash() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                       text=True)
+    return r.stdout.strip() if r.returncode == 0 else "nogit"
+
+
+def _package_files() -> dict[str, bytes]:
+    files = {}
+    for p in sorted(PACKAGE.rglob("*")):
+        rel = p.relative_to(ROOT)
+        if p.is_file() and not _SKIP_DIRS & set(rel.parts) and p.suffix != ".pyc":
+            files[rel.as_posix()] = p.read_bytes()
+    return files
+
+
+def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[bytes, int]]:
+    """Bundle members (name -> bytes, mode) from a finished build of the board."""
+    from edge.native import elf_machine
+
+    lib, selftest = build_dir / "libpercepnet.so", build_dir / "bin" / "pn_selftest"
+    for p in (lib, selftest):
+        if not p.is_file():
+            raise EdgeError(f"{p} missing: build it with `scons -Q board={board.name}`")
+        if elf_machine(p) != board.arch:
+            raise EdgeError(f"{p} is built for {elf_machine(p)}, board {board.name} is {board.arch}: "
+                            f"rebuild with `scons -Q board={board.name}`")
+    d = board.deploy
+    a = board.audio
+    files = {name: (data, 0o644) for name, data in _package_files().items()}
+    files["edge/_lib/libpercepnet.so"] = (lib.read_bytes(), 0o755)
+    files["bin/pn_selftest"] = (selftest.read_bytes(), 0o755)
+    files["bin/edge"] = (render("edge.sh", python=d.python).encode(), 0o755)
+    files[f"boards/{board.name}.toml"] = (board.path.read_bytes(), 0o644)
+    files["percepnet-edge.service"] = (render(
+        "percepnet-edge.service", board=board.name, user=d.user, prefix=prefix,
+        python=d.python).encode(), 0o644)
+    files["asound.conf"] = (render(
+        "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
+        channels=a.channels).encode(), 0o644)
+    return files
+
+
+def release_version(files: dict[str, tuple[bytes, int]]) -> str:
+    """Package version, source commit and a hash of the exact contents."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        data, mode = files[name]
+        h.update(f"{name}\0{mode:o}\0{len(data)}\0".encode())
+        h.update(data)
+    return f"{__version__}-g{_git_short_hash()}-{h.hexdigest()[:10]}"
+
+
+def write_bundle(board: Board, out: Path, prefix: str | None = None,
+                 build_dir: Path | None = None) -> Bundle:
+    """Build (unless build_dir is given) and write the board's bundle to out."""
+    prefix = (prefix or board.deploy.prefix).rstrip("/")
+    build_dir = build_dir or build_native(board)
+    files = contents(board, build_dir, prefix)
+    version = release_version(files)
+    manifest = {"version": version, "board": board.name, "arch": board.arch, "prefix": prefix,
+                "commit": _git_short_hash(),
+                "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
+    files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+    tmp = out.with_name(out.name + ".tmp")
+    with tarfile.open(tmp, "w:gz") as tar:
+        for name in sorted(files):
+            data, mode = files[name]
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), mode, now
+            info.uname = info.gname = "root"
+            tar.addfile(info, io.BytesIO(data))
+    tmp.replace(out)
+    data = out.read_bytes()
+    return Bundle(path=out, version=version, sha256=hashlib.sha256(data).hexdigest(),
+                  size=len(data), board=board.name, arch=board.arch, files=tuple(sorted(files)))

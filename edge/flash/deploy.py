@@ -1,0 +1,151 @@
+"""edge flash as a library: check the board, copy the bundle, switch releases, check health,
+roll back. The board only ever changes through remote.sh's rename-at-the-end steps."""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from edge.boards import Board
+from edge.errors import EdgeError
+from edge.flash import ssh
+from edge.flash.bundle import Bundle, scons_command, write_bundle
+from edge.flash.checks import DPKG_ARCH, MIN_DEBIAN, fact, parse_facts, problems
+from edge.flash.ssh import RemoteError, Target
+
+KEEP_RELEASES = 3
+
+
+@dataclass
+class Report:
+    board: str
+    host: str
+    prefix: str
+    status: str                 # deployed | rolled_back | failed | switched
+    version: str = ""
+    current: str = ""           # release running when we finished ("" when none)
+    previous: str = ""          # what --rollback would switch to
+    reason: str = ""            # why the new release was refused
+    health: str = ""            # the health check's own output
+    steps: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
+    """What flash() will do, step by step, without touching anything."""
+    p = (prefix or board.deploy.prefix).rstrip("/")
+    d, a = board.deploy, board.audio
+    return [
+        f"build: scons {' '.join(scons_command(board)[1:])} ({board.arch}, "
+        f"{' '.join(board.cflags) or 'no extra flags'}, simd {','.join(board.simd) or 'scalar'})",
+        "bundle: edge/_lib/libpercepnet.so, bin/pn_selftest, the edge package and models, "
+        f"boards/{board.name}.toml, percepnet-edge.service, asound.conf",
+        f"check {target} over ssh (keys only, host key checked): userland "
+        f"{DPKG_ARCH.get(board.arch, board.arch)} ({board.arch}), Debian {MIN_DEBIAN}+, {d.python} "
+        f"with numpy and pyalsaaudio, ALSA capture {a.capture!r} and playback {a.playback!r}, "
+        f"user {d.user}, {d.systemctl}; any mismatch stops here with nothing changed",
+        f"copy the bundle to {p}/incoming/ (kept only when its sha256 matches)",
+        f"unpack into {p}/releases/<version>",
+        f"switch {p}/current to the new release by an atomic rename; {p}/previous to the old one",
+        f"install {d.unit_dir}/{d.service}.service; {d.systemctl} daemon-reload; "
+        f"{d.systemctl} restart {d.service}",
+        f"health: {d.service} active, bin/pn_selftest passes (linked and bundled library), "
+        f"{d.python} imports the release's edge.native; within {d.health_timeout_s:g}s",
+        "unhealthy: switch back to the previous release, restart it and report why",
+    ]
+
+
+def board_facts(board: Board, target: Target, prefix: str) -> dict[str, list[str]]:
+    d = board.deploy
+    return parse_facts(ssh.run(target, "facts", d.python, d.systemctl, d.user, prefix))
+
+
+def _switch(board: Board, target: Target, prefix: str, current: str, previous: str) -> None:
+    d = board.deploy
+    ssh.run(target, "switch", prefix, current, previous, d.service, d.systemctl, d.unit_dir)
+
+
+def _health(board: Board, target: Target, prefix: str) -> str:
+    d = board.deploy
+    settle = min(3.0, d.health_timeout_s / 4)
+    return ssh.run(target, "health", prefix, d.service, d.systemctl, d.python,
+                   f"{d.health_timeout_s:g}", f"{settle:g}", timeout=d.health_timeout_s + 120)
+
+
+def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundle | None = None,
+          log: Callable[[str], None] = lambda s: None,
+          on_chunk: Callable | None = None) -> Report:
+    """Deploy the board's bundle to target. Raises EdgeError when nothing was changed on the
+    board (checks failed, copy interrupted); returns a Report once a switch happened."""
+    prefix = (prefix or board.deploy.prefix).rstrip("/")
+    log(f"checking {target}")
+    facts = board_facts(board, target, prefix)
+    found = problems(board, facts, target.user)
+    if found:
+        raise EdgeError(f"{target} cannot take the {board.name} bundle, nothing changed: "
+                        + "; ".join(found))
+    old_cur, old_prev = fact(facts, "current"), fact(facts, "previous")
+
+    with tempfile.TemporaryDirectory(prefix="edge-flash-") as tmp:
+        if bundle is None:
+            log(f"building for {board.name}")
+            bundle = write_bundle(board, Path(tmp) / f"percepnet-edge-{board.name}.tar.gz", prefix)
+        log(f"copying {bundle.version} ({bundle.size} bytes)")
+        try:
+            ssh.send(target, bundle.path, "receive", prefix, bundle.version, bundle.sha256,
+                     on_chunk=on_chunk)
+        except RemoteError as e:
+            raise EdgeError(f"{e}; nothing switched, the board still runs "
+                            f"{old_cur or 'no release'}") from None
+
+    ssh.run(target, "unpack", prefix, bundle.version, board.deploy.user)
+    new = f"releases/{bundle.version}"
+    report = Report(board=board.name, host=str(target), prefix=prefix, status="deployed",
+                    version=bundle.version)
+    back_to = (old_cur, old_prev) if old_cur != new else (old_prev, "")
+    try:
+        log(f"switching to {new} and restarting {board.deploy.service}")
+        _switch(board, target, prefix, new, back_to[0])
+        report.steps.append(f"switched current to {new}")
+        log("checking health")
+        report.health = _health(board, target, prefix).strip()
+        report.current, report.previous = new, back_to[0]
+    except RemoteError as e:
+        report.status, report.reason = "rolled_back", str(e)
+        log(f"unhealthy ({e}); rolling back to {back_to[0] or 'no release'}")
+        _switch(board, target, prefix, *back_to)
+        ssh.run(target, "drop", prefix, bundle.version)
+        report.steps.append(f"switched back to {back_to[0] or 'no release (service stopped)'}")
+        report.current, report.previous = back_to
+        if back_to[0]:
+            try:
+                report.health = _health(board, target, prefix).strip()
+            except RemoteError as e2:
+                report.status = "failed"
+                report.health = f"the previous release is unhealthy too: {e2}"
+        else:
+            report.status = "failed"
+    ssh.run(target, "prune", prefix, str(KEEP_RELEASES))
+    return report
+
+
+def rollback(board: Board, target: Target, prefix: str | None = None) -> Report:
+    """Swap current and previous, restart, check health."""
+    prefix = (prefix or board.deploy.prefix).rstrip("/")
+    facts = board_facts(board, target, prefix)
+    cur, prev = fact(facts, "current"), fact(facts, "previous")
+    if not prev:
+        raise EdgeError(f"no previous release under {prefix} on {target.host} to roll back to "
+                        f"(current: {cur or 'none'})")
+    _switch(board, target, prefix, prev, cur)
+    report = Report(board=board.name, host=str(target), prefix=prefix, status="switched",
+                    version=prev.rpartition("/")[2], current=prev, previous=cur,
+                    steps=[f"switched current from {cur or 'none'} to {prev}"])
+    try:
+        report.health = _health(board, target, prefix).strip()
+    except RemoteError as e:
+        report.status, report.reason = "failed", str(e)
+    return report

@@ -1,0 +1,144 @@
+# Board side of `edge flash`, run as: sh -c "$(this file)" remote.sh COMMAND ARGS...
+# POSIX sh only: it runs on a stock Raspberry Pi OS. Every command that changes the board
+# works on the side (incoming/, releases/V.tmp, .current.tmp) and ends in a rename, so an
+# interruption at any point leaves `current` pointing at a complete release.
+set -u
+cmd=$1; shift
+
+say() { printf '%s\n' "$*"; }
+die() { printf 'remote: %s\n' "$*" >&2; exit 3; }
+
+# Where a link points, relative to the prefix ("" when absent).
+target() { [ -L "$1" ] && readlink "$1" || true; }
+
+# facts PYTHON SYSTEMCTL USER PREFIX: key=value lines for the pre-flight checks; changes nothing.
+facts() {
+    py=$1 systemctl=$2 user=$3 prefix=$4
+    say "uname_m=$(uname -m)"
+    command -v dpkg >/dev/null 2>&1 && say "dpkg_arch=$(dpkg --print-architecture)"
+    if [ -r /etc/os-release ]; then
+        ( . /etc/os-release; say "os_id=${ID:-}"; say "os_id_like=${ID_LIKE:-}"
+          say "os_version_id=${VERSION_ID:-}"; say "os_pretty=${PRETTY_NAME:-}" )
+    fi
+    say "uid=$(id -u)"
+    [ "$(id -u)" = 0 ] || { sudo -n true >/dev/null 2>&1 && say "sudo=yes" || say "sudo=no"; }
+    id "$user" >/dev/null 2>&1 && say "service_user=yes" || say "service_user=no"
+    command -v "$systemctl" >/dev/null 2>&1 && say "systemctl=yes" || say "systemctl=no"
+    if command -v "$py" >/dev/null 2>&1; then
+        say "python_version=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"
+        "$py" -c 'import numpy' >/dev/null 2>&1 && say "python_numpy=yes" || say "python_numpy=no"
+        "$py" -c 'import alsaaudio' >/dev/null 2>&1 && say "python_alsaaudio=yes" || say "python_alsaaudio=no"
+    else
+        say "python_version="
+    fi
+    if [ -r /proc/asound/cards ]; then
+        say "sound_cards=$(grep -c '^ *[0-9]' /proc/asound/cards)"
+    else
+        say "sound_cards=0"
+    fi
+    command -v aplay >/dev/null 2>&1 && aplay -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/playback_pcm=/'
+    command -v arecord >/dev/null 2>&1 && arecord -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/capture_pcm=/'
+    say "current=$(target "$prefix/current")"
+    say "previous=$(target "$prefix/previous")"
+}
+
+# receive PREFIX VERSION SHA256: the bundle on stdin into incoming/, kept only when complete.
+receive() {
+    prefix=$1 version=$2 sha=$3
+    mkdir -p "$prefix/incoming" "$prefix/releases" || die "cannot create $prefix"
+    rm -f "$prefix"/incoming/*.part
+    part="$prefix/incoming/$version.tar.gz.part"
+    cat > "$part" || die "copy to $part failed"
+    got=$(sha256sum "$part" | cut -d' ' -f1)
+    if [ "$got" != "$sha" ]; then
+        rm -f "$part"
+        die "bundle arrived incomplete or altered (sha256 $got, expected $sha)"
+    fi
+    mv "$part" "$prefix/incoming/$version.tar.gz"
+}
+
+# unpack PREFIX VERSION USER: incoming bundle -> releases/VERSION (complete or absent).
+unpack() {
+    prefix=$1 version=$2 user=$3
+    rel="$prefix/releases/$version"
+    if [ ! -d "$rel" ]; then
+        rm -rf "$rel.tmp" && mkdir -p "$rel.tmp" || die "cannot create $rel.tmp"
+        tar -xzf "$prefix/incoming/$version.tar.gz" -C "$rel.tmp" --no-same-owner \
+            || { rm -rf "$rel.tmp"; die "cannot unpack the bundle"; }
+        mv "$rel.tmp" "$rel"
+    fi
+    rm -f "$prefix/incoming/$version.tar.gz"
+    touch "$prefix/telemetry.jsonl" && chown "$user" "$prefix/telemetry.jsonl" \
+        || die "cannot create $prefix/telemetry.jsonl for $user"
+}
+
+# link PREFIX NAME TARGET: point PREFIX/NAME at TARGET by an atomic rename ("" removes it).
+link() {
+    if [ -z "$3" ]; then rm -f "$1/$2"; return; fi
+    ln -sfn "$3" "$1/.$2.tmp" && mv -T "$1/.$2.tmp" "$1/$2" || die "cannot switch $1/$2"
+}
+
+# switch PREFIX CURRENT PREVIOUS SERVICE SYSTEMCTL UNIT_DIR: set both links, install the
+# current release's unit and restart the service (stop it when there is no current).
+switch() {
+    prefix=$1 cur=$2 prev=$3 service=$4 systemctl=$5 unit_dir=$6
+    link "$prefix" previous "$prev"
+    link "$prefix" current "$cur"
+    if [ -z "$cur" ]; then
+        "$systemctl" stop "$service" || true
+        return
+    fi
+    mkdir -p "$unit_dir" && cp "$prefix/current/percepnet-edge.service" "$unit_dir/.$service.service.tmp" \
+        && mv "$unit_dir/.$service.service.tmp" "$unit_dir/$service.service" || die "cannot install the unit"
+    "$systemctl" daemon-reload || die "systemctl daemon-reload failed"
+    "$systemctl" enable "$service" >/dev/null 2>&1 || true
+    "$systemctl" restart "$service" || die "systemctl restart $service failed"
+}
+
+# health PREFIX SERVICE SYSTEMCTL PYTHON TIMEOUT SETTLE: the service is active, the release's
+# self-tests pass, and the service is still active SETTLE seconds later.
+health() {
+    prefix=$1 service=$2 systemctl=$3 py=$4 timeout=$5 settle=$6
+    rel=$(readlink -f "$prefix/current")
+    [ -n "$rel" ] || die "no current release"
+    start=$(date +%s)
+    while :; do
+        state=$("$systemctl" is-active "$service" 2>/dev/null)
+        [ "$state" = active ] && break
+        case "$state" in activating|reloading|"") ;; *) die "service $service is $state";; esac
+        [ $(( $(date +%s) - start )) -ge "$timeout" ] && die "service $service still $state after ${timeout}s"
+        sleep 0.5
+    done
+    out=$("$rel/bin/pn_selftest" 2>&1) || die "self-test failed: $out"
+    out=$("$rel/bin/pn_selftest" "$rel/edge/_lib/libpercepnet.so" 2>&1) \
+        || die "self-test of the bundled library failed: $out"
+    say "selftest=$out"
+    out=$(PYTHONPATH="$rel" "$py" -c '
+import sys, edge, edge.native as n
+if not edge.__file__.startswith(sys.argv[1] + "/"):
+    sys.exit("imported edge from %s, not the release" % edge.__file__)
+print(n.library_path(), n.fn("pn_version_string")().decode())' "$rel" 2>&1) \
+        || die "python cannot use the release: $(printf '%s' "$out" | tail -n 1)"
+    say "python=$out"
+    sleep "$settle"
+    state=$("$systemctl" is-active "$service" 2>/dev/null)
+    [ "$state" = active ] || die "service $service went $state within ${settle}s of starting"
+    say "healthy=$rel"
+}
+
+# prune PREFIX KEEP: delete releases other than current/previous beyond the KEEP newest.
+prune() {
+    prefix=$1 keep=$2
+    cur=$(target "$prefix/current") prev=$(target "$prefix/previous")
+    ls -1t "$prefix/releases" 2>/dev/null | tail -n +$((keep + 1)) | while read -r r; do
+        [ "releases/$r" = "$cur" ] || [ "releases/$r" = "$prev" ] || rm -rf "$prefix/releases/$r"
+    done
+}
+
+# drop PREFIX VERSION: remove a release that failed its health check.
+drop() { rm -rf "$1/releases/$2"; }
+
+case "$cmd" in
+    facts|receive|unpack|switch|health|prune|drop) "$cmd" "$@" ;;
+    *) die "unknown command $cmd" ;;
+esac

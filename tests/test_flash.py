@@ -1,0 +1,260 @@
+"""edge flash against a real sshd on 127.0.0.1: deploy, health check, rollback, interrupted
+copy, and pre-flight refusals. The "board" is this machine, flashed with the host descriptor
+(deploy settings pointed at a temporary prefix and a systemctl stand-in the test controls)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import edge.boards as boards
+from edge.boards import load_board
+from edge.cli import main
+from edge.errors import EdgeError
+from edge.flash import deploy
+from edge.flash.bundle import write_bundle
+from edge.flash.ssh import CHUNK, Target
+from native_build import build
+
+SSHD = "/usr/sbin/sshd"
+pytestmark = pytest.mark.skipif(not (os.path.exists(SSHD) and os.geteuid() == 0 and shutil.which("ssh")),
+                                reason="needs openssh-server, ssh and root (the test sshd logs in as root)")
+
+# Reports is-active from the release itself: a release whose descriptor says BROKEN fails.
+FAKE_SYSTEMCTL = """#!/bin/sh
+echo "$*" >> {state}/calls
+case "$1" in
+  is-active)
+    if [ ! -e {prefix}/current ]; then echo inactive; exit 3; fi
+    if grep -q BROKEN {prefix}/current/boards/host.toml; then echo failed; exit 3; fi
+    echo active ;;
+esac
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """A throwaway sshd on 127.0.0.1 accepting one generated key for root."""
+    d = tmp_path_factory.mktemp("sshd")
+    for key in ("host_key", "user_key"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / key)], check=True)
+    shutil.copy(d / "user_key.pub", d / "authorized_keys")
+    port = _free_port()
+    (d / "sshd_config").write_text(f"""Port {port}
+ListenAddress 127.0.0.1
+HostKey {d}/host_key
+PidFile {d}/sshd.pid
+AuthorizedKeysFile {d}/authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+LogLevel ERROR
+""")
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(d / "sshd_config")],
+                            stderr=open(d / "sshd.log", "w"))
+    deadline = time.time() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"sshd did not start: {(d / 'sshd.log').read_text()}")
+            time.sleep(0.1)
+    host_pub = (d / "host_key.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    yield Target(user="root", host="127.0.0.1", port=port, identity=d / "user_key",
+                 known_hosts=d / "known_hosts")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def board_env(tmp_path):
+    """(boards dir, prefix, state dir) for a host-board deploy into tmp_path."""
+    prefix, state, bdir = tmp_path / "opt" / "percepnet-edge", tmp_path / "state", tmp_path / "boards"
+    state.mkdir()
+    bdir.mkdir()
+    systemctl = state / "systemctl"
+    systemctl.write_text(FAKE_SYSTEMCTL.format(state=state, prefix=prefix))
+    systemctl.chmod(0o755)
+    text = (boards.BOARDS_DIR / "host.toml").read_text()
+    text = (text.replace('capture = "default"', 'capture = "null"')
+                .replace('playback = "default"', 'playback = "null"')
+                .replace('python = "/usr/bin/python3"',
+                         f'python = "{sys.executable}"\nsystemctl = "{systemctl}"\n'
+                         f'unit_dir = "{tmp_path / "units"}"\nhealth_timeout_s = 4'))
+    (bdir / "host.toml").write_text(text)
+    return bdir, prefix, state
+
+
+def _board(bdir, description="test board"):
+    """The test host board; a distinct description gives a distinct release."""
+    path = bdir / "host.toml"
+    lines = path.read_text().splitlines()
+    lines[1] = f'description = "{description}"'
+    path.write_text("\n".join(lines) + "\n")
+    return load_board("host", bdir)
+
+
+def _bundle(board, prefix, tmp_path):
+    return write_bundle(board, tmp_path / f"{board.description.replace(' ', '-')}.tar.gz",
+                        str(prefix), build_dir=build("host"))
+
+
+def _release(prefix):
+    link = prefix / "current"
+    return os.readlink(link) if link.is_symlink() else ""
+
+
+def _calls(state):
+    f = state / "calls"
+    return f.read_text().splitlines() if f.exists() else []
+
+
+def test_first_deploy_installs_switches_current_and_passes_health(sshd, board_env, tmp_path):
+    bdir, prefix, state = board_env
+    board = _board(bdir, "release A")
+    b = _bundle(board, prefix, tmp_path)
+    r = deploy.flash(board, sshd, str(prefix), bundle=b)
+    assert r.status == "deployed", r
+    assert _release(prefix) == f"releases/{b.version}"
+    rel = prefix / "releases" / b.version
+    assert (rel / "edge" / "_lib" / "libpercepnet.so").is_file()
+    assert '"snr_db"' in r.health and f"python={rel}/edge/_lib/libpercepnet.so" in r.health
+    unit = (tmp_path / "units" / "percepnet-edge.service").read_text()
+    assert f"ExecStart={sys.executable} -m edge.cli run --board host --telemetry {prefix}/telemetry.jsonl" in unit
+    assert ["daemon-reload", "restart percepnet-edge"] == [c for c in _calls(state) if c != "is-active percepnet-edge"
+                                                           and not c.startswith("enable")]
+    assert not list((prefix / "incoming").iterdir())
+
+
+def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tmp_path):
+    bdir, prefix, state = board_env
+    good = _bundle(_board(bdir, "release A"), prefix, tmp_path)
+    assert deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=good).status == "deployed"
+    bad_board = _board(bdir, "BROKEN release")
+    bad = _bundle(bad_board, prefix, tmp_path)
+    r = deploy.flash(bad_board, sshd, str(prefix), bundle=bad)
+    assert r.status == "rolled_back"
+    assert "failed" in r.reason and "healthy" in r.health
+    assert _release(prefix) == f"releases/{good.version}"
+    assert not (prefix / "releases" / bad.version).exists()
+    assert _calls(state).count("restart percepnet-edge") == 3   # good, bad, good again
+
+
+def test_unhealthy_first_release_stops_the_service_and_leaves_no_current(sshd, board_env, tmp_path):
+    bdir, prefix, state = board_env
+    board = _board(bdir, "BROKEN first release")
+    r = deploy.flash(board, sshd, str(prefix), bundle=_bundle(board, prefix, tmp_path))
+    assert r.status == "failed" and r.current == ""
+    assert not (prefix / "current").exists()
+    assert "stop percepnet-edge" in _calls(state)
+
+
+def test_interrupted_copy_leaves_the_running_release_untouched(sshd, board_env, tmp_path):
+    bdir, prefix, state = board_env
+    a = _bundle(_board(bdir, "release A"), prefix, tmp_path)
+    deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=a)
+    board_b = _board(bdir, "release B")
+    b = _bundle(board_b, prefix, tmp_path)
+    assert b.size > 2 * CHUNK
+    calls_before = _calls(state)
+
+    def cut(sent, proc):     # the link drops after the first chunk
+        if sent >= CHUNK:
+            proc.kill()
+    with pytest.raises(EdgeError, match=r"interrupted after \d+ of \d+ bytes.*still runs releases/"):
+        deploy.flash(board_b, sshd, str(prefix), bundle=b, on_chunk=cut)
+    assert _release(prefix) == f"releases/{a.version}"
+    assert sorted(os.listdir(prefix / "releases")) == [a.version]
+    assert not (prefix / "incoming" / f"{b.version}.tar.gz").exists()
+    assert _calls(state) == calls_before        # no restart, no switch
+    # The next attempt goes through and clears the partial copy.
+    assert deploy.flash(board_b, sshd, str(prefix), bundle=b).status == "deployed"
+    assert _release(prefix) == f"releases/{b.version}"
+    assert not list((prefix / "incoming").iterdir())
+
+
+def test_rollback_switches_to_the_previous_release_and_back(sshd, board_env, tmp_path):
+    bdir, prefix, state = board_env
+    a = _bundle(_board(bdir, "release A"), prefix, tmp_path)
+    deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=a)
+    b = _bundle(_board(bdir, "release B"), prefix, tmp_path)
+    deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=b)
+    r = deploy.rollback(load_board("host", bdir), sshd, str(prefix))
+    assert r.status == "switched" and _release(prefix) == f"releases/{a.version}"
+    assert os.readlink(prefix / "previous") == f"releases/{b.version}"
+    deploy.rollback(load_board("host", bdir), sshd, str(prefix))
+    assert _release(prefix) == f"releases/{b.version}"
+
+
+def test_rollback_without_a_previous_release_is_refused(sshd, board_env, tmp_path):
+    bdir, prefix, _ = board_env
+    with pytest.raises(EdgeError, match="no previous release"):
+        deploy.rollback(_board(bdir), sshd, str(prefix))
+
+
+def test_rpi4_bundle_is_refused_by_an_x86_64_board_and_nothing_changes(sshd, tmp_path):
+    prefix = tmp_path / "opt"
+    with pytest.raises(EdgeError) as e:
+        deploy.flash(load_board("rpi4"), sshd, str(prefix), bundle=None)
+    msg = str(e.value)
+    assert "userland is amd64 (uname -m x86_64), the rpi4 bundle is built for aarch64" in msg
+    assert "nothing changed" in msg and "\n" not in msg
+    assert not prefix.exists()
+
+
+def test_board_without_numpy_or_the_capture_device_gets_each_reason(sshd, board_env, tmp_path):
+    bdir, prefix, _ = board_env
+    bare_python = tmp_path / "python-without-site"
+    bare_python.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    bare_python.chmod(0o755)
+    text = (bdir / "host.toml").read_text()
+    (bdir / "host.toml").write_text(text.replace(f'python = "{sys.executable}"', f'python = "{bare_python}"')
+                                    .replace('capture = "null"', 'capture = "plughw:CARD=Nope,DEV=0"'))
+    with pytest.raises(EdgeError) as e:
+        deploy.flash(load_board("host", bdir), sshd, str(prefix))
+    msg = str(e.value)
+    assert f"{bare_python} on the board has no numpy" in msg
+    assert "ALSA capture device 'plughw:CARD=Nope,DEV=0' ([audio].capture) is not on the board" in msg
+    assert not prefix.exists()
+
+
+def test_unknown_host_key_is_refused_never_accepted(sshd, board_env, tmp_path):
+    bdir, prefix, _ = board_env
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    t = Target(sshd.user, sshd.host, sshd.port, sshd.identity, empty)
+    with pytest.raises(EdgeError, match="host key of 127.0.0.1 is unknown or changed"):
+        deploy.flash(_board(bdir), t, str(prefix))
+    assert empty.read_text() == ""
+
+
+def test_edge_flash_command_builds_deploys_and_rolls_back(sshd, board_env, monkeypatch, capsys):
+    bdir, prefix, _ = board_env
+    _board(bdir, "release via cli")
+    monkeypatch.setattr(boards, "BOARDS_DIR", bdir)
+    build("host")
+    args = ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
+            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
+            "--prefix", str(prefix)]
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("deployed 0.1.0-g")
+    assert main(args + ["--rollback"]) == 2
+    assert "no previous release" in capsys.readouterr().err
