@@ -146,6 +146,44 @@ def test_device_that_disappears_gives_a_clear_error_and_final_telemetry(alsa_dir
     assert last["final"] and last["frames"] == 20
 
 
+class XrunOnce:
+    """A real PCM that reports one xrun, as a late hop on a real card does: the at-th
+    capture read returns -EPIPE, or the at-th playback state() says XRUN."""
+    def __init__(self, dev, method, at):
+        self.dev, self.method, self.at, self.calls = dev, method, at, 0
+
+    def _xrun_now(self, method):
+        if method != self.method:
+            return False
+        self.calls += 1
+        return self.calls == self.at
+
+    def read(self):
+        return (-32, b"") if self._xrun_now("read") else self.dev.read()
+
+    def state(self):
+        return alsaaudio.PCM_STATE_XRUN if self._xrun_now("state") else self.dev.state()
+
+    def __getattr__(self, name):
+        return getattr(self.dev, name)
+
+
+def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
+    hops = 30
+    x = noisy(hops)
+    write_capture(alsa_dir, x)
+    cap = XrunOnce(open_pcm("capture", "edge_cap", 1, 3), "read", at=5)
+    play = XrunOnce(open_pcm("playback", "edge_play", 1, 3), "state", at=12)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
+    with Kernel() as k:
+        result = run_service(k, io, frames=hops, rt=False)
+    io.close()
+    assert result["xruns"] == 2 and result["frames"] == hops
+    out = played(alsa_dir)[:, 0]
+    # The underrun re-queued the headroom silence once more; every hop still came out.
+    assert out.size == 2 * io.prefill + hops * HOP
+
+
 def edge_cli(alsa_dir, *args, **kw):
     env = {**os.environ, "ALSA_CONFIG_PATH": os.environ["ALSA_CONFIG_PATH"]}
     return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", *args], env=env, cwd=ROOT,
@@ -162,7 +200,9 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     assert p.returncode == 0, err
     result = json.loads(out)
     assert result["frames"] == 150 and result["final"]
-    np.testing.assert_array_equal(played(alsa_dir)[HOP:, 0], pcm.to_s16(offline(x)))
+    out = played(alsa_dir)[:, 0]
+    assert out.size == 2 * HOP + x.size and not out[:2 * HOP].any()   # host board: 3 periods
+    np.testing.assert_array_equal(out[2 * HOP:], pcm.to_s16(offline(x)))
     assert "edge_frames_total 150.0" in (tmp_path / "t.prom").read_text()
 
 

@@ -104,10 +104,12 @@ class AlsaDuplex:
         except AudioDeviceError:
             self._cap.close()
             raise
-        # Keep one period of silence queued ahead of the first result: playback starts
-        # with headroom instead of underrunning on the first late frame.
-        self.prefill = PERIOD
-        self._write_bytes(pcm.to_bytes(np.zeros(PERIOD, np.float32), config.channels))
+        # Playback starts with all but one period of its buffer queued as silence: the
+        # first result arrives one period later (after the first capture), and from then on
+        # each hop has that much headroom. The same silence refills the buffer after an underrun.
+        self.prefill = (config.periods - 1) * PERIOD
+        self._silence = pcm.to_bytes(np.zeros(self.prefill, np.float32), config.channels)
+        self._play.write(self._silence)
 
     def _lost(self, kind: str, device: str, err: Exception) -> AudioDeviceError:
         return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
@@ -132,19 +134,19 @@ class AlsaDuplex:
                 raise self._lost("capture", self.config.capture, OSError(-n, "read error"))
             # A short read (n == 0 from a non-blocking or stopping device): try again.
 
-    def _write_bytes(self, data: bytes) -> None:
+    def write(self, hop: np.ndarray) -> None:
         import alsaaudio
 
+        data = pcm.to_bytes(hop, self.config.channels, self.config.playback_channel)
         try:
-            # pyalsaaudio re-prepares an underrun stream inside write(): count it first.
+            # pyalsaaudio re-prepares an underrun stream inside write(): count it first,
+            # and restore the headroom before the hop.
             if self._play.state() == alsaaudio.PCM_STATE_XRUN:
                 self.xruns += 1
+                self._play.write(self._silence)
             self._play.write(data)
         except alsaaudio.ALSAAudioError as e:
             raise self._lost("playback", self.config.playback, e) from None
-
-    def write(self, hop: np.ndarray) -> None:
-        self._write_bytes(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
 
     def close(self, drain: bool = True) -> None:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""
