@@ -34,28 +34,38 @@ void pn_bands_init(pn_bands *b)
     b->frac[PN_BINS - 1] = 1.0f;
 }
 
-void pn_band_energy(const pn_bands *b, const pn_cpx *X, float *E)
+/* Each segment between two centres feeds its lower band with weight 1 - frac and its upper
+ * band with frac: two contiguous sums per segment, no scattered accumulation. */
+static void band_sums(const pn_bands *b, const float *p, float *E)
 {
     for (int i = 0; i < PN_NB_BANDS; i++)
         E[i] = 0.f;
-    for (int k = 0; k < PN_BINS; k++) {
-        float p = X[k].r * X[k].r + X[k].i * X[k].i;
-        int i = b->band[k];
-        E[i] += (1.f - b->frac[k]) * p;
-        E[i + 1] += b->frac[k] * p;
+    for (int i = 0; i + 1 < PN_NB_BANDS; i++) {
+        float all = 0.f, up = 0.f;
+        for (int k = b->centre[i]; k < b->centre[i + 1]; k++) {
+            all += p[k];
+            up += b->frac[k] * p[k];
+        }
+        E[i] += all - up;
+        E[i + 1] += up;
     }
+    E[PN_NB_BANDS - 1] += p[PN_BINS - 1];
+}
+
+void pn_band_energy(const pn_bands *b, const pn_cpx *X, float *E)
+{
+    float p[PN_BINS];
+    for (int k = 0; k < PN_BINS; k++)
+        p[k] = X[k].r * X[k].r + X[k].i * X[k].i;
+    band_sums(b, p, E);
 }
 
 void pn_band_corr(const pn_bands *b, const pn_cpx *X, const pn_cpx *P, float *C)
 {
-    for (int i = 0; i < PN_NB_BANDS; i++)
-        C[i] = 0.f;
-    for (int k = 0; k < PN_BINS; k++) {
-        float p = X[k].r * P[k].r + X[k].i * P[k].i;
-        int i = b->band[k];
-        C[i] += (1.f - b->frac[k]) * p;
-        C[i + 1] += b->frac[k] * p;
-    }
+    float p[PN_BINS];
+    for (int k = 0; k < PN_BINS; k++)
+        p[k] = X[k].r * P[k].r + X[k].i * P[k].i;
+    band_sums(b, p, C);
 }
 
 void pn_band_interp(const pn_bands *b, const float *v, float *g_bin)

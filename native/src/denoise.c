@@ -43,7 +43,7 @@ int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out)
         pn_config_default(&st->cfg);
     st->model = model;
     st->ops = pn_dsp_ops_active();
-    pn_fft_init(&st->fft);
+    pn_fft_init(&st->fft, st->ops->fft_stage);
     pn_bands_init(&st->bands);
     pn_window_init(st->window);
     pn_reset(st);

@@ -2,6 +2,9 @@
 
 #include "dsp.h"
 
+#define FFT_STAGE fft_stage_scalar
+#include "fft_stage.h"
+
 static float dot_scalar(const float *x, const float *y, int n)
 {
     float acc = 0.f;
@@ -22,7 +25,7 @@ static void axpy_scalar(float *y, const float *x, float a, int n)
         y[i] += a * x[i];
 }
 
-const pn_dsp_ops pn_dsp_scalar = {dot_scalar, xcorr_scalar, axpy_scalar};
+const pn_dsp_ops pn_dsp_scalar = {dot_scalar, xcorr_scalar, axpy_scalar, fft_stage_scalar};
 
 const pn_dsp_ops *pn_dsp_ops_for(pn_simd_level level)
 {

@@ -3,6 +3,7 @@
 #ifndef PN_DSP_H
 #define PN_DSP_H
 
+#include "fft.h"
 #include "simd.h"
 
 typedef struct {
@@ -12,6 +13,7 @@ typedef struct {
     void (*xcorr)(const float *x, const float *y, int n, int lags, float *out);
     /* y[i] += a*x[i] */
     void (*axpy)(float *y, const float *x, float a, int n);
+    pn_fft_stage_fn fft_stage;
 } pn_dsp_ops;
 
 /* The table for a level, or NULL when that level is not compiled in or not supported. */

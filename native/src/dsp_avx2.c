@@ -3,6 +3,9 @@
 
 #include "dsp.h"
 
+#define FFT_STAGE fft_stage_avx2
+#include "fft_stage.h"
+
 static float hsum(__m256 v)
 {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -69,4 +72,4 @@ static void axpy_avx2(float *y, const float *x, float a, int n)
         y[i] += a * x[i];
 }
 
-const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, axpy_avx2};
+const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, axpy_avx2, fft_stage_avx2};

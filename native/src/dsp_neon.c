@@ -3,6 +3,9 @@
 
 #include "dsp.h"
 
+#define FFT_STAGE fft_stage_neon
+#include "fft_stage.h"
+
 static float hsum(float32x4_t v)
 {
     float32x2_t s = vadd_f32(vget_low_f32(v), vget_high_f32(v));
@@ -62,4 +65,4 @@ static void axpy_neon(float *y, const float *x, float a, int n)
         y[i] += a * x[i];
 }
 
-const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, axpy_neon};
+const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, axpy_neon, fft_stage_neon};

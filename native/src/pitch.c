@@ -84,7 +84,9 @@ static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
         float c = corr[lag - PN_PITCH_DS_MIN];
         for (int k = 2; k <= 3 && lag / k >= PN_PITCH_DS_MIN + 1; k++) {
             int sub = (lag + k / 2) / k - PN_PITCH_DS_MIN;
-            float h = fmaxf(corr[sub], fmaxf(corr[sub - 1], sub + 1 < PN_PITCH_NCAND ? corr[sub + 1] : 0.f));
+            float h = corr[sub - 1] > corr[sub] ? corr[sub - 1] : corr[sub];
+            if (sub + 1 < PN_PITCH_NCAND && corr[sub + 1] > h)
+                h = corr[sub + 1];
             if (h > SUBMULTIPLE_RATIO * c) {
                 score[lag - PN_PITCH_DS_MIN] *= SUBMULTIPLE_PENALTY;
                 break;
@@ -160,16 +162,19 @@ float pn_pitch_refine(const pn_dsp_ops *ops, const float *x, int n, int t0, int 
         lags = (int)(sizeof xc / sizeof xc[0]);
     ops->xcorr(x, x - hi, n, lags, xc);  /* xc[l]: period hi - l */
     float ex = ops->dot(x, x, n);
+    const float *y = x - hi;
+    float ey = ops->dot(y, y, n);
     float best = -1.f;
     int best_t = t0 < PN_PITCH_MIN ? PN_PITCH_MIN : (t0 > PN_PITCH_MAX ? PN_PITCH_MAX : t0);
     for (int l = 0; l < lags; l++) {
-        const float *y = x - (hi - l);
-        float ey = ops->dot(y, y, n);
         float c = xc[l] / sqrtf(ex * ey + 1e-12f);
         if (c > best) {
             best = c;
             best_t = hi - l;
         }
+        ey += y[l + n] * y[l + n] - y[l] * y[l];  /* slide to period hi - l - 1 */
+        if (ey < 0.f)
+            ey = 0.f;
     }
     *period = best_t;
     return best < 0.f ? 0.f : (best > 1.f ? 1.f : best);

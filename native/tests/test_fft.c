@@ -3,14 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fft.h"
+#include "dsp.h"
 
 #define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); return 1; } } while (0)
 
 int main(void)
 {
     static pn_fft f;
-    pn_fft_init(&f);
+    pn_fft_init(&f, pn_dsp_scalar.fft_stage);
     float x[PN_WINDOW], y[PN_WINDOW];
     pn_cpx X[PN_BINS];
     srand(1);
