@@ -104,8 +104,11 @@ def send(t: Target, path: Path, command: str, *args: str,
     called before each chunk (progress, or a test cutting the connection)."""
     # Output goes to files: nothing can block on a full pipe while we write stdin.
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(ssh_argv(t, remote_command(t, command, *args)),
-                                stdin=subprocess.PIPE, stdout=out, stderr=err)
+        try:
+            proc = subprocess.Popen(ssh_argv(t, remote_command(t, command, *args)),
+                                    stdin=subprocess.PIPE, stdout=out, stderr=err)
+        except FileNotFoundError:
+            raise EdgeError("ssh not found: install openssh-client") from None
         sent = 0
         try:
             with open(path, "rb") as f:

@@ -1,0 +1,158 @@
+"""Bundles, pre-flight checks on recorded board facts, and the aarch64 bundle's library
+processing audio under qemu from the unpacked bundle (no SSH here)."""
+import json
+import subprocess
+import tarfile
+
+import pytest
+
+from edge.boards import load_board
+from edge.cli import main
+from edge.errors import EdgeError
+from edge.flash.bundle import contents, write_bundle
+from edge.flash.checks import parse_facts, problems
+from edge.native import elf_machine
+from native_build import CROSS_SYSROOT, build, runner
+
+# `remote.sh facts` on a Raspberry Pi 4, 64-bit Raspberry Pi OS bookworm, USB audio adapter.
+PI4_FACTS = """uname_m=aarch64
+dpkg_arch=arm64
+os_id=debian
+os_id_like=
+os_version_id=12
+os_pretty=Debian GNU/Linux 12 (bookworm)
+uid=1000
+sudo=yes
+service_user=yes
+systemctl=yes
+python_version=3.11
+python_numpy=yes
+python_alsaaudio=yes
+sound_cards=3
+playback_pcm=null
+playback_pcm=hw:CARD=Headphones,DEV=0
+playback_pcm=plughw:CARD=Headphones,DEV=0
+playback_pcm=hw:CARD=Device,DEV=0
+playback_pcm=plughw:CARD=Device,DEV=0
+capture_pcm=null
+capture_pcm=hw:CARD=Device,DEV=0
+capture_pcm=plughw:CARD=Device,DEV=0
+current=releases/0.1.0-gabc1234-0123456789
+previous=
+"""
+
+
+def test_recorded_pi4_facts_fit_the_rpi4_bundle():
+    facts = parse_facts(PI4_FACTS)
+    assert facts["capture_pcm"][-1] == "plughw:CARD=Device,DEV=0"
+    assert problems(load_board("rpi4"), facts, "pi") == []
+
+
+def test_32bit_pi_os_on_a_64bit_kernel_takes_only_the_armv7_bundle():
+    facts = parse_facts(PI4_FACTS.replace("dpkg_arch=arm64", "dpkg_arch=armhf"))
+    found = problems(load_board("rpi4"), facts, "pi")
+    assert found == ["the board's userland is armhf (uname -m aarch64), the rpi4 bundle is built "
+                     "for aarch64 (arm64): pick the board descriptor that matches"]
+    assert problems(load_board("rpi3-armv7"), facts, "pi") == []
+
+
+def test_bullseye_board_without_usb_audio_or_sudo_gets_every_reason():
+    text = (PI4_FACTS.replace("os_version_id=12", "os_version_id=11")
+            .replace("Debian GNU/Linux 12 (bookworm)", "Debian GNU/Linux 11 (bullseye)")
+            .replace("sudo=yes", "sudo=no").replace("python_numpy=yes", "python_numpy=no"))
+    text = "\n".join(line for line in text.splitlines() if "CARD=Device" not in line)
+    found = problems(load_board("rpi4"), parse_facts(text), "pi")
+    assert any("runs Debian GNU/Linux 11 (bullseye); the bundle needs Debian 12" in f for f in found)
+    assert any(f.startswith("pi cannot run sudo without a password") for f in found)
+    assert any("has no numpy: sudo apt install python3-numpy" in f for f in found)
+    assert any(f.startswith("ALSA capture device 'plughw:CARD=Device,DEV=0'") for f in found)
+    assert any(f.startswith("ALSA playback device") for f in found)
+    assert len(found) == 5
+
+
+@pytest.fixture(scope="module")
+def rpi4_bundle(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rpi4")
+    b = write_bundle(load_board("rpi4"), d / "rpi4.tar.gz", build_dir=build("rpi4"))
+    with tarfile.open(b.path) as tar:
+        tar.extractall(d / "unpacked", filter="data")
+    return b, d / "unpacked"
+
+
+def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_bundle):
+    b, root = rpi4_bundle
+    assert b.arch == "aarch64" and b.board == "rpi4"
+    for name in ("edge/_lib/libpercepnet.so", "bin/pn_selftest", "bin/edge", "edge/native.py",
+                 "edge/cli.py", "boards/rpi4.toml", "percepnet-edge.service", "asound.conf",
+                 "RELEASE.json"):
+        assert name in b.files, name
+    assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
+    assert not any("__pycache__" in f for f in b.files)
+    unit = (root / "percepnet-edge.service").read_text()
+    assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
+            "--telemetry /opt/percepnet-edge/telemetry.jsonl") in unit
+    assert "User=pi" in unit
+    assert 'pcm "plughw:CARD=Device,DEV=0"' in (root / "asound.conf").read_text()
+    manifest = json.loads((root / "RELEASE.json").read_text())
+    assert manifest["version"] == b.version and manifest["arch"] == "aarch64"
+    assert set(manifest["files"]) == set(b.files) - {"RELEASE.json"}
+
+
+@pytest.mark.qemu
+def test_rpi4_bundle_library_processes_audio_under_qemu_cortex_a72(rpi4_bundle):
+    _, root = rpi4_bundle
+    lib = root / "edge/_lib/libpercepnet.so"
+    r = subprocess.run(runner("rpi4") + [str(root / "bin/pn_selftest"), str(lib)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["library"] == str(lib) and out["simd"] == "neon" and out["hops"] == 100
+    assert out["rms_out"] > 0.5 * out["rms_in"] and out["snr_db"] > 10
+
+
+@pytest.mark.qemu
+def test_selftest_fails_on_a_library_it_cannot_load(rpi4_bundle, tmp_path):
+    _, root = rpi4_bundle
+    fake = tmp_path / "libpercepnet.so"
+    fake.write_bytes(b"\x7fELF truncated")
+    r = subprocess.run(runner("rpi4") + [str(root / "bin/pn_selftest"), str(fake)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1 and r.stderr.startswith(f"pn_selftest: {fake}:")
+
+
+def test_release_version_is_package_commit_and_content_hash(tmp_path):
+    board = load_board("rpi4")
+    a = write_bundle(board, tmp_path / "a.tar.gz", build_dir=build("rpi4"))
+    again = write_bundle(board, tmp_path / "b.tar.gz", build_dir=build("rpi4"))
+    moved = write_bundle(board, tmp_path / "c.tar.gz", prefix="/srv/pn", build_dir=build("rpi4"))
+    assert a.version.startswith("0.1.0-g") and a.version == again.version
+    assert moved.version != a.version       # the unit names the prefix: other contents
+
+
+def test_bundle_refuses_a_build_for_another_architecture():
+    with pytest.raises(EdgeError, match=r"built for x86_64, board rpi4 is aarch64"):
+        contents(load_board("rpi4"), build("host"), "/opt/percepnet-edge")
+
+
+def test_dry_run_prints_the_plan_and_connects_to_nothing(capsys):
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "scons -Q board=rpi4" in out and "pi@192.0.2.1" in out
+    assert "atomic rename" in out and "switch back to the previous release" in out
+
+
+@pytest.mark.parametrize("argv,reason", [
+    (["--host", "pi@bad host"], "--host must be USER@HOST or HOST"),
+    (["--host", "pi@h", "--prefix", "relative"], "--prefix must be an absolute path"),
+    (["--host", "pi@h", "--identity", "/nonexistent/key"], "no such key file"),
+    ([], "--host USER@HOST is required"),
+])
+def test_bad_flash_arguments_fail_in_one_line(capsys, argv, reason):
+    assert main(["flash", "--board", "rpi4", "--dry-run"] + argv) == 2
+    err = capsys.readouterr().err
+    assert reason in err and err.count("\n") == 1
+
+
+def test_unknown_board_is_named_with_the_known_ones(capsys):
+    assert main(["flash", "--board", "rpi9", "--dry-run", "--host", "pi@h"]) == 2
+    assert "unknown board 'rpi9' (known: generic-aarch64, host" in capsys.readouterr().err
