@@ -16,8 +16,9 @@ class MixConfig:
     snr_db: tuple[float, float] = (-5.0, 20.0)
     p_clean_only: float = 0.05
     p_noise_only: float = 0.05
-    p_reverb: float = 0.4
+    p_reverb: float = 0.3
     level_dbfs: tuple[float, float] = (-45.0, -15.0)
+    tilt: bool = True
 
 
 def _rms(x: np.ndarray) -> float:
@@ -74,8 +75,9 @@ def mix(speech: np.ndarray, noise: np.ndarray, rir: np.ndarray | None, rng: np.r
         snr = rng.uniform(*cfg.snr_db)
         noise = noise[:n] * (level / _rms(noise[:n]) * 10 ** (-snr / 20))
     noisy = wet + noise
-    b, a = random_tilt(rng)
-    noisy, target = lfilter(b, a, noisy), lfilter(b, a, target)
+    if cfg.tilt:
+        b, a = random_tilt(rng)
+        noisy, target = lfilter(b, a, noisy), lfilter(b, a, target)
     gain = 10 ** (rng.uniform(*cfg.level_dbfs) / 20) / _rms(noisy)
     gain = min(gain, 0.99 / (np.max(np.abs(noisy)) + 1e-9))
     return (noisy * gain).astype(np.float32), (target * gain).astype(np.float32)

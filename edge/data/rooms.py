@@ -9,14 +9,16 @@ EARLY_S = 0.050
 
 
 def simulated_rir(rng: np.random.Generator) -> np.ndarray:
-    """Exponentially decaying noise after a direct-path impulse, RT60 0.2-1.0 s."""
+    """Exponentially decaying noise after a direct-path impulse: RT60 0.2-1.0 s,
+    direct-to-reverberant ratio -3 to 12 dB."""
     rt60 = rng.uniform(0.2, 1.0)
     n = int(rt60 * 1.2 * RATE)
     t = np.arange(n) / RATE
     pre = int(rng.uniform(0.002, 0.01) * RATE)  # gap before the first reflections
     tail = rng.standard_normal(n) * np.exp(-6.908 * t / rt60)  # -60 dB at rt60
     tail[:pre] = 0
-    h = tail * rng.uniform(0.05, 0.3) / (np.sqrt(np.sum(tail ** 2)) + 1e-9) * np.sqrt(RATE * rt60 / 10)
+    drr_db = rng.uniform(-3, 12)
+    h = tail * 10 ** (-drr_db / 20) / (np.sqrt(np.sum(tail ** 2)) + 1e-9)
     h[0] = 1.0
     return h.astype(np.float32)
 

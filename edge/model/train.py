@@ -149,7 +149,7 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
     tfl.write_bytes(to_tflite_int8(step, seqs, max_frames))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
     pnw = out / "model.pnw"
-    from edge.export import export_pnw
+    from edge.export import export as export_pnw
     export_pnw(tfl, pnw)
     result["pnw"] = str(pnw)
     return result

@@ -1,0 +1,138 @@
+"""Training data: mixing, rooms, noise generators, corpus layouts, cached kernel shards."""
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from edge.data import dataset, noise, rooms, sources, tts
+from edge.data.mix import MixConfig, active_rms, mix
+from edge.errors import EdgeError
+from edge.kernel import analyze_pair
+
+RATE = 48000
+SHARED = "/work/shared/data"
+
+
+def _speechlike(n, rng):
+    """Voiced-ish bursts with pauses: a 150 Hz harmonic series gated at 4 Hz."""
+    t = np.arange(n) / RATE
+    x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 20))
+    return (x * (np.sin(2 * np.pi * 4 * t) > 0)).astype(np.float32)
+
+
+def test_mix_sets_the_requested_snr_on_active_speech():
+    rng = np.random.default_rng(0)
+    speech, n = _speechlike(RATE * 2, rng), noise.coloured(RATE * 2, rng, 0.0)
+    cfg = MixConfig(snr_db=(7.0, 7.0), p_clean_only=0, p_noise_only=0, tilt=False)
+    noisy, target = mix(speech, n, None, rng, cfg)
+    snr = 20 * np.log10(active_rms(target) / np.sqrt(np.mean((noisy - target) ** 2)))
+    assert snr == pytest.approx(7.0, abs=0.05)
+    assert np.max(np.abs(noisy)) < 1.0
+
+
+def test_noise_only_mixtures_have_a_silent_target():
+    rng = np.random.default_rng(1)
+    noisy, target = mix(_speechlike(RATE, rng), noise.hum(RATE, rng), None, rng,
+                        MixConfig(p_noise_only=1.0))
+    assert np.all(target == 0) and np.std(noisy) > 1e-4
+
+
+def test_reverb_target_keeps_the_direct_path_and_drops_the_late_tail():
+    rng = np.random.default_rng(2)
+    rir = rooms.simulated_rir(rng)
+    early = rooms.early_part(rir)
+    assert len(early) <= int(np.argmax(np.abs(rir))) + int(0.05 * RATE)
+    x = _speechlike(RATE, rng)
+    wet, target = rooms.reverberate(x, rir)
+    assert np.sum((target - x) ** 2) < np.sum((wet - x) ** 2)
+    assert np.corrcoef(target, x)[0, 1] > np.corrcoef(wet, x)[0, 1]
+
+
+def test_coloured_noise_follows_its_slope():
+    rng = np.random.default_rng(3)
+    for slope, sign in ((-6.0, 1), (0.0, 0)):
+        x = noise.coloured(RATE, rng, slope)
+        p = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(RATE, 1 / RATE)
+        ratio_db = 10 * np.log10(p[(f > 500) & (f < 1000)].mean() / p[(f > 8000) & (f < 16000)].mean())
+        assert ratio_db == pytest.approx(-slope * 4, abs=1.5)  # 4 octaves between the bands
+
+
+def test_every_generator_gives_finite_unit_level_noise():
+    rng = np.random.default_rng(4)
+    speech = [_speechlike(RATE, rng)]
+    for _ in range(12):
+        x = noise.random_noise(RATE, rng, speech, [])
+        assert np.all(np.isfinite(x)) and np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=0.01)
+
+
+def _wav(path, x, rate=16000):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wavfile.write(path, rate, (np.asarray(x) * 20000).astype(np.int16))
+
+
+def test_corpus_layouts_are_recognised(tmp_path):
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal(1600) * 0.1, rng.standard_normal(1600) * 0.1
+    _wav(tmp_path / "plain/clean/s1.wav", a)
+    _wav(tmp_path / "plain/noise/n1.wav", b)
+    _wav(tmp_path / "plain/rir/r1.wav", b[:100])
+    _wav(tmp_path / "dns/datasets/clean/x/s1.wav", a)
+    _wav(tmp_path / "dns/datasets/noise/n1.wav", b)
+    _wav(tmp_path / "dns/datasets/impulse_responses/r.wav", b)
+    _wav(tmp_path / "vb/clean_trainset_28spk_wav/p1.wav", a)
+    _wav(tmp_path / "vb/noisy_trainset_28spk_wav/p1.wav", a + b)
+    _wav(tmp_path / "vb/DEMAND/DKITCHEN/ch01.wav", b)
+    plain, dns, vb = (sources.corpus(tmp_path / d) for d in ("plain", "dns", "vb"))
+    assert (len(plain.speech), len(plain.noise), len(plain.rirs)) == (1, 1, 1)
+    assert (len(dns.speech), len(dns.noise), len(dns.rirs)) == (1, 1, 1)
+    assert len(vb.speech) == 1 and len(vb.noise) == 2
+    pair = next(n for n in vb.noise if isinstance(n, tuple))
+    diff = dataset._load(pair)  # noisy - clean, resampled to 48 kHz
+    assert len(diff) == 3 * 1600
+    assert np.std(diff) == pytest.approx(np.std(b) * 20000 / 32768, rel=0.05)
+
+
+def test_corpus_without_speech_is_refused_with_the_layouts(tmp_path):
+    (tmp_path / "noise").mkdir()
+    with pytest.raises(EdgeError, match="clean_trainset"):
+        sources.corpus(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    out = tmp_path_factory.mktemp("shards")
+    src = sources.builtin(SHARED, None)
+    cfg = MixConfig(seconds=1.0)
+    return src, cfg, out, dataset.build(src, out, 3, cfg, per_shard=2, workers=1, progress=False)
+
+
+def test_shards_hold_kernel_features_and_targets_in_range(shards):
+    src, cfg, out, paths = shards
+    f, g, s = dataset.load_shards(paths)
+    assert f.shape == (4, 100, 70) and g.shape == (4, 100, 34) and s.shape == (4, 100, 34)
+    assert np.all((g >= 0) & (g <= 1)) and np.all((s >= 0) & (s <= 1))
+    noisy, target = dataset.make_example(src, cfg, np.random.default_rng([0, 0]))
+    f0, g0, _ = analyze_pair(noisy, target)  # the shard is exactly the kernel's output
+    assert np.allclose(f[0], f0, atol=2e-2) and np.allclose(g[0], g0, atol=2e-3)
+
+
+def test_shards_are_cached_and_only_missing_ones_computed(shards):
+    src, cfg, out, paths = shards
+    stamps = [p.stat().st_mtime_ns for p in paths]
+    more = dataset.build(src, out, 5, cfg, per_shard=2, workers=1, progress=False)
+    assert more[:2] == paths and [p.stat().st_mtime_ns for p in paths] == stamps
+    assert len(more) == 3 and more[2].is_file()
+
+
+def test_dev_set_is_never_a_training_source():
+    src = sources.builtin(SHARED, None)
+    assert src.speech and not any("/dev/" in str(p) for p in src.speech + src.noise)
+
+
+@pytest.mark.skipif(not tts.available(), reason="needs apt espeak-ng or festival")
+def test_tts_writes_speech_and_reuses_it(tmp_path):
+    paths = tts.generate(tmp_path, 2, seed=1)
+    x = [dataset._load(p) for p in paths]
+    assert all(len(a) > RATE // 2 and np.std(a) > 1e-3 for a in x)
+    stamp = paths[0].stat().st_mtime_ns
+    assert tts.generate(tmp_path, 2, seed=1) == paths and paths[0].stat().st_mtime_ns == stamp
