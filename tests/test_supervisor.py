@@ -195,6 +195,33 @@ def test_sigterm_stops_the_service_cleanly_and_flushes_telemetry(tmp_path):
     assert "edge_frames_total 8.0" in (tmp_path / "t.prom").read_text()
 
 
+def test_unwritable_prometheus_path_is_a_clear_error_before_audio_starts(tmp_path):
+    from edge.errors import EdgeError
+    clock = FakeClock()
+    io = ListIO(signal_in(5))
+    with pytest.raises(EdgeError, match="prometheus file .*missing/e.prom"):
+        run_service(StandIn(clock), io, frames=5, rt=False, clock=clock,
+                    outputs=Outputs(prometheus=tmp_path / "missing" / "e.prom"))
+    assert io.out == []
+
+
+def test_telemetry_that_cannot_be_written_mid_run_warns_once_and_audio_goes_on(tmp_path):
+    clock = FakeClock()
+    d = tmp_path / "prom"
+    d.mkdir()
+    warnings = []
+
+    def pull_the_disk(i):
+        if i == 3:
+            (d / "e.prom").unlink()
+            d.rmdir()
+    io = ListIO(signal_in(10), on_read=pull_the_disk)
+    result = run_service(StandIn(clock), io, frames=10, rt=False, clock=clock, warn=warnings.append,
+                         outputs=Outputs(prometheus=d / "e.prom", interval=60))
+    assert result["frames"] == 10 and len(io.out) == 10
+    assert len(warnings) == 1 and "telemetry not written" in warnings[0]
+
+
 def test_realtime_measures_that_are_not_permitted_become_warnings(monkeypatch):
     def refuse(*a):
         raise PermissionError(1, "Operation not permitted")

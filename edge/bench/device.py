@@ -105,7 +105,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         io = LoopedAudio(x, flat_out)
         sup = Supervisor(kernel, io)
         sources.sample()                              # restart the averages at the run
-        sampler = Sampler(sources, run.append, SAMPLE_INTERVAL_S)
+        sampler = Sampler(sources.sample, run.append, SAMPLE_INTERVAL_S)
         sampler.start()
         cpu0, t0 = time.process_time(), time.monotonic()
         io.t0 = time.monotonic_ns()

@@ -25,6 +25,8 @@ def add_parser(sub):
                    help="telemetry period in seconds (default 1)")
     p.add_argument("--live", action="store_true", help="show telemetry live on the terminal")
     p.add_argument("--model", metavar="PATH", help="model weights (default: the shipped model)")
+    p.add_argument("--cpu", type=int, metavar="N",
+                   help="pin the audio thread to this core (default: the last core)")
     p.add_argument("--no-realtime", action="store_true",
                    help="skip SCHED_FIFO, mlockall and affinity (e.g. on a shared machine)")
     return p
@@ -39,6 +41,7 @@ def run(args) -> int:
     from edge.boards import BoardError, load_board
     from edge.errors import EdgeError
     from edge.kernel import Kernel
+    from edge.supervisor.realtime import default_audio_cpu
     from edge.supervisor.service import Outputs, run_service, shipped_model
     from edge.telemetry.sources import for_board
 
@@ -71,7 +74,8 @@ def run(args) -> int:
             result = run_service(kernel, io, frames=frames, sources=for_board(board),
                                  outputs=Outputs(jsonl=args.telemetry, prometheus=args.prometheus,
                                                  live=args.live, interval=args.interval),
-                                 rt=not args.no_realtime, warn=_warn)
+                                 rt=not args.no_realtime, warn=_warn,
+                                 cpu=default_audio_cpu() if args.cpu is None else args.cpu)
         finally:
             io.close(drain=True)
     finally:

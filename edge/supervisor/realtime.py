@@ -61,6 +61,13 @@ def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = 
     return h
 
 
+def default_audio_cpu() -> int | None:
+    """The core the audio thread is pinned to by default: the last one this process may use
+    (on a Pi, cores 1-3 see fewer interrupts than core 0), or None on a single core."""
+    cpus = os.sched_getaffinity(0)
+    return max(cpus) if len(cpus) > 1 else None
+
+
 def release() -> None:
     """Undo the memory-side measures when the loop ends (the scheduler class stays)."""
     gc.enable()

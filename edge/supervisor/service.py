@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.errors import EdgeError
 from edge.supervisor import realtime
 from edge.supervisor.loop import AudioIO, Processor, Supervisor
 from edge.telemetry import export
@@ -35,54 +36,76 @@ class Outputs:
     live_stream: object = field(default=None)     # default sys.stderr
 
 
+def _open_jsonl(path: Path | None):
+    if path is None:
+        return None
+    try:
+        return export.JsonLines(path)
+    except OSError as e:
+        raise EdgeError(f"telemetry file {path}: {e.strerror}") from None
+
+
 def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
                 sources: Sources | None = None, outputs: Outputs | None = None,
-                rt: bool = True, warn=print, **supervisor_args) -> dict:
+                rt: bool = True, cpu: int | None = None, warn=print, **supervisor_args) -> dict:
+    """Run the loop with telemetry until `frames` hops or a signal; returns the last record.
+    `cpu` pins the audio thread to that core (when rt)."""
     outputs = outputs or Outputs()
     sup = Supervisor(processor, io, **supervisor_args)
-    jsonl = export.JsonLines(outputs.jsonl) if outputs.jsonl else None
+    jsonl = _open_jsonl(outputs.jsonl)
     live = outputs.live_stream or sys.stderr
     lock = threading.Lock()
     last: dict = {}
+    failed: list[str] = []
 
     def publish(snapshot: dict, final: bool = False) -> None:
         record = {**sup.stats(), **snapshot, "final": final}
         with lock:
             last.clear()
             last.update(record)
-            if jsonl:
-                jsonl.write(record)
-            if outputs.prometheus:
-                export.write_prometheus(outputs.prometheus, record)
+            try:
+                if jsonl:
+                    jsonl.write(record)
+                if outputs.prometheus:
+                    export.write_prometheus(outputs.prometheus, record)
+            except OSError as e:
+                if not failed:          # say it once; telemetry never stops the audio
+                    failed.append(str(e))
+                    warn(f"warning: telemetry not written ({e})")
             if outputs.live:
                 live.write("\r\x1b[K" + export.live_line(record) + ("\n" if final else ""))
                 live.flush()
 
+    # The first record goes out before the loop starts: an unwritable Prometheus path is
+    # reported now, and a collector sees the service as soon as it runs.
+    if outputs.prometheus:
+        try:
+            export.write_prometheus(outputs.prometheus, {**sup.stats(), "final": False})
+        except OSError as e:
+            raise EdgeError(f"prometheus file {outputs.prometheus}: {e.strerror}") from None
+    sample = sources.sample if sources is not None else (lambda: {})
+    sample()                                  # baseline for the first CPU/energy deltas
+
     def on_signal(signum, _frame):
         sup.stop_requested = True
 
-    in_main = threading.current_thread() is threading.main_thread()
     old_handlers = {}
-    if in_main:
+    if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGTERM, signal.SIGINT):
             old_handlers[s] = signal.signal(s, on_signal)
-    sampler = None
-    if sources is not None:
-        sources.sample()                      # baseline for the first CPU/energy deltas
-        sampler = Sampler(sources, publish, outputs.interval)
-        sampler.start()
-    hygiene = realtime.apply() if rt else None
-    if hygiene:
-        for w in hygiene.warnings:
-            warn(f"warning: {w}")
+    # Started before the real-time measures, so this thread keeps the normal policy.
+    sampler = Sampler(sample, publish, outputs.interval)
+    sampler.start()
+    hygiene = realtime.apply(cpus={cpu} if cpu is not None else None) if rt else None
+    for w in hygiene.warnings if hygiene else ():
+        warn(f"warning: {w}")
     try:
         sup.run(frames)
     finally:
         if hygiene:
             realtime.release()
-        if sampler:
-            sampler.stop()
-        publish(sources.sample() if sources else {}, final=True)
+        sampler.stop()
+        publish(sample(), final=True)
         if jsonl:
             jsonl.close()
         for s, h in old_handlers.items():

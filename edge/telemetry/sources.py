@@ -196,17 +196,17 @@ def for_board(board, **kwargs) -> Sources:
 
 
 class Sampler(threading.Thread):
-    """Calls sources.sample() every `interval` s off the audio thread and hands each
-    snapshot to `sink` (exporters, a bench accumulator)."""
+    """Calls `sample()` every `interval` s off the audio thread and hands each snapshot to
+    `sink` (exporters, a bench accumulator)."""
 
-    def __init__(self, sources: Sources, sink, interval: float = 1.0):
+    def __init__(self, sample, sink, interval: float = 1.0):
         super().__init__(name="telemetry", daemon=True)
-        self.sources, self.sink, self.interval = sources, sink, interval
+        self.sample, self.sink, self.interval = sample, sink, interval
         self._stop_evt = threading.Event()
 
     def run(self) -> None:
         while not self._stop_evt.wait(self.interval):
-            self.sink(self.sources.sample())
+            self.sink(self.sample())
 
     def stop(self) -> None:
         self._stop_evt.set()
