@@ -184,6 +184,51 @@ def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
     assert out.size == 2 * io.prefill + hops * HOP
 
 
+class Interrupted:
+    """A real PCM whose calls are cut short as they are when SIGTERM lands while waiting:
+    the first read raises EINTR, the next returns half a period; the first write raises
+    EINTR, the next takes half the frames."""
+    def __init__(self, dev):
+        self.dev, self.stash, self.reads, self.writes = dev, b"", 0, 0
+
+    def read(self):
+        self.reads += 1
+        if self.reads == 1:
+            raise alsaaudio.ALSAAudioError("Interrupted system call [edge_cap]")
+        if self.stash:
+            data, self.stash = self.stash, b""
+            return len(data) // 2, data
+        n, data = self.dev.read()
+        if self.reads == 2:
+            data, self.stash = data[:480], data[480:]
+        return len(data) // 2, data
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes == 2:
+            raise alsaaudio.ALSAAudioError("Interrupted system call [edge_play]")
+        if self.writes == 3:
+            data = data[:len(data) // 2]
+        return self.dev.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.dev, name)
+
+
+def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir):
+    hops = 20
+    x = noisy(hops)
+    write_capture(alsa_dir, x)
+    cap = Interrupted(open_pcm("capture", "edge_cap", 1, 3))
+    play = Interrupted(open_pcm("playback", "edge_play", 1, 3))
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
+    with Kernel() as k:
+        result = run_service(k, io, frames=hops, rt=False)
+    io.close()
+    assert result["frames"] == hops and result["xruns"] == 0
+    np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
+
+
 def edge_cli(alsa_dir, *args, **kw):
     env = {**os.environ, "ALSA_CONFIG_PATH": os.environ["ALSA_CONFIG_PATH"]}
     return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", *args], env=env, cwd=ROOT,

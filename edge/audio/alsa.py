@@ -7,6 +7,8 @@ re-prepares the stream) and counted; any other error means the device is gone.
 """
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,7 @@ from edge.errors import EdgeError
 
 RATE = 48000
 PERIOD = 480
-_EPIPE = 32
+_EPIPE = errno.EPIPE
 
 
 class AudioDeviceError(EdgeError):
@@ -43,6 +45,11 @@ class AudioConfig:
                                    f"on a {self.channels}-channel stream")
         if self.periods < 2:
             raise AudioDeviceError(f"periods must be at least 2, got {self.periods}")
+
+
+def _interrupted(err: Exception) -> bool:
+    """pyalsaaudio reports EINTR only as text (snd_strerror)."""
+    return os.strerror(errno.EINTR) in str(err)
 
 
 def _offers(dev) -> str:
@@ -109,44 +116,61 @@ class AlsaDuplex:
         # each hop has that much headroom. The same silence refills the buffer after an underrun.
         self.prefill = (config.periods - 1) * PERIOD
         self._silence = pcm.to_bytes(np.zeros(self.prefill, np.float32), config.channels)
-        self._play.write(self._silence)
+        self._frame_bytes = 2 * config.channels
+        self._pending = b""
+        self._write_all(self._silence)
 
     def _lost(self, kind: str, device: str, err: Exception) -> AudioDeviceError:
         return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
                                 f"was it unplugged?")
 
     def read(self) -> np.ndarray:
+        """The next full period as a float hop. Short reads are joined; a read cut short by
+        a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
         import alsaaudio
 
-        while True:
+        need = PERIOD * self._frame_bytes
+        while len(self._pending) < need:
             try:
                 if self._cap.state() == alsaaudio.PCM_STATE_XRUN:
                     self.xruns += 1
                 n, data = self._cap.read()
             except alsaaudio.ALSAAudioError as e:
+                if _interrupted(e):
+                    continue
                 raise self._lost("capture", self.config.capture, e) from None
             if n == -_EPIPE:        # overrun: pyalsaaudio re-prepares on the next read
                 self.xruns += 1
-                continue
-            if n == PERIOD:
-                return pcm.to_float(data, self.config.channels, self.config.capture_channel)
-            if n < 0 or n > PERIOD:
-                raise self._lost("capture", self.config.capture, OSError(-n, "read error"))
-            # A short read (n == 0 from a non-blocking or stopping device): try again.
+            elif n < 0:
+                raise self._lost("capture", self.config.capture, OSError(-n, os.strerror(-n)))
+            else:
+                self._pending += data
+        hop, self._pending = self._pending[:need], self._pending[need:]
+        return pcm.to_float(hop, self.config.channels, self.config.capture_channel)
+
+    def _write_all(self, data: bytes) -> None:
+        """Write every frame: a write cut short by a signal or a partial write goes on
+        from where it stopped."""
+        import alsaaudio
+
+        while data:
+            try:
+                n = self._play.write(data)          # frames taken
+            except alsaaudio.ALSAAudioError as e:
+                if _interrupted(e):
+                    continue
+                raise self._lost("playback", self.config.playback, e) from None
+            data = data[n * self._frame_bytes:]
 
     def write(self, hop: np.ndarray) -> None:
         import alsaaudio
 
-        data = pcm.to_bytes(hop, self.config.channels, self.config.playback_channel)
-        try:
-            # pyalsaaudio re-prepares an underrun stream inside write(): count it first,
-            # and restore the headroom before the hop.
-            if self._play.state() == alsaaudio.PCM_STATE_XRUN:
-                self.xruns += 1
-                self._play.write(self._silence)
-            self._play.write(data)
-        except alsaaudio.ALSAAudioError as e:
-            raise self._lost("playback", self.config.playback, e) from None
+        # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
+        # restore the headroom before the hop.
+        if self._play.state() == alsaaudio.PCM_STATE_XRUN:
+            self.xruns += 1
+            self._write_all(self._silence)
+        self._write_all(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
 
     def close(self, drain: bool = True) -> None:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""

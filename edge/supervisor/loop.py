@@ -85,6 +85,11 @@ class Supervisor:
         self._misses_in_row = 0
         self.counters.bypass_entries += 1
 
+    def _kernel_failed(self, e: Exception) -> None:
+        self.counters.kernel_errors += 1
+        self.counters.last_error = str(e)
+        self._enter_bypass()
+
     def step(self, x: np.ndarray) -> np.ndarray:
         """Process one captured hop and return what to play. Never raises for the kernel."""
         c = self.counters
@@ -98,9 +103,7 @@ class Supervisor:
                 try:
                     self.proc.process(x)           # refill its buffers, output unused
                 except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
-                    c.kernel_errors += 1
-                    c.last_error = str(e)
-                    self._enter_bypass()
+                    self._kernel_failed(e)
                 else:
                     self._fade_next = self._bypass_left == 0
         else:
@@ -109,10 +112,8 @@ class Supervisor:
                 if y.shape != (HOP,):
                     raise ValueError(f"processor returned shape {y.shape}, expected ({HOP},)")
             except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
-                c.kernel_errors += 1
-                c.last_error = str(e)
+                self._kernel_failed(e)
                 y = dry
-                self._enter_bypass()
             else:
                 if self._fade_next:
                     y = dry + self._fade * (y - dry)
