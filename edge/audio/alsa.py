@@ -7,6 +7,8 @@ re-prepares the stream) and counted; any other error means the device is gone.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import errno
 import os
 from dataclasses import dataclass
@@ -47,6 +49,34 @@ class AudioConfig:
             raise AudioDeviceError(f"periods must be at least 2, got {self.periods}")
 
 
+_quiet = []
+
+
+def _silence_alsa_lib() -> None:
+    """alsa-lib prints its own diagnostics to stderr ("ALSA lib pcm.c:...") before our
+    one-line error; route them nowhere (the handler ignores its variadic arguments)."""
+    if _quiet:
+        return
+    try:
+        lib = ctypes.CDLL(ctypes.util.find_library("asound") or "libasound.so.2")
+    except OSError:
+        return
+    handler = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                               ctypes.c_int, ctypes.c_char_p)(lambda *a: None)
+    lib.snd_lib_error_set_handler(handler)
+    _quiet.append(handler)              # the callback must outlive every ALSA call
+
+
+def _alsa():
+    try:
+        import alsaaudio
+    except ImportError:
+        raise AudioDeviceError("pyalsaaudio is not installed (pip install "
+                               "'percepnet-edge[board]'; it needs libasound2-dev to build)") from None
+    _silence_alsa_lib()
+    return alsaaudio
+
+
 def _interrupted(err: Exception) -> bool:
     """pyalsaaudio reports EINTR only as text (snd_strerror)."""
     return os.strerror(errno.EINTR) in str(err)
@@ -69,8 +99,7 @@ def _offers(dev) -> str:
 
 def open_pcm(kind: str, device: str, channels: int, periods: int):
     """Open one PCM (kind 'capture' or 'playback') and check it runs at our format."""
-    import alsaaudio
-
+    alsaaudio = _alsa()
     stream = alsaaudio.PCM_CAPTURE if kind == "capture" else alsaaudio.PCM_PLAYBACK
     try:
         dev = alsaaudio.PCM(stream, alsaaudio.PCM_NORMAL, rate=RATE, channels=channels,
@@ -127,8 +156,7 @@ class AlsaDuplex:
     def read(self) -> np.ndarray:
         """The next full period as a float hop. Short reads are joined; a read cut short by
         a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
-        import alsaaudio
-
+        alsaaudio = _alsa()
         need = PERIOD * self._frame_bytes
         while len(self._pending) < need:
             try:
@@ -151,8 +179,7 @@ class AlsaDuplex:
     def _write_all(self, data: bytes) -> None:
         """Write every frame: a write cut short by a signal or a partial write goes on
         from where it stopped."""
-        import alsaaudio
-
+        alsaaudio = _alsa()
         while data:
             try:
                 n = self._play.write(data)          # frames taken
@@ -163,8 +190,7 @@ class AlsaDuplex:
             data = data[n * self._frame_bytes:]
 
     def write(self, hop: np.ndarray) -> None:
-        import alsaaudio
-
+        alsaaudio = _alsa()
         # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
         # restore the headroom before the hop.
         if self._play.state() == alsaaudio.PCM_STATE_XRUN:
@@ -174,8 +200,7 @@ class AlsaDuplex:
 
     def close(self, drain: bool = True) -> None:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""
-        import alsaaudio
-
+        alsaaudio = _alsa()
         for dev, finish in ((self._cap, "drop"), (self._play, "drain" if drain else "drop")):
             try:
                 getattr(dev, finish)()

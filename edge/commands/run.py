@@ -60,6 +60,7 @@ def run(args) -> int:
                          channels=pick(args.channels, a.channels),
                          capture_channel=pick(args.capture_channel, a.capture_channel),
                          playback_channel=args.playback_channel, periods=a.periods)
+    config.validate()
     model = args.model
     if model is None:
         model = shipped_model()
