@@ -76,6 +76,46 @@ def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir):
     assert result["frame_us"]["p50"] > 0
 
 
+class Faulty:
+    """The real kernel with injected faults: calls in `fail` raise, calls in `slow` overrun
+    the 10 ms deadline."""
+    def __init__(self, kernel, fail=(), slow=()):
+        self.k, self.fail, self.slow, self.calls = kernel, set(fail), set(slow), 0
+        self.latency = kernel.latency
+
+    def process(self, hop):
+        i = self.calls
+        self.calls += 1
+        if i in self.fail:
+            raise RuntimeError("injected kernel failure")
+        if i in self.slow:
+            time.sleep(0.012)
+        return self.k.process(hop)
+
+
+def test_bypass_keeps_audio_flowing_through_alsa_when_kernel_fails_or_overruns(alsa_dir):
+    hops = 120
+    x = noisy(hops)
+    write_capture(alsa_dir, x)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
+    with Kernel() as k:
+        result = run_service(Faulty(k, fail={20}, slow={60, 61, 62}), io, frames=hops, rt=False,
+                             cooldown=10)
+    io.close()
+    assert result["kernel_errors"] == 1 and result["deadline_misses"] >= 3
+    assert result["bypass_entries"] == 2 and result["frames"] == hops
+    out = played(alsa_dir)[io.prefill:, 0].reshape(-1, HOP)
+    assert out.shape[0] == hops
+    np.testing.assert_array_equal(out[:20].ravel(), pcm.to_s16(offline(x[:20 * HOP])))
+    # The failing hop, the cooldown and the priming hops play the input delayed by the
+    # kernel latency.
+    dry = pcm.to_s16(np.concatenate((np.zeros(k.latency, np.float32), x))[:x.size]).reshape(-1, HOP)
+    np.testing.assert_array_equal(out[20:35], dry[20:35])
+    speech = np.abs(x.reshape(-1, HOP)).max(axis=1) > 0.01
+    delayed_speech = np.concatenate(([False] * 3, speech[:-3]))
+    assert np.all(np.abs(out[delayed_speech]).max(axis=1) > 0)      # never silence
+
+
 def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir):
     hops = 40
     x = noisy(hops)
