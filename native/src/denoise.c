@@ -43,6 +43,13 @@ int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out)
         pn_config_default(&st->cfg);
     st->model = model;
     st->ops = pn_dsp_ops_active();
+    if (model) {
+        int rc = pn_nnet_create(model, &st->nn);
+        if (rc != PN_OK) {
+            free(st);
+            return rc;
+        }
+    }
     pn_fft_init(&st->fft, st->ops->fft_stage);
     pn_bands_init(&st->bands);
     pn_window_init(st->window);
@@ -53,6 +60,9 @@ int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out)
 
 void pn_destroy(pn_state *st)
 {
+    if (!st)
+        return;
+    pn_nnet_destroy(st->nn);
     free(st);
 }
 
@@ -62,6 +72,7 @@ void pn_reset(pn_state *st)
         return;
     memset(&st->noisy, 0, sizeof *st - offsetof(pn_state, noisy));
     pn_pitch_reset(&st->pitch);
+    pn_nnet_reset(st->nn);
     st->period = PN_PITCH_MIN;
 }
 
@@ -196,7 +207,18 @@ int pn_process(pn_state *st, const float *in, float *out)
 {
     if (!st || !in || !out)
         return PN_ERR_ARG;
-    return PN_ERR_NO_MODEL;  /* the network engine is not in this build yet */
+    if (!st->nn)
+        return PN_ERR_NO_MODEL;
+    float features[PN_NB_FEATURES], outputs[PN_NB_OUTPUTS];
+    int rc = pn_analyze(st, in, features);
+    if (rc != PN_OK)
+        return rc;
+    double t0 = pn_now_us();
+    rc = pn_nnet_step(st->nn, features, outputs);
+    st->stats.nnet_us = (float)(pn_now_us() - t0);
+    if (rc != PN_OK)
+        return rc;
+    return pn_synthesize(st, outputs, outputs + PN_NB_BANDS, out);
 }
 
 int pn_get_stats(const pn_state *st, pn_stats *stats)

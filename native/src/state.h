@@ -7,6 +7,7 @@
 struct pn_state {
     pn_config cfg;
     const pn_model *model;
+    pn_nnet *nn;                /* NULL without a model */
     const pn_dsp_ops *ops;
     pn_fft fft;
     pn_bands bands;
