@@ -60,6 +60,8 @@ class Sources:
                                                     parsers.throttled)
         if not use_vc:
             self.skipped["throttling"] = "no vcgencmd (not Raspberry Pi firmware)"
+        self._hwmon_dir: Path | None = None
+        self._rapl_zones: list[Path] = []
         self.power_source = self._find_power(power)
         self._prev: dict | None = None
 
