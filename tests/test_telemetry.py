@@ -193,6 +193,8 @@ def test_prometheus_textfile_is_valid_exposition_format(tmp_path):
         name, value = line.rsplit(" ", 1)
         samples[name] = float(value)
     assert samples['edge_frame_seconds{quantile="0.99"}'] == pytest.approx(480e-6)
+    assert samples["edge_frame_seconds_count"] == 500
+    assert samples["edge_frame_seconds_sum"] == pytest.approx(500 * 230.5e-6)
     assert samples["edge_deadline_misses_total"] == 2
     assert samples['edge_throttled{flag="under_voltage"}'] == 1
     assert samples['edge_throttled{flag="soft_temp_limit"}'] == 0

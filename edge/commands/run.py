@@ -54,7 +54,9 @@ def run(args) -> int:
     if args.interval <= 0:
         raise EdgeError(f"--interval must be positive, got {args.interval}")
     a = board.audio
-    pick = lambda given, default: default if given is None else given  # noqa: E731
+
+    def pick(given, default):
+        return default if given is None else given
     config = AudioConfig(capture=pick(args.capture, a.capture),
                          playback=pick(args.playback, a.playback),
                          channels=pick(args.channels, a.channels),

@@ -35,17 +35,20 @@ def prometheus_text(record: dict) -> str:
     out: list[str] = []
 
     def metric(name: str, kind: str, help_: str, samples: list[tuple[str, object]]):
-        samples = [(labels, v) for labels, v in samples if v is not None]
+        """samples: (labels or a _sum/_count suffix, value); None values are left out."""
+        samples = [(suffix, v) for suffix, v in samples if v is not None]
         if not samples:
             return
         out.append(f"# HELP {name} {help_}")
         out.append(f"# TYPE {name} {kind}")
-        out.extend(f"{name}{labels} {_num(v)}" for labels, v in samples)
+        out.extend(f"{name}{suffix} {_num(v)}" for suffix, v in samples)
 
     fu = record.get("frame_us") or {}
-    metric("edge_frame_seconds", "summary", "Per-hop processing time.",
-           [('{quantile="0.5"}', fu.get("p50") and fu["p50"] / 1e6),
-            ('{quantile="0.99"}', fu.get("p99") and fu["p99"] / 1e6)])
+    frames = record.get("frames")
+    if fu.get("mean") is not None and frames:
+        metric("edge_frame_seconds", "summary", "Per-hop processing time.",
+               [('{quantile="0.5"}', fu["p50"] / 1e6), ('{quantile="0.99"}', fu["p99"] / 1e6),
+                ("_sum", fu["mean"] * frames / 1e6), ("_count", frames)])
     metric("edge_frame_max_seconds", "gauge", "Longest hop so far.",
            [("", fu.get("max") and fu["max"] / 1e6)])
     for key, help_ in (("frames", "Hops processed."),
