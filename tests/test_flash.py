@@ -1,13 +1,17 @@
 """edge flash against a real sshd on 127.0.0.1: deploy, health check, rollback, interrupted
 copy, and pre-flight refusals. The "board" is this machine, flashed with the host descriptor
 (deploy settings pointed at a temporary prefix and a systemctl stand-in the test controls)."""
+import hashlib
+import json
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,14 +29,20 @@ SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(not (os.path.exists(SSHD) and os.geteuid() == 0 and shutil.which("ssh")),
                                 reason="needs openssh-server, ssh and root (the test sshd logs in as root)")
 
-# Reports is-active from the release itself: a release whose descriptor says BROKEN fails.
+# Stands in for systemd: `restart` runs the installed unit's ExecStart (with its Environment)
+# for half a second of audio on the null PCM; `is-active` says active when that run exited
+# cleanly. So the deployed release really runs `edge run` from PREFIX/current.
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$*" >> {state}/calls
 case "$1" in
+  restart)
+    unit={units}/$2.service
+    env $(sed -n 's/^Environment=//p' "$unit") $(sed -n 's/^ExecStart=//p' "$unit") --duration 0.5 \\
+        > {state}/service.log 2>&1
+    echo $? > {state}/status ;;
+  stop) echo stopped > {state}/status ;;
   is-active)
-    if [ ! -e {prefix}/current ]; then echo inactive; exit 3; fi
-    if grep -q BROKEN {prefix}/current/boards/host.toml; then echo failed; exit 3; fi
-    echo active ;;
+    if [ "$(cat {state}/status 2>/dev/null)" = 0 ]; then echo active; else echo failed; exit 3; fi ;;
 esac
 """
 
@@ -91,7 +101,7 @@ def board_env(tmp_path):
     state.mkdir()
     bdir.mkdir()
     systemctl = state / "systemctl"
-    systemctl.write_text(FAKE_SYSTEMCTL.format(state=state, prefix=prefix))
+    systemctl.write_text(FAKE_SYSTEMCTL.format(state=state, units=tmp_path / "units"))
     systemctl.chmod(0o755)
     text = (boards.BOARDS_DIR / "host.toml").read_text()
     text = (text.replace('capture = "default"', 'capture = "null"')
@@ -115,6 +125,22 @@ def _board(bdir, description="test board"):
 def _bundle(board, prefix, tmp_path):
     return write_bundle(board, tmp_path / f"{board.description.replace(' ', '-')}.tar.gz",
                         str(prefix), build_dir=build("host"))
+
+
+def _broken(bundle, tmp_path):
+    """The bundle with a release whose service dies at start-up (a bug in `edge run`)."""
+    d = tmp_path / "broken"
+    with tarfile.open(bundle.path) as tar:
+        tar.extractall(d, filter="data")
+    with open(d / "edge" / "commands" / "run.py", "a") as f:
+        f.write("\nraise SystemExit('edge run: broken on purpose by the test')\n")
+    path = tmp_path / "broken.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name in bundle.files:
+            tar.add(d / name, arcname=name)
+    data = path.read_bytes()
+    return replace(bundle, path=path, version=bundle.version + "-broken",
+                   sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
 def _release(prefix):
@@ -142,17 +168,20 @@ def test_first_deploy_installs_switches_current_and_passes_health(sshd, board_en
     assert ["daemon-reload", "restart percepnet-edge"] == [c for c in _calls(state) if c != "is-active percepnet-edge"
                                                            and not c.startswith("enable")]
     assert not list((prefix / "incoming").iterdir())
+    # The service ran from the release: the supervisor wrote telemetry where the unit says.
+    frames = [json.loads(line)["frames"] for line in (prefix / "telemetry.jsonl").read_text().splitlines()]
+    assert frames and frames[-1] >= 50
 
 
 def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tmp_path):
     bdir, prefix, state = board_env
     good = _bundle(_board(bdir, "release A"), prefix, tmp_path)
     assert deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=good).status == "deployed"
-    bad_board = _board(bdir, "BROKEN release")
-    bad = _bundle(bad_board, prefix, tmp_path)
+    bad_board = _board(bdir, "release B")
+    bad = _broken(_bundle(bad_board, prefix, tmp_path), tmp_path)
     r = deploy.flash(bad_board, sshd, str(prefix), bundle=bad)
     assert r.status == "rolled_back"
-    assert "failed" in r.reason and "healthy" in r.health
+    assert "service percepnet-edge is failed" in r.reason and "healthy=" in r.health
     assert _release(prefix) == f"releases/{good.version}"
     assert not (prefix / "releases" / bad.version).exists()
     assert _calls(state).count("restart percepnet-edge") == 3   # good, bad, good again
@@ -160,11 +189,12 @@ def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tm
 
 def test_unhealthy_first_release_stops_the_service_and_leaves_no_current(sshd, board_env, tmp_path):
     bdir, prefix, state = board_env
-    board = _board(bdir, "BROKEN first release")
-    r = deploy.flash(board, sshd, str(prefix), bundle=_bundle(board, prefix, tmp_path))
+    board = _board(bdir, "first release")
+    r = deploy.flash(board, sshd, str(prefix), bundle=_broken(_bundle(board, prefix, tmp_path), tmp_path))
     assert r.status == "failed" and r.current == ""
     assert not (prefix / "current").exists()
     assert "stop percepnet-edge" in _calls(state)
+    assert "broken on purpose by the test" in (state / "service.log").read_text()
 
 
 def test_interrupted_copy_leaves_the_running_release_untouched(sshd, board_env, tmp_path):
