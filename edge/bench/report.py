@@ -16,6 +16,6 @@ def table(result: dict) -> str:
     width = max((len(k) for k, _ in rows), default=0)
     out = []
     for k, v in rows:
-        shown = f"{v:.1f}" if isinstance(v, float) else ("n/a" if v is None else str(v))
+        shown = f"{v:.4g}" if isinstance(v, float) else ("n/a" if v is None else str(v))
         out.append(f"{k.ljust(width)}  {shown}")
     return "\n".join(out)
