@@ -10,7 +10,7 @@ from edge.boards import load_board
 from edge.cli import main
 from edge.errors import EdgeError
 from edge.flash.bundle import contents, write_bundle
-from edge.flash.checks import parse_facts, problems
+from edge.flash.checks import parse_facts, problems, venv_recipe
 from edge.native import elf_machine
 from native_build import CROSS_SYSROOT, build, runner
 
@@ -70,6 +70,17 @@ def test_bullseye_board_without_usb_audio_or_sudo_gets_every_reason():
     assert len(found) == 5
 
 
+def test_debian_12_pyalsaaudio_is_too_old_and_the_venv_recipe_is_given():
+    facts = parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=old"))
+    found = problems(load_board("rpi4"), facts, "pi")
+    assert len(found) == 1 and "pyalsaaudio older than 0.10" in found[0]
+    assert "python3 -m venv --system-site-packages /opt/percepnet-edge/venv" in found[0]
+    gone = parse_facts(PI4_FACTS.replace("python_version=3.11", "python_version="))
+    assert problems(load_board("rpi4"), gone, "pi") == [
+        "/opt/percepnet-edge/venv/bin/python is not on the board or does not run: "
+        + venv_recipe(load_board("rpi4"))]
+
+
 @pytest.fixture(scope="module")
 def rpi4_bundle(tmp_path_factory):
     d = tmp_path_factory.mktemp("rpi4")
@@ -89,7 +100,7 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
     assert not any("__pycache__" in f for f in b.files)
     unit = (root / "percepnet-edge.service").read_text()
-    assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
+    assert ("ExecStart=/opt/percepnet-edge/venv/bin/python -m edge.cli run --board rpi4 "
             "--telemetry /opt/percepnet-edge/telemetry.jsonl") in unit
     assert "User=pi" in unit
     assert 'pcm "plughw:CARD=Device,DEV=0"' in (root / "asound.conf").read_text()

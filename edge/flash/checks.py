@@ -2,12 +2,25 @@
 that `remote.sh facts` prints, so tests can feed recorded outputs."""
 from __future__ import annotations
 
+import re
+
 from edge.boards import Board
 
 # `uname -m` names and Debian architectures of the userland each board arch needs.
 DPKG_ARCH = {"aarch64": "arm64", "armv7l": "armhf", "x86_64": "amd64"}
 MIN_DEBIAN = 12          # the cross toolchains are Debian 12's: their glibc or newer
 MIN_PYTHON = (3, 11)
+
+
+def venv_recipe(board: Board) -> str:
+    """How to give the board a Python that runs edge/ (Debian 12's pyalsaaudio is too old)."""
+    venv = f"{board.deploy.prefix}/venv"
+    text = (f"on the board run `sudo apt install python3-numpy python3-venv python3-dev "
+            f"libasound2-dev gcc && sudo python3 -m venv --system-site-packages {venv} && "
+            f"sudo {venv}/bin/pip install 'pyalsaaudio>=0.10'`")
+    if board.deploy.python != f"{venv}/bin/python":
+        text += f" and set [deploy].python = \"{venv}/bin/python\""
+    return text
 
 
 def parse_facts(text: str) -> dict[str, list[str]]:
@@ -60,17 +73,20 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str) -> list
         out.append(f"{d.systemctl} not found on the board (the service needs systemd)")
 
     pyver = fact(facts, "python_version")
-    if not pyver:
-        out.append(f"{d.python} not found on the board: sudo apt install python3")
+    if not re.fullmatch(r"\d+\.\d+", pyver):
+        out.append(f"{d.python} is not on the board or does not run: {venv_recipe(board)}")
     else:
         if tuple(int(x) for x in pyver.split(".")) < MIN_PYTHON:
             out.append(f"{d.python} on the board is Python {pyver}; "
                        f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is needed")
         if fact(facts, "python_numpy") != "yes":
             out.append(f"{d.python} on the board has no numpy: sudo apt install python3-numpy")
-        if fact(facts, "python_alsaaudio") != "yes":
-            out.append(f"{d.python} on the board has no pyalsaaudio: "
-                       f"sudo apt install python3-alsaaudio")
+        alsa = fact(facts, "python_alsaaudio")
+        if alsa != "yes":
+            out.append(f"{d.python} on the board has "
+                       + ("a pyalsaaudio older than 0.10 (Debian 12's python3-alsaaudio is 0.8.4)"
+                          if alsa == "old" else "no pyalsaaudio")
+                       + f": {venv_recipe(board)}")
 
     cards = int(fact(facts, "sound_cards") or 0)
     for role, key in (("capture", "capture_pcm"), ("playback", "playback_pcm")):
