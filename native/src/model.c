@@ -43,7 +43,7 @@ static float rd_f32(const unsigned char *p)
     return f;
 }
 
-static uint32_t crc32(const unsigned char *p, size_t n)
+uint32_t pn_crc32(const unsigned char *p, size_t n)
 {
     static uint32_t table[256];
     if (!table[1]) {
@@ -63,14 +63,18 @@ static uint32_t crc32(const unsigned char *p, size_t n)
 static size_t pad(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 /* Bytes of one matrix in the file, and in the arena (aligned). */
-static size_t matrix_file_bytes(int rows, int cols)
+/* Bytes of one matrix in the file, and in the arena (aligned); 64-bit so that no layer table
+ * can wrap the sums on 32-bit boards. */
+static uint64_t pad64(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
+
+static uint64_t matrix_file_bytes(int rows, int cols)
 {
-    return pad((size_t)rows, 8) * pad((size_t)cols, 4) + 8 * (size_t)rows;
+    return pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, 4) + 8 * (uint64_t)rows;
 }
 
-static size_t matrix_arena_bytes(int rows, int cols)
+static uint64_t matrix_arena_bytes(int rows, int cols)
 {
-    return pad(pad((size_t)rows, 8) * pad((size_t)cols, 4), 32) + pad(8 * (size_t)rows, 32);
+    return pad64(pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, 4), 32) + pad64(8 * (uint64_t)rows, 32);
 }
 
 static void matrix_dims(const pn_layer *l, int which, int *rows, int *cols)
@@ -119,7 +123,8 @@ static int parse_layer(const unsigned char *p, int index, pn_model *m, char *err
     return PN_OK;
 }
 
-/* Copies one matrix from the file into the arena; checks that scales and biases are finite. */
+/* Copies one matrix from the file into the arena; checks that weights are in [-127, 127] and
+ * scales and biases finite. */
 static int load_matrix(pn_matrix *mx, int rows, int cols, const unsigned char **p, unsigned char **arena)
 {
     size_t wbytes = pad((size_t)rows, 8) * pad((size_t)cols, 4);
@@ -129,6 +134,9 @@ static int load_matrix(pn_matrix *mx, int rows, int cols, const unsigned char **
     mx->cols_pad = (int)pad((size_t)cols, 4);
     memcpy(*arena, *p, wbytes);
     mx->w = (const int8_t *)*arena;
+    for (size_t i = 0; i < wbytes; i++)  /* symmetric int8: the SIMD sign trick needs no -128 */
+        if (mx->w[i] == -128)
+            return PN_ERR_MODEL_FORMAT;
     *arena += pad(wbytes, 32);
     *p += wbytes;
     float *sb = (float *)*arena;
@@ -160,15 +168,15 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
         return fail(err, errlen, PN_ERR_MODEL_FORMAT, "%u layers (1..%d allowed)", (unsigned)n_layers, PN_MAX_LAYERS);
     size_t table_end = HEADER_SIZE + (size_t)n_layers * LAYER_SIZE;
     if (size < table_end || size - table_end != payload)
-        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "file is %zu bytes, header says %zu (truncated or padded)",
-                    size, table_end + payload);
-    if (crc32(d + 28, size - 28) != rd_u32(d + 24))
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "file is %zu bytes, header says %llu (truncated or padded)",
+                    size, (unsigned long long)table_end + payload);
+    if (pn_crc32(d + 28, size - 28) != rd_u32(d + 24))
         return fail(err, errlen, PN_ERR_MODEL_CHECKSUM, "checksum mismatch (corrupt weight file)");
 
     m->n_layers = (int)n_layers;
     memcpy(m->name, d + 40, sizeof m->name);
     m->name[sizeof m->name - 1] = '\0';
-    size_t need_file = 0, need_arena = 0;
+    uint64_t need_file = 0, need_arena = 0;
     for (int i = 0; i < m->n_layers; i++) {
         int rc = parse_layer(d + HEADER_SIZE + (size_t)i * LAYER_SIZE, i, m, err, errlen);
         if (rc != PN_OK)
@@ -182,8 +190,8 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
         }
     }
     if (need_file != payload)
-        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "payload is %u bytes, the layer table needs %zu",
-                    (unsigned)payload, need_file);
+        return fail(err, errlen, PN_ERR_MODEL_FORMAT, "payload is %u bytes, the layer table needs %llu",
+                    (unsigned)payload, (unsigned long long)need_file);
 
     uint32_t n_out_src = rd_u32(d + 28);
     if (n_out_src < 1 || n_out_src > PN_MAX_SRC)
@@ -199,8 +207,9 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
     if (width != PN_NB_OUTPUTS)
         return fail(err, errlen, PN_ERR_MODEL_SHAPE, "model outputs %d values, kernel needs %d", width, PN_NB_OUTPUTS);
 
-    if (posix_memalign(&m->arena, 32, need_arena) != 0)
-        return fail(err, errlen, PN_ERR_NOMEM, "out of memory for %zu bytes of weights", need_arena);
+    if (posix_memalign(&m->arena, 32, (size_t)need_arena) != 0)
+        return fail(err, errlen, PN_ERR_NOMEM, "out of memory for %llu bytes of weights",
+                    (unsigned long long)need_arena);
     const unsigned char *p = d + table_end;
     unsigned char *a = m->arena;
     for (int i = 0; i < m->n_layers; i++) {
@@ -209,7 +218,7 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
             int rows, cols;
             matrix_dims(l, k, &rows, &cols);
             if (load_matrix(&l->m[k], rows, cols, &p, &a) != PN_OK)
-                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: scale or bias is not finite", i);
+                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: weight -128 or a scale or bias not finite", i);
         }
     }
     return PN_OK;

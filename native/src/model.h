@@ -18,6 +18,7 @@
 #ifndef PN_MODEL_H
 #define PN_MODEL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "percepnet.h"
@@ -52,6 +53,8 @@ struct pn_model {
     long n_weights;
     void *arena;  /* weights, scales and biases, 32-byte aligned per matrix */
 };
+
+uint32_t pn_crc32(const unsigned char *p, size_t n);  /* IEEE 802.3, as zlib.crc32 */
 
 /* Width of what a layer writes (all layers output floats). */
 static inline int pn_layer_width(const pn_model *m, int src)

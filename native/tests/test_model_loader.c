@@ -1,0 +1,110 @@
+/* The .pnw loader accepts the fixture and refuses each kind of bad file with its own error
+ * code and a one-line reason. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "percepnet.h"
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc(*n);
+    if (fread(b, 1, *n, f) != *n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    return b;
+}
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void fix_crc(unsigned char *b, size_t n) { put_u32(b + 24, pn_crc32(b + 28, n - 28)); }
+
+static int expect(const char *what, const unsigned char *b, size_t n, int want)
+{
+    pn_model *m = (pn_model *)1;
+    char err[200] = "unset";
+    int rc = pn_model_load(b, n, &m, err, sizeof err);
+    if (rc != want || (rc != PN_OK && (m != NULL || !err[0] || strchr(err, '\n')))) {
+        printf("FAIL %s: got %d (%s), want %d\n", what, rc, err, want);
+        return 1;
+    }
+    printf("ok   %s: %s\n", what, rc == PN_OK ? "loaded" : err);
+    pn_model_free(rc == PN_OK ? m : NULL);
+    return 0;
+}
+
+int main(void)
+{
+    size_t n;
+    unsigned char *orig = read_all("tests/fixtures/models/tiny.pnw", &n);
+    if (!orig) {
+        printf("FAIL cannot read tests/fixtures/models/tiny.pnw\n");
+        return 1;
+    }
+    unsigned char *b = malloc(n + 64);
+    int bad = 0;
+
+#define CASE(what, edit, want)          \
+    do {                                \
+        size_t len = n;                 \
+        memcpy(b, orig, n);             \
+        edit;                           \
+        bad += expect(what, b, len, want); \
+    } while (0)
+
+    CASE("valid file", (void)0, PN_OK);
+    CASE("bad magic", b[0] = 'X', PN_ERR_MODEL_FORMAT);
+    CASE("empty", len = 0, PN_ERR_MODEL_FORMAT);
+    CASE("header only", len = 72, PN_ERR_MODEL_FORMAT);
+    CASE("truncated by one byte", len = n - 1, PN_ERR_MODEL_FORMAT);
+    CASE("trailing garbage", (len = n + 16, memset(b + n, 0, 16)), PN_ERR_MODEL_FORMAT);
+    CASE("format version 2", put_u32(b + 4, 2), PN_ERR_MODEL_VERSION);
+    CASE("feature count 71", put_u32(b + 8, 71), PN_ERR_MODEL_SHAPE);
+    CASE("output count 34", put_u32(b + 12, 34), PN_ERR_MODEL_SHAPE);
+    CASE("zero layers", put_u32(b + 16, 0), PN_ERR_MODEL_FORMAT);
+    CASE("huge layer count", put_u32(b + 16, 0xFFFFFFFFu), PN_ERR_MODEL_FORMAT);
+    CASE("huge payload size", put_u32(b + 20, 0xFFFFFFF0u), PN_ERR_MODEL_FORMAT);
+    CASE("one weight byte flipped", b[n / 2] ^= 0x10, PN_ERR_MODEL_CHECKSUM);
+    CASE("checksum flipped", b[24] ^= 1, PN_ERR_MODEL_CHECKSUM);
+    /* Consistent checksums over inconsistent tables: the validator itself must refuse. */
+    CASE("first layer takes 69 features", (put_u32(b + 72 + 8, 69), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
+    CASE("layer width 100000", (put_u32(b + 72 + 12, 100000), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("unknown layer type", (put_u32(b + 72, 9), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("source is a later layer", (b[72 + 24] = 5, b[72 + 25] = 0, fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("outputs from one layer only", (put_u32(b + 28, 1), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
+    CASE("NaN scale", (memset(b + n - 4, 0xFF, 4), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+
+    pn_model *m = NULL;
+    char err[200];
+    if (pn_model_load_file("no/such/model.pnw", &m, err, sizeof err) != PN_ERR_IO || m) {
+        printf("FAIL missing file is not PN_ERR_IO\n");
+        bad++;
+    }
+    if (pn_model_load_file("tests/fixtures/models/tiny.pnw", &m, NULL, 0) != PN_OK) {
+        printf("FAIL fixture does not load from file\n");
+        bad++;
+    } else {
+        pn_model_info info;
+        pn_model_get_info(m, &info);
+        printf("ok   fixture: %s, %d layers, %ld weights\n", info.name, info.n_layers, info.n_weights);
+        if (info.n_layers < 5 || info.n_weights < 1000)
+            bad++;
+        pn_model_free(m);
+    }
+    free(b);
+    free(orig);
+    return bad != 0;
+}

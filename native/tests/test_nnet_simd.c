@@ -1,0 +1,131 @@
+/* Every compiled SIMD path computes the scalar path's integers exactly: the int8 matrix-vector
+ * products bit for bit (random and extreme values, all block shapes), and whole network steps
+ * over a real model, whose floats then match too. The scalar path itself is checked against a
+ * plain row-major product, which pins the 8x4 block layout. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnet.h"
+#include "percepnet.h"
+#include "simd.h"
+
+static const char *const levels[PN_SIMD_COUNT] = {"scalar", "avx2", "avxvnni", "neon", "dotprod"};
+static unsigned rng = 12345;
+
+static int rnd(int lo, int hi)
+{
+    rng = rng * 1103515245u + 12345u;
+    return lo + (int)((rng >> 8) % (unsigned)(hi - lo + 1));
+}
+
+/* Row-major rows x cols into 8x4 blocks (the layout edge/export.py writes). */
+static void block(const int8_t *rm, int rows, int cols, int8_t *w)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            w[(r / 8) * 8 * cols + (c / 4) * 32 + (r % 8) * 4 + c % 4] = rm[r * cols + c];
+}
+
+static int check_matvec(int rows, int cols, int extreme)
+{
+    int8_t *rm = malloc((size_t)rows * cols), *w = malloc((size_t)rows * cols), *x = malloc((size_t)cols);
+    int32_t *ref = malloc(sizeof(int32_t) * rows), *y0 = malloc(sizeof(int32_t) * rows),
+            *y = malloc(sizeof(int32_t) * rows);
+    int bad = 0;
+    for (int i = 0; i < rows * cols; i++)
+        rm[i] = (int8_t)(extreme ? (rnd(0, 1) ? 127 : -127) : rnd(-127, 127));
+    for (int i = 0; i < cols; i++)
+        x[i] = (int8_t)(extreme ? (rnd(0, 1) ? 127 : -127) : rnd(-127, 127));
+    if (extreme == 2)  /* all products +127*127: the largest pair sums */
+        for (int i = 0; i < rows * cols; i++)
+            rm[i] = x[i % cols];
+    block(rm, rows, cols, w);
+    for (int r = 0; r < rows; r++) {
+        int32_t s = 0;
+        for (int c = 0; c < cols; c++)
+            s += rm[r * cols + c] * x[c];
+        ref[r] = s;
+    }
+    pn_matvec_scalar(w, rows, cols, x, y0);
+    if (memcmp(ref, y0, sizeof(int32_t) * rows) != 0) {
+        printf("FAIL scalar matvec %dx%d differs from row-major product\n", rows, cols);
+        bad++;
+    }
+    for (int l = 1; l < PN_SIMD_COUNT; l++) {
+        pn_matvec_fn f = pn_matvec_for(l);
+        if (!f || !pn_simd_level_supported((pn_simd_level)l))
+            continue;
+        memset(y, 0x55, sizeof(int32_t) * rows);
+        f(w, rows, cols, x, y);
+        if (memcmp(y0, y, sizeof(int32_t) * rows) != 0) {
+            printf("FAIL %s matvec %dx%d (extreme=%d) differs from scalar\n", levels[l], rows, cols, extreme);
+            bad++;
+        }
+    }
+    free(rm), free(w), free(x), free(ref), free(y0), free(y);
+    return bad;
+}
+
+static int check_network(void)
+{
+    pn_model *m;
+    char err[200];
+    int rc = pn_model_load_file("tests/fixtures/models/tiny.pnw", &m, err, sizeof err);
+    if (rc != PN_OK) {
+        printf("FAIL cannot load tests/fixtures/models/tiny.pnw: %s\n", err);
+        return 1;
+    }
+    enum { FRAMES = 200 };
+    static float feats[FRAMES][PN_NB_FEATURES], ref[FRAMES][PN_NB_OUTPUTS], out[PN_NB_OUTPUTS];
+    for (int t = 0; t < FRAMES; t++)
+        for (int i = 0; i < PN_NB_FEATURES; i++)
+            feats[t][i] = (float)rnd(-3000, 3000) / 1000.f;
+    int bad = 0, ran = 0;
+    for (int l = 0; l < PN_SIMD_COUNT; l++) {
+        if (pn_simd_select(levels[l]) != PN_OK)
+            continue;
+        pn_nnet *nn;
+        if (pn_nnet_create(m, &nn) != PN_OK) {
+            printf("FAIL pn_nnet_create on %s\n", levels[l]);
+            bad++;
+            continue;
+        }
+        for (int t = 0; t < FRAMES; t++) {
+            pn_nnet_step(nn, feats[t], l == 0 ? ref[t] : out);
+            for (int i = 0; i < PN_NB_OUTPUTS; i++) {
+                float v = l == 0 ? ref[t][i] : out[i];
+                if (!(v >= 0.f && v <= 1.f)) {
+                    printf("FAIL %s frame %d output %d = %g outside [0, 1]\n", levels[l], t, i, v);
+                    bad++;
+                    t = FRAMES;
+                    break;
+                }
+            }
+            if (l && t < FRAMES && memcmp(out, ref[t], sizeof out) != 0) {
+                printf("FAIL %s network step %d differs from scalar\n", levels[l], t);
+                bad++;
+                break;
+            }
+        }
+        pn_nnet_destroy(nn);
+        ran++;
+        printf("%s: %d network steps %s\n", levels[l], FRAMES, l ? "identical to scalar" : "(reference)");
+    }
+    pn_model_free(m);
+    return bad + (ran == 0);
+}
+
+int main(void)
+{
+    int bad = 0;
+    static const int shapes[][2] = {{8, 4}, {16, 8}, {8, 72}, {96, 132}, {192, 640}, {1536, 512}, {40, 2560}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+        for (int extreme = 0; extreme < 3; extreme++)
+            bad += check_matvec(shapes[s][0], shapes[s][1], extreme);
+    bad += check_network();
+    printf("available: %s\n", pn_simd_available());
+    if (bad)
+        printf("%d failures\n", bad);
+    return bad != 0;
+}
