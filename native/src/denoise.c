@@ -100,8 +100,8 @@ int pn_analyze(pn_state *st, const float *in, float *features)
 
     /* newest frame: provisional period, coherence with the past periods only */
     int period;
-    float corr = pn_pitch_refine(st->ops, pn_track_frame(t, 0), PN_WINDOW,
-                                 pn_pitch_tracked(&st->pitch, 0), PITCH_REFINE_RADIUS, &period);
+    float corr = pn_pitch_refine(st->ops, pn_track_frame(t, 0), PN_WINDOW, pn_pitch_tracked(&st->pitch, 0),
+                                 PITCH_REFINE_RADIUS, 0, &period);
     const float *E = t->E[pn_track_slot(t, 0)];
     for (int b = 0; b < PN_NB_BANDS; b++)
         features[b] = log10f(E[b] + LOG_FLOOR);
@@ -112,7 +112,7 @@ int pn_analyze(pn_state *st, const float *in, float *features)
     /* the frame synthesised next: its period is decided now, with the lookahead frames */
     st->period_corr = pn_pitch_refine(st->ops, pn_track_frame(t, PN_LOOKAHEAD_FRAMES), PN_WINDOW,
                                       pn_pitch_tracked(&st->pitch, PN_LOOKAHEAD_FRAMES),
-                                      PITCH_REFINE_RADIUS, &st->period);
+                                      PITCH_REFINE_RADIUS, 1, &st->period);
 
     float e = 0.f;
     for (int i = 0; i < PN_HOP; i++)

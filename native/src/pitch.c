@@ -149,32 +149,50 @@ int pn_pitch_tracked(const pn_pitch *p, int back)
     return (i + PN_PITCH_DS_MIN) * PN_PITCH_DS;
 }
 
-float pn_pitch_refine(const pn_dsp_ops *ops, const float *x, int n, int t0, int radius, int *period)
+float pn_pitch_refine(const pn_dsp_ops *ops, const float *x, int n, int t0, int radius, int ahead, int *period)
 {
+    enum { MAX_LAGS = 2 * PN_PITCH_MAX_RADIUS + 1 };
     int lo = t0 - radius, hi = t0 + radius;
     if (lo < PN_PITCH_MIN)
         lo = PN_PITCH_MIN;
     if (hi > PN_PITCH_MAX)
         hi = PN_PITCH_MAX;
-    float xc[2 * 16 + 1];
     int lags = hi - lo + 1;
-    if (lags > (int)(sizeof xc / sizeof xc[0]))
-        lags = (int)(sizeof xc / sizeof xc[0]);
+    if (lags > MAX_LAGS)
+        lags = MAX_LAGS;
+    /* num[l], den[l]: period lo + l */
+    float num[MAX_LAGS], den[MAX_LAGS], xc[MAX_LAGS];
     ops->xcorr(x, x - hi, n, lags, xc);  /* xc[l]: period hi - l */
-    float ex = ops->dot(x, x, n);
     const float *y = x - hi;
-    float ey = ops->dot(y, y, n);
-    float best = -1.f;
-    int best_t = t0 < PN_PITCH_MIN ? PN_PITCH_MIN : (t0 > PN_PITCH_MAX ? PN_PITCH_MAX : t0);
+    float e = ops->dot(y, y, n);
     for (int l = 0; l < lags; l++) {
-        float c = xc[l] / sqrtf(ex * ey + 1e-12f);
+        num[lags - 1 - l] = xc[l];
+        den[lags - 1 - l] = e;
+        e += y[l + n] * y[l + n] - y[l] * y[l];  /* slide to period hi - l - 1 */
+        if (e < 0.f)
+            e = 0.f;
+    }
+    if (ahead) {
+        ops->xcorr(x, x + lo, n, lags, xc);  /* xc[l]: period lo + l, later samples */
+        const float *z = x + lo;
+        e = ops->dot(z, z, n);
+        for (int l = 0; l < lags; l++) {
+            num[l] += xc[l];
+            den[l] += e;
+            e += z[l + n] * z[l + n] - z[l] * z[l];
+            if (e < 0.f)
+                e = 0.f;
+        }
+    }
+    const float ex = ops->dot(x, x, n) * (ahead ? 2.f : 1.f);
+    float best = -1.f;
+    int best_t = t0 < lo ? lo : (t0 > hi ? hi : t0);
+    for (int l = 0; l < lags; l++) {
+        float c = num[l] / sqrtf(ex * den[l] + 1e-12f);
         if (c > best) {
             best = c;
-            best_t = hi - l;
+            best_t = lo + l;
         }
-        ey += y[l + n] * y[l + n] - y[l] * y[l];  /* slide to period hi - l - 1 */
-        if (ey < 0.f)
-            ey = 0.f;
     }
     *period = best_t;
     return best < 0.f ? 0.f : (best > 1.f ? 1.f : best);

@@ -29,8 +29,11 @@ void pn_pitch_push(pn_pitch *p, const pn_dsp_ops *ops, const float *hop);
 /* Coarse period (48 kHz samples) of the frame `back` hops before the newest, on the best
  * path ending at the newest frame; back <= PN_LOOKAHEAD_FRAMES. */
 int pn_pitch_tracked(const pn_pitch *p, int back);
-/* Best period within +-radius of t0 for x[0..n) against x[-T..n-T) (x needs PN_PITCH_MAX
- * + radius samples of history); returns its normalised correlation clipped to [0, 1]. */
-float pn_pitch_refine(const pn_dsp_ops *ops, const float *x, int n, int t0, int radius, int *period);
+#define PN_PITCH_MAX_RADIUS 16
+/* Best period within +-radius of t0 (radius <= PN_PITCH_MAX_RADIUS) for x[0..n) against
+ * x[-T..n-T), and with ahead = 1 also against x[T..n+T), which averages out more noise where
+ * the lookahead has those samples (x needs PN_PITCH_MAX + radius samples before it, and as
+ * many after n with ahead); returns the normalised correlation clipped to [0, 1]. */
+float pn_pitch_refine(const pn_dsp_ops *ops, const float *x, int n, int t0, int radius, int ahead, int *period);
 
 #endif
