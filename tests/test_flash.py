@@ -288,3 +288,16 @@ def test_edge_flash_command_builds_deploys_and_rolls_back(sshd, board_env, monke
     assert capsys.readouterr().out.startswith("deployed 0.1.0-g")
     assert main(args + ["--rollback"]) == 2
     assert "no previous release" in capsys.readouterr().err
+
+
+def test_prune_keeps_current_previous_and_the_newest_releases(sshd, tmp_path):
+    from edge.flash import ssh
+    prefix = tmp_path / "p"
+    for i, name in enumerate(["old1", "old2", "prev", "new1", "cur"]):
+        (prefix / "releases" / name).mkdir(parents=True)
+        os.utime(prefix / "releases" / name, (1000 + i, 1000 + i))
+    os.utime(prefix / "releases" / "cur", (10, 10))       # current may be the oldest
+    (prefix / "current").symlink_to("releases/cur")
+    (prefix / "previous").symlink_to("releases/prev")
+    ssh.run(sshd, "prune", str(prefix), "2")
+    assert sorted(os.listdir(prefix / "releases")) == ["cur", "new1", "prev"]

@@ -167,3 +167,14 @@ def test_bad_flash_arguments_fail_in_one_line(capsys, argv, reason):
 def test_unknown_board_is_named_with_the_known_ones(capsys):
     assert main(["flash", "--board", "rpi9", "--dry-run", "--host", "pi@h"]) == 2
     assert "unknown board 'rpi9' (known: generic-aarch64, host" in capsys.readouterr().err
+
+
+def test_edge_flash_bundle_only_builds_the_bundle(tmp_path, capsys):
+    build("rpi4")
+    out = tmp_path / "pn-rpi4.tar.gz"
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["arch"] == "aarch64" and info["bundle"] == str(out) and out.is_file()
+    with tarfile.open(out) as tar:
+        manifest = json.load(tar.extractfile("RELEASE.json"))
+    assert manifest["version"] == info["version"] and manifest["board"] == "rpi4"
