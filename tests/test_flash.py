@@ -12,7 +12,6 @@ import sys
 import tarfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -171,6 +170,10 @@ def test_first_deploy_installs_switches_current_and_passes_health(sshd, board_en
     # The service ran from the release: the supervisor wrote telemetry where the unit says.
     frames = [json.loads(line)["frames"] for line in (prefix / "telemetry.jsonl").read_text().splitlines()]
     assert frames and frames[-1] >= 50
+    # The release's own `edge` command runs from the release with its one descriptor.
+    out = subprocess.run([prefix / "current" / "bin" / "edge", "boards", "--json"], capture_output=True,
+                         text=True, cwd="/", env={"PATH": "/usr/bin:/bin"}, check=True).stdout
+    assert [b["name"] for b in json.loads(out)["boards"]] == ["host"]
 
 
 def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tmp_path):

@@ -12,7 +12,7 @@ from edge.errors import EdgeError
 from edge.flash.bundle import contents, write_bundle
 from edge.flash.checks import parse_facts, problems, venv_recipe
 from edge.native import elf_machine
-from native_build import CROSS_SYSROOT, build, runner
+from native_build import build, runner
 
 # `remote.sh facts` on a Raspberry Pi 4, 64-bit Raspberry Pi OS bookworm, USB audio adapter.
 PI4_FACTS = """uname_m=aarch64
