@@ -154,6 +154,7 @@ def test_dry_run_prints_the_plan_and_connects_to_nothing(capsys):
 
 @pytest.mark.parametrize("argv,reason", [
     (["--host", "pi@bad host"], "--host must be USER@HOST or HOST"),
+    (["--host", "pi@raspberrypi.local:2222"], "use --port 2222"),
     (["--host", "pi@h", "--prefix", "relative"], "--prefix must be an absolute path"),
     (["--host", "pi@h", "--identity", "/nonexistent/key"], "no such key file"),
     ([], "--host USER@HOST is required"),

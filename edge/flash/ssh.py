@@ -37,6 +37,8 @@ class Target:
         if not host or not re.fullmatch(r"[A-Za-z0-9_.:%\[\]-]+", host) or (
                 user and not re.fullmatch(r"[A-Za-z0-9_.-]+", user)):
             raise EdgeError(f"--host must be USER@HOST or HOST, got {spec!r}")
+        if host.count(":") == 1:
+            raise EdgeError(f"--host takes no port ({spec!r}): use --port {host.partition(':')[2]}")
         return cls(user=user or default_user, host=host.strip("[]"), **kw)
 
     def __str__(self) -> str:
