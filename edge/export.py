@@ -192,7 +192,17 @@ def from_tflite(path: str | Path, name: str | None = None) -> bytes:
 
 
 def export(tflite_path: str | Path, out_path: str | Path) -> dict:
-    """edge export: write the .pnw of a .tflite; returns a summary."""
+    """edge export: write the .pnw of a .tflite, check that the native loader accepts it, and
+    return a summary."""
+    from edge.model.native_net import NativeNet
+
     data = from_tflite(tflite_path)
-    Path(out_path).write_bytes(data)
-    return {"out": str(out_path), "bytes": len(data)}
+    net = NativeNet(data)
+    info = net.info()
+    net.close()
+    try:
+        Path(out_path).write_bytes(data)
+    except OSError as e:
+        raise ExportError(f"cannot write {out_path}: {e.strerror}") from None
+    return {"out": str(out_path), "bytes": len(data), "name": info["name"],
+            "layers": info["n_layers"], "weights": info["n_weights"]}

@@ -2,7 +2,8 @@
  *
  * Include from nnet_<isa>.c after defining PN_ISA (the suffix of the generated names) and
  *   static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y);
- * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly.
+ * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly; and
+ * optionally (defining PN_ROWS32) pn_rows32 with the same arguments for 32 rows.
  *
  * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
  * products accumulate in int32, and are scaled back to float by (weight scale of the row) x
@@ -14,12 +15,25 @@
 
 #include "nnet.h"
 
+/* Lets GCC if-convert the float clamps below so the elementwise loops vectorise. It only
+ * drops the promise to raise FP exception flags (nothing here reads them): values are
+ * unchanged, so every ISA's copy still computes the scalar copy's floats. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 #define PN_GLUE_(a, b) a##_##b
 #define PN_GLUE(a, b) PN_GLUE_(a, b)
 
 void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
 {
-    for (int r = 0; r < rows_pad; r += 8)
+    int r = 0;
+#ifdef PN_ROWS32
+    /* 4 row blocks per pass over x: one broadcast of x feeds 4 independent weight streams */
+    for (; r + 32 <= rows_pad; r += 32)
+        pn_rows32(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+#endif
+    for (; r < rows_pad; r += 8)
         pn_rows8(w + (size_t)r * cols_pad, cols_pad, x, y + r);
 }
 
@@ -27,7 +41,8 @@ void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, con
  * degree-6 Taylor polynomial (relative error < 2e-7). Branch-free so loops vectorise. */
 static inline float exp2_approx(float x)
 {
-    x = x < -126.f ? -126.f : (x > 126.f ? 126.f : x);
+    x = x > -126.f ? x : -126.f;  /* also maps NaN to -126 */
+    x = x < 126.f ? x : 126.f;
     int n = (int)(x + 127.5f) - 127;  /* x + 127.5 > 0: truncation is floor */
     float y = (x - (float)n) * 0.69314718f;
     float p = 1.f + y * (1.f + y * (0.5f + y * (1.f / 6 + y * (1.f / 24 + y * (1.f / 120 + y * (1.f / 720))))));
@@ -58,16 +73,23 @@ static void activate(float *y, int n, int act)
  * NaN or infinite inputs quantise to 0 rather than to undefined conversions. */
 static float quantize(const float *x, int n, int n_pad, int8_t *q)
 {
-    float mx = 0.f;
+    /* max |x| over the finite entries, on the bit patterns: an integer max vectorises */
+    int32_t mbits = 0;
     for (int i = 0; i < n; i++) {
-        float a = fabsf(x[i]);
-        mx = a > mx && a <= 3.0e38f ? a : mx;
+        union { float f; int32_t i; } v;
+        v.f = x[i];
+        int32_t a = v.i & 0x7FFFFFFF;
+        a = a < 0x7F800000 ? a : 0;
+        mbits = a > mbits ? a : mbits;
     }
-    float inv = mx > 0.f ? 127.f / mx : 0.f;
+    union { int32_t i; float f; } m;
+    m.i = mbits;
+    float mx = m.f, inv = mx > 0.f ? 127.f / mx : 0.f;
     for (int i = 0; i < n; i++) {
         float v = x[i] * inv;
-        v = v >= -127.f && v <= 127.f ? v : 0.f;
-        q[i] = (int8_t)(v + (v >= 0.f ? 0.5f : -0.5f));
+        v = v >= -127.f ? v : 0.f;
+        v = v <= 127.f ? v : 0.f;
+        q[i] = (int8_t)(int)(v + (v >= 0.f ? 0.5f : -0.5f));
     }
     memset(q + n, 0, (size_t)(n_pad - n));
     return mx / 127.f;

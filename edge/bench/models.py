@@ -1,0 +1,82 @@
+"""Speed of the int8 network for each model size: the network alone (pn_nnet_step inside
+pn_process, pn_get_stats nnet_us) and the whole frame (DSP + network, dsp_us + nnet_us), both
+timed in C with a monotonic clock so ctypes overhead is not counted. Weights are random (the
+cost of a step does not depend on their values); the input is the example recording, looped."""
+from __future__ import annotations
+
+import resource
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from edge import export
+from edge.bench.dsp import _cpu_name, _looped
+from edge.model import arch
+from edge.native import HOP, check, fn
+
+WARMUP_FRAMES = 50
+
+
+def random_pnw(config, seed: int = 0) -> bytes:
+    """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init."""
+    rng = np.random.default_rng(seed)
+    layers, out_src = export.layer_graph(config)
+    for layer in layers:
+        shapes = [(3 * layer.n_out, layer.n_in), (3 * layer.n_out, layer.n_out)] if layer.kind == "gru" \
+            else [(layer.n_out, layer.kernel * layer.n_in)]
+        layer.mats = [(rng.integers(-127, 128, s, dtype=np.int8),
+                       np.full(s[0], 1.7 / (127 * np.sqrt(s[1])), np.float32),
+                       rng.uniform(-0.1, 0.1, s[0]).astype(np.float32)) for s in shapes]
+    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom")
+
+
+def _stats(x: np.ndarray) -> dict:
+    return {"mean": float(x.mean()), "p50": float(np.percentile(x, 50)),
+            "p99": float(np.percentile(x, 99)), "max": float(x.max())}
+
+
+def time_model(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-hop (network us, whole frame us) of pn_process over the audio, warm-up dropped."""
+    from edge.kernel import Kernel
+
+    hops = audio.reshape(-1, HOP)
+    net, frame = np.zeros(len(hops)), np.zeros(len(hops))
+    with Kernel(model_path) as k:
+        for t, hop in enumerate(hops):
+            k.process(hop)
+            s = k.stats()
+            net[t], frame[t] = s["nnet_us"], s["dsp_us"] + s["nnet_us"]
+    w = min(WARMUP_FRAMES, len(hops) - 1)
+    return net[w:], frame[w:]
+
+
+def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
+    """{"models": {name: {"network_us", "frame_us", "weights", "network_us_scalar"}}, ...}"""
+    active = fn("pn_simd_active")().decode()
+    audio = _looped(seconds)
+    models = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in configs:
+            path = Path(tmp) / f"{name}.pnw"
+            path.write_bytes(random_pnw(name))
+            net, frame = time_model(path, audio)
+            entry = {"network_us": _stats(net), "frame_us": _stats(frame),
+                     "weights": arch.count_weights(name), "frames": int(len(net))}
+            if active != "scalar":  # the same network on the scalar reference path, shorter run
+                check(fn("pn_simd_select")(b"scalar"), "pn_simd_select scalar")
+                try:
+                    net_s, _ = time_model(path, audio[: max(len(audio) // 8 // HOP, WARMUP_FRAMES + 10) * HOP])
+                finally:
+                    check(fn("pn_simd_select")(active.encode()), f"pn_simd_select {active}")
+                entry["network_us_scalar"] = _stats(net_s)
+            models[name] = entry
+    return {
+        "models": models,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "simd": active,
+        "simd_available": fn("pn_simd_available")().decode(),
+        "timing": "in C: pn_get_stats nnet_us (pn_nnet_step) and dsp_us + nnet_us (pn_process)",
+        "audio_seconds": len(audio) / 48000.0,
+        "processor": _cpu_name(),
+    }
