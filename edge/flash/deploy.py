@@ -2,6 +2,7 @@
 roll back. The board only ever changes through remote.sh's rename-at-the-end steps."""
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -70,9 +71,9 @@ def _switch(board: Board, target: Target, prefix: str, current: str, previous: s
 
 def _health(board: Board, target: Target, prefix: str) -> str:
     d = board.deploy
-    settle = min(3.0, d.health_timeout_s / 4)
+    settle = max(1, min(3, round(d.health_timeout_s / 4)))    # whole seconds: sh arithmetic
     return ssh.run(target, "health", prefix, d.service, d.systemctl, d.python,
-                   f"{d.health_timeout_s:g}", f"{settle:g}", timeout=d.health_timeout_s + 120)
+                   str(math.ceil(d.health_timeout_s)), str(settle), timeout=d.health_timeout_s + 120)
 
 
 def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundle | None = None,

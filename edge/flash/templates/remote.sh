@@ -123,9 +123,13 @@ if not edge.__file__.startswith(sys.argv[1] + "/"):
 print(n.library_path(), n.fn("pn_version_string")().decode())' "$rel" 2>&1) \
         || die "python cannot use the release: $(printf '%s' "$out" | tail -n 1)"
     say "python=$out"
-    sleep "$settle"
-    state=$("$systemctl" is-active "$service" 2>/dev/null)
-    [ "$state" = active ] || die "service $service went $state within ${settle}s of starting"
+    # Watch it for SETTLE seconds: longer than the unit's RestartSec, so a crash loop shows.
+    end=$(( $(date +%s) + settle ))
+    while [ "$(date +%s)" -lt "$end" ]; do
+        sleep 0.5
+        state=$("$systemctl" is-active "$service" 2>/dev/null)
+        [ "$state" = active ] || die "service $service went $state within ${settle}s of starting"
+    done
     say "healthy=$rel"
 }
 
