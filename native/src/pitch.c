@@ -5,6 +5,7 @@
 
 #define LPC_ORDER 4
 #define JUMP_COST 0.01f     /* Viterbi penalty per 12 kHz sample of period change */
+#define JUMP_CAP 0.2f       /* ...but no more than this: a new voice or syllable may start anywhere */
 #define LONG_LAG_BIAS 0.1f  /* slight preference for short periods against period doubling */
 #define SUBMULTIPLE_RATIO 0.85f
 #define SUBMULTIPLE_PENALTY 0.7f
@@ -109,8 +110,9 @@ void pn_pitch_push(pn_pitch *p, const pn_dsp_ops *ops, const float *hop)
     short arg[PN_PITCH_NCAND];
     score_frame(ops, p->ds, score);
 
-    /* delta'(L) = score(L) + max_L' delta(L') - JUMP_COST |L - L'|, by a two-pass
-     * distance transform (linear, not quadratic, in the number of candidates). */
+    /* delta'(L) = score(L) + max_L' delta(L') - min(JUMP_COST |L - L'|, JUMP_CAP), by a
+     * two-pass distance transform (linear, not quadratic, in the number of candidates) and
+     * the best previous path less the cap. */
     for (int i = 0; i < PN_PITCH_NCAND; i++) {
         m_val[i] = p->delta[i];
         arg[i] = (short)i;
@@ -123,6 +125,16 @@ void pn_pitch_push(pn_pitch *p, const pn_dsp_ops *ops, const float *hop)
         if (m_val[i + 1] - JUMP_COST > m_val[i]) {
             m_val[i] = m_val[i + 1] - JUMP_COST;
             arg[i] = arg[i + 1];
+        }
+    }
+    int top = 0;
+    for (int i = 1; i < PN_PITCH_NCAND; i++)
+        if (p->delta[i] > p->delta[top])
+            top = i;
+    for (int i = 0; i < PN_PITCH_NCAND; i++) {
+        if (p->delta[top] - JUMP_CAP > m_val[i]) {
+            m_val[i] = p->delta[top] - JUMP_CAP;
+            arg[i] = (short)top;
         }
     }
     memmove(p->back[1], p->back[0], sizeof(p->back[0]) * (PN_LOOKAHEAD_FRAMES - 1));
