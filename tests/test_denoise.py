@@ -120,3 +120,23 @@ def test_band_oracle_improves_a_dev_file():
     clean, noisy = read_wav(DEV / "clean" / name), read_wav(DEV / "noisy" / name)
     y = denoise.denoise_oracle(noisy, clean, "band")
     assert _snr(clean, y) > _snr(clean, noisy)
+
+
+FIXTURES = ROOT / "tests" / "fixtures" / "models"
+
+
+def test_native_and_tflite_backends_give_the_same_audio():
+    x = _pair()[0][: 48000 * 2]
+    a = denoise.denoise(x, model=FIXTURES / "tiny.pnw", backend="native")
+    b = denoise.denoise(x, model=FIXTURES / "tiny.tflite", backend="tflite")
+    assert len(a) == len(b) == len(x)
+    assert _snr(b, a) > 15  # int8 engine vs interpreter: small differences only
+    assert np.std(a) < 0.9 * np.std(x)  # the network attenuates something
+
+
+def test_cli_denoises_with_a_model_file(tmp_path):
+    x = _pair()[0][:48000]
+    write_wav(tmp_path / "n.wav", x)
+    r = edge(tmp_path / "n.wav", tmp_path / "out.wav", "--model", FIXTURES / "tiny.pnw")
+    assert r.returncode == 0, r.stderr
+    assert len(read_wav(tmp_path / "out.wav")) == len(x)

@@ -129,3 +129,15 @@ def test_bench_dsp_reports_per_frame_figures():
     t = r["dsp_us_per_frame"]
     assert 0 < t["p50"] <= t["p99"] <= t["max"]
     assert r["frames"] > 0 and r["simd"] in ("scalar", "avx2", "avxvnni", "neon", "dotprod")
+
+
+def test_kernel_with_a_model_runs_the_network_every_hop():
+    from native_build import ROOT
+
+    x = _voice(noise=0.05)
+    with Kernel(ROOT / "tests" / "fixtures" / "models" / "tiny.pnw") as k:
+        y = np.concatenate([k.process(h) for h in x.reshape(-1, HOP)])
+        s = k.stats()
+    assert s["frames"] == len(x) // HOP and s["nnet_us"] > 0
+    L = latency_samples()
+    assert not np.allclose(y[L:], x[:-L], atol=1e-3)  # not a passthrough
