@@ -11,6 +11,7 @@ from edge.cli import main
 from edge.errors import EdgeError
 from edge.flash.bundle import contents, write_bundle
 from edge.flash.checks import parse_facts, problems, venv_recipe
+from edge.flash.ssh import Target, remote_command, ssh_argv
 from edge.native import elf_machine
 from native_build import build, runner
 
@@ -179,3 +180,13 @@ def test_edge_flash_bundle_only_builds_the_bundle(tmp_path, capsys):
     with tarfile.open(out) as tar:
         manifest = json.load(tar.extractfile("RELEASE.json"))
     assert manifest["version"] == info["version"] and manifest["board"] == "rpi4"
+
+
+def test_board_changes_go_through_sudo_for_a_non_root_login_and_facts_do_not():
+    pi = Target("pi", "raspberrypi.local")
+    assert remote_command(pi, "switch", "/opt/p", "releases/v", "", "s", "systemctl", "/u").startswith("sudo -n sh -c ")
+    assert remote_command(pi, "facts", "python3", "systemctl", "pi", "/opt/p").startswith("sh -c ")
+    assert remote_command(Target("root", "h"), "switch", "x").startswith("sh -c ")
+    argv = ssh_argv(pi, "true")
+    assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
+    assert "PasswordAuthentication=no" in argv and argv[-2:] == ["pi@raspberrypi.local", "true"]

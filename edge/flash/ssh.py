@@ -57,8 +57,12 @@ def ssh_argv(t: Target, remote_command: str) -> list[str]:
     return argv + ["--", f"{t.user}@{t.host}", remote_command]
 
 
+# Commands that only read: run as the login user, so a missing sudo right is reported, not hit.
+READ_ONLY = {"facts"}
+
+
 def remote_command(t: Target, command: str, *args: str) -> str:
-    sudo = "" if t.user == "root" else "sudo -n "
+    sudo = "" if t.user == "root" or command in READ_ONLY else "sudo -n "
     script = REMOTE_SCRIPT.read_text()
     return f"{sudo}sh -c {shlex.quote(script)} remote.sh " + " ".join(
         shlex.quote(a) for a in (command, *args))
