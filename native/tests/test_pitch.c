@@ -21,7 +21,7 @@ static int run(float f0, float noise_amp, pn_stats *s, float *feat_period)
     for (int h = 0; h < 12; h++) {
         for (int i = 0; i < PN_HOP; i++) {
             float v = 0.f;
-            for (int k = 1; f0 > 0.f && k * f0 < 16000.f; k++)
+            for (int k = 1; f0 > 0.f && k * f0 < 4000.f; k++)
                 v += sinf((float)(k * phase)) / (float)k;
             phase += 2.0 * 3.14159265358979 * f0 / PN_SAMPLE_RATE;
             in[i] = 0.1f * v + noise_amp * noise();
