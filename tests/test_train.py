@@ -1,0 +1,99 @@
+"""Training: the paper's loss, a tiny model trained on kernel features, resume, time budget,
+int8 export that the native engine and the TFLite interpreter both run."""
+import json
+
+import numpy as np
+import pytest
+
+from edge.cli import main
+
+TINY = {"dense": 16, "conv": 16, "kernels": [5, 3], "gru": 16, "gru_layers": 1,
+        "gain_gru": 16, "strength_gru": 8}
+SHARED = "/work/shared/data"
+
+
+def test_loss_is_zero_when_exact_and_punishes_large_gain_errors_more_than_square():
+    from keras import ops
+    from edge.model.loss import gain_loss, strength_loss
+
+    g = np.array([[0.0, 0.25, 1.0]], np.float32)
+    assert float(ops.convert_to_numpy(gain_loss(g, g))[0]) == pytest.approx(0, abs=1e-6)
+    assert float(ops.convert_to_numpy(strength_loss(g, g))[0]) == pytest.approx(0, abs=1e-6)
+    small = float(ops.convert_to_numpy(gain_loss(np.full((1, 1), 0.81, "f4"), np.full((1, 1), 0.64, "f4")))[0])
+    large = float(ops.convert_to_numpy(gain_loss(np.full((1, 1), 1.0, "f4"), np.full((1, 1), 0.0, "f4")))[0])
+    assert small == pytest.approx(0.1 ** 2 + 10 * 0.1 ** 4, rel=1e-3)  # sqrt-compressed error 0.1
+    assert large == pytest.approx(1 + 10, rel=1e-2)
+    # strengths: an error at r near 0 weighs more than the same error near 1
+    near0 = float(ops.convert_to_numpy(strength_loss(np.zeros((1, 1), "f4"), np.full((1, 1), 0.1, "f4")))[0])
+    near1 = float(ops.convert_to_numpy(strength_loss(np.full((1, 1), 0.9, "f4"), np.ones((1, 1), "f4")))[0])
+    assert near1 > near0
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    from edge.data import dataset, sources
+    from edge.data.mix import MixConfig
+    paths = dataset.build(sources.builtin(SHARED, None), tmp_path_factory.mktemp("feat"), 8,
+                          MixConfig(seconds=2.0), per_shard=4, workers=1, progress=False)
+    return dataset.load_shards(paths)
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    from edge.model import train
+    out = tmp_path_factory.mktemp("run")
+    train.write_config(out, TINY)
+    cfg = train.TrainConfig(config=TINY, steps=40, batch=8, seq_frames=100, lr=1e-2, checkpoint_s=1e9)
+    state = train.train(*data, out, cfg, log=lambda *_: None)
+    return out, cfg, state
+
+
+def test_training_lowers_the_loss_on_kernel_features(trained, data):
+    from edge.model import train
+    out, cfg, state = trained
+    f, g, s = train.crops(data[0], np.clip(data[1], 0, 1), np.clip(data[2], 0, 1), cfg.seq_frames)
+    untrained = float(train.new_model(cfg).evaluate(f, [g, s], verbose=0)[0])
+    assert state["step"] == 40
+    assert state["best_val"] < 0.8 * untrained
+
+
+def test_resume_continues_from_the_checkpoint_step(trained, data):
+    from edge.model import train
+    out, cfg, state = trained
+    logs = []
+    cfg2 = train.TrainConfig(config=TINY, steps=43, batch=8, seq_frames=100, checkpoint_s=1e9)
+    state2 = train.train(*data, out, cfg2, log=logs.append)
+    assert state2["step"] == 43 and any("resumed" in m and "step 40" in m for m in logs)
+    assert json.loads((out / "state.json").read_text())["step"] == 43
+
+
+def test_time_budget_stops_an_unbounded_run(data, tmp_path):
+    from edge.model import train
+    cfg = train.TrainConfig(config=TINY, hours=2 / 3600, batch=4, seq_frames=100, checkpoint_s=1e9)
+    state = train.train(*data, tmp_path, cfg, log=lambda *_: None)
+    assert 1 <= state["step"] and (tmp_path / "checkpoint.keras").is_file()
+
+
+def test_export_runs_in_the_native_engine_and_tflite_alike(trained, data):
+    from edge import denoise
+    from edge.model import train
+    out, _, _ = trained
+    result = train.export(out, data[0], max_frames=100)
+    from edge.wavio import read_wav
+    noisy = read_wav(f"{SHARED}/real48k/noisy_snr0.wav")[:96000]
+    native = denoise.denoise(noisy, model=result["pnw"], backend="native")
+    ref = denoise.denoise(noisy, model=result["tflite"], backend="tflite")
+    assert native.shape == noisy.shape and np.all(np.isfinite(native))
+    assert np.corrcoef(native, ref)[0, 1] > 0.9
+
+
+def test_train_refuses_to_run_without_a_budget(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path)]) == 2
+    assert "budget" in capsys.readouterr().err
+
+
+def test_train_refuses_a_corpus_without_speech(tmp_path, capsys):
+    (tmp_path / "corpus" / "noise").mkdir(parents=True)
+    assert main(["train", "--data", str(tmp_path / "corpus"), "--out", str(tmp_path / "o"),
+                 "--steps", "1"]) == 2
+    assert "no clean speech" in capsys.readouterr().err
