@@ -83,6 +83,11 @@ def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundl
     board (checks failed, copy interrupted); returns a Report once a switch happened."""
     prefix = (prefix or board.deploy.prefix).rstrip("/")
     log(f"checking {target}")
+    with ssh.session(target) as shared:
+        return _flash(board, shared, prefix, bundle, log, on_chunk)
+
+
+def _flash(board, target, prefix, bundle, log, on_chunk) -> Report:
     facts = board_facts(board, target, prefix)
     found = problems(board, facts, target.user)
     if found:
@@ -136,6 +141,11 @@ def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundl
 def rollback(board: Board, target: Target, prefix: str | None = None) -> Report:
     """Swap current and previous, restart, check health."""
     prefix = (prefix or board.deploy.prefix).rstrip("/")
+    with ssh.session(target) as shared:
+        return _rollback(board, shared, prefix)
+
+
+def _rollback(board, target, prefix) -> Report:
     facts = board_facts(board, target, prefix)
     cur, prev = fact(facts, "current"), fact(facts, "previous")
     if not prev:

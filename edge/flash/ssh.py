@@ -5,11 +5,15 @@ stream the bundle. A login other than root runs it through `sudo -n` (no passwor
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +34,7 @@ class Target:
     port: int = 22
     identity: Path | None = None
     known_hosts: Path | None = None
+    control: str | None = None    # socket of a shared connection (session())
 
     @classmethod
     def parse(cls, spec: str, default_user: str, **kw) -> "Target":
@@ -45,7 +50,7 @@ class Target:
         return f"{self.user}@{self.host}" + (f":{self.port}" if self.port != 22 else "")
 
 
-def ssh_argv(t: Target, remote_command: str) -> list[str]:
+def _options(t: Target) -> list[str]:
     argv = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
             "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
             "-o", "ConnectTimeout=10", "-o", "ServerAliveInterval=5",
@@ -54,7 +59,42 @@ def ssh_argv(t: Target, remote_command: str) -> list[str]:
         argv += ["-i", str(t.identity), "-o", "IdentitiesOnly=yes"]
     if t.known_hosts:
         argv += ["-o", f"UserKnownHostsFile={t.known_hosts}"]
-    return argv + ["--", f"{t.user}@{t.host}", remote_command]
+    return argv
+
+
+def ssh_argv(t: Target, remote_command: str) -> list[str]:
+    control = ["-S", t.control, "-o", "ControlMaster=no"] if t.control else []
+    return _options(t) + control + ["--", f"{t.user}@{t.host}", remote_command]
+
+
+@contextmanager
+def session(t: Target, timeout: float = 30):
+    """One authenticated connection that every step inside reuses (an ssh ControlMaster):
+    a deploy is a handful of short commands, and a handshake costs more than most of them."""
+    d = tempfile.mkdtemp(prefix="edge-ssh-")
+    sock = os.path.join(d, "control")
+    with open(os.path.join(d, "stderr"), "w+") as err:
+        try:
+            master = subprocess.Popen(_options(t) + ["-M", "-N", "-S", sock, "-o", "ControlPersist=no",
+                                                     "--", f"{t.user}@{t.host}"],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        except FileNotFoundError:
+            shutil.rmtree(d)
+            raise EdgeError("ssh not found: install openssh-client") from None
+        try:
+            deadline = time.monotonic() + timeout
+            while not os.path.exists(sock):
+                if master.poll() is not None:
+                    err.seek(0)
+                    raise RemoteError(explain_ssh_failure(t, err.read()))
+                if time.monotonic() > deadline:
+                    raise RemoteError(f"cannot reach {t}: no SSH session within {timeout:.0f}s")
+                time.sleep(0.05)
+            yield replace(t, control=sock)
+        finally:
+            master.terminate()
+            master.wait()
+            shutil.rmtree(d, ignore_errors=True)
 
 
 # Commands that only read: run as the login user, so a missing sudo right is reported, not hit.
