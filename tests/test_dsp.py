@@ -141,3 +141,14 @@ def test_kernel_with_a_model_runs_the_network_every_hop():
     assert s["frames"] == len(x) // HOP and s["nnet_us"] > 0
     L = latency_samples()
     assert not np.allclose(y[L:], x[:-L], atol=1e-3)  # not a passthrough
+
+
+def test_a_hop_with_nan_is_refused_and_the_stream_survives():
+    x = _voice()
+    with Kernel() as k:
+        bad = np.zeros(HOP, np.float32)
+        bad[7] = np.nan
+        k.process(x[:HOP])
+        with pytest.raises(EdgeError, match="invalid argument"):
+            k.process(bad)
+        assert np.all(np.isfinite(k.process(x[HOP:2 * HOP])))

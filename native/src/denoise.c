@@ -89,10 +89,18 @@ void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int per
         q[b] = C[b] / sqrtf(t->E[s][b] * Ep[b] + 1e-12f);
 }
 
+int pn_hop_is_finite(const float *x)
+{
+    float acc = 0.f;
+    for (int i = 0; i < PN_HOP; i++)
+        acc += x[i] * 0.f;  /* NaN or infinity make it NaN */
+    return acc == 0.f;
+}
+
 int pn_analyze(pn_state *st, const float *in, float *features)
 {
-    if (!st || !in || !features)
-        return PN_ERR_ARG;
+    if (!st || !in || !features || !pn_hop_is_finite(in))
+        return PN_ERR_ARG;  /* a NaN would stay in the history and the pitch track */
     double t0 = pn_now_us();
     pn_track *t = &st->noisy;
     pn_track_push(t, &st->fft, &st->bands, st->window, in);

@@ -33,7 +33,7 @@ static float strength(float qx, float qy, float eps, float *g)
 int pn_oracle_step(pn_state *st, const float *noisy, const float *clean, float *features, float *gains,
                    float *strengths)
 {
-    if (!st || !noisy || !clean || !features || !gains || !strengths)
+    if (!st || !noisy || !clean || !features || !gains || !strengths || !pn_hop_is_finite(clean))
         return PN_ERR_ARG;
     int rc = pn_analyze(st, noisy, features);
     if (rc != PN_OK)

@@ -27,5 +27,7 @@ struct pn_state {
  * from the other periods (taps -PN_COMB_M..kmax without k = 0): the band pitch coherence. */
 void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int period, int kmax, float *q);
 double pn_now_us(void);
+/* 1 when all PN_HOP samples are finite */
+int pn_hop_is_finite(const float *x);
 
 #endif

@@ -96,6 +96,15 @@ int main(void)
     g[3] = NAN;
     CHECK(pn_synthesize(st, g, zeros, out) == PN_ERR_ARG);
     CHECK(pn_process(st, sig, out) == PN_ERR_NO_MODEL);
+    /* a non-finite sample is refused before it reaches the state */
+    static float bad[PN_HOP];
+    bad[100] = INFINITY;
+    CHECK(pn_analyze(st, bad, f) == PN_ERR_ARG);
+    bad[100] = NAN;
+    CHECK(pn_oracle_step(st, sig, bad, f, g, r) == PN_ERR_ARG);
+    pn_reset(st);
+    CHECK(run(st, ones, zeros));
+    CHECK(out[LEN - 1] == first);
     pn_stats stats;
     CHECK(pn_get_stats(st, &stats) == PN_OK);
     CHECK(stats.frames > 0 && stats.dsp_us >= 0.f);
