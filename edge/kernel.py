@@ -73,8 +73,9 @@ class Kernel:
             raise NativeError("kernel is closed")
         return self._st
 
-    def process(self, hop) -> np.ndarray:
-        """One hop in, one hop out (a new array)."""
+    def process(self, hop, out: np.ndarray | None = None) -> np.ndarray:
+        """One hop in, one hop out: a new array, or written into `out` (float32[480]) so that a
+        real-time caller allocates nothing per hop."""
         st = self._live()
         self._load(self._in, hop)
         if self.has_model:
@@ -82,7 +83,10 @@ class Kernel:
         else:
             check(fn("pn_analyze")(st, self._p["in"], self._p["feat"]), "pn_analyze")
             check(fn("pn_synthesize")(st, self._p["ones"], self._p["zeros"], self._p["out"]), "pn_synthesize")
-        return self._out.copy()
+        if out is None:
+            return self._out.copy()
+        out[:] = self._out
+        return out
 
     def analyze(self, hop) -> np.ndarray:
         """Push one hop; the network features of the newest frame."""

@@ -32,11 +32,16 @@ def test_kernel_without_model_passes_audio_through_delayed_by_latency():
     np.testing.assert_allclose(y[L:], x[: len(x) - L], atol=1e-5)
 
 
-def test_process_returns_a_new_array_each_hop():
+def test_process_returns_a_new_array_each_hop_or_fills_the_callers():
+    x = _voice()
     with Kernel() as k:
-        a = k.process(np.ones(HOP, np.float32))
-        b = k.process(np.zeros(HOP, np.float32))
+        a = k.process(x[:HOP])
+        b = k.process(x[HOP:2 * HOP])
         assert a is not b
+        buf = np.zeros(HOP, np.float32)
+        for h in x[2 * HOP:].reshape(-1, HOP):
+            assert k.process(h, out=buf) is buf
+    np.testing.assert_allclose(buf, x[-HOP - k.latency:-k.latency], atol=1e-5)
 
 
 def test_features_are_finite_and_follow_level_and_pitch():
