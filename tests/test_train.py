@@ -85,6 +85,9 @@ def test_export_runs_in_the_native_engine_and_tflite_alike(trained, data):
     ref = denoise.denoise(noisy, model=result["tflite"], backend="tflite")
     assert native.shape == noisy.shape and np.all(np.isfinite(native))
     assert np.corrcoef(native, ref)[0, 1] > 0.9
+    from edge.eval.float_model import keras_enhancer  # the float network before quantisation
+    flt = keras_enhancer(out / "best.keras")(noisy)
+    assert flt.shape == noisy.shape and np.corrcoef(flt, ref)[0, 1] > 0.9
 
 
 def test_train_refuses_to_run_without_a_budget(tmp_path, capsys):

@@ -12,7 +12,9 @@ def add_parser(sub):
                     "per file and mean, next to the noisy input and optional reference "
                     "suppressors (delay compensated by cross-correlation).")
     p.add_argument("dir", metavar="DIR", help="folder with clean/ and noisy/ subfolders")
-    p.add_argument("--model", metavar="PATH", help="model file (default: the shipped model)")
+    p.add_argument("--model", metavar="PATH", help="model file: .pnw (native), .tflite (--backend tflite), or a training "
+                        "checkpoint .keras (float network, for the quantisation loss); "
+                        "default: the shipped model")
     p.add_argument("--backend", choices=("native", "tflite"), default="native")
     p.add_argument("--oracle-mode", choices=ORACLE_MODES,
                    help="score the oracle (ideal gains from the clean file) instead of a model")

@@ -31,10 +31,14 @@ def mean_of(rows: Iterable[dict]) -> dict:
 
 
 def model_enhancer(model: str | None, backend: str, oracle_mode: str | None) -> Callable:
-    """enhance(noisy, clean) -> aligned output, for the model or the oracle."""
+    """enhance(noisy, clean) -> aligned output, for the model or the oracle. A .keras
+    checkpoint runs the float network (to compare with its int8 export)."""
     from edge import denoise
     if oracle_mode:
         return lambda noisy, clean: denoise.denoise_oracle(noisy, clean, oracle_mode)
+    if model and str(model).endswith(".keras"):
+        from edge.eval.float_model import keras_enhancer
+        return keras_enhancer(model)
     return lambda noisy, clean: denoise.denoise(noisy, model=model, backend=backend)
 
 
