@@ -1,6 +1,5 @@
 """edge eval: metrics, delay estimation, reference suppressors and the command on two files."""
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -73,3 +72,13 @@ def test_eval_refuses_a_folder_without_noisy_subfolder(tmp_path, capsys):
 def test_eval_refuses_an_unknown_suppressor(two_files, capsys):
     assert main(["eval", str(two_files), "--compare", "speexdsp", "--oracle-mode", "band"]) == 2
     assert "speexdsp" in capsys.readouterr().err
+
+
+def test_eval_command_scores_the_oracle_writes_json_and_a_plot(two_files, tmp_path):
+    out, png = tmp_path / "r.json", tmp_path / "s.png"
+    assert main(["eval", str(two_files), "--oracle-mode", "band+comb+postfilter",
+                 "--json", str(out), "--plot", str(png)]) == 0
+    r = json.loads(out.read_text())
+    assert set(r["mean"]) == set(METRICS) and len(r["files"]) == 2 and r["compare"] == {}
+    assert r["mean"]["pesq_wb"] > r["noisy"]["mean"]["pesq_wb"] + 0.5
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
