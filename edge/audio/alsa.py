@@ -4,6 +4,10 @@ The kernel needs 48 kHz, S16_LE, 480-frame periods. pyalsaaudio silently picks t
 setting a device offers, so every opened PCM is checked against what was asked and refused
 with the device's name and what it offers. Over- and underruns are recovered here (ALSA
 re-prepares the stream) and counted; any other error means the device is gone.
+
+Two generations of pyalsaaudio are in use: 0.10+ (pip) and 0.8.4 (the python3-alsaaudio of
+Debian 12 / Raspberry Pi OS bookworm). What differs between them is kept in `PcmApi`, chosen
+from what the installed module offers; the loop itself is the same for both.
 """
 from __future__ import annotations
 
@@ -82,6 +86,84 @@ def _interrupted(err: Exception) -> bool:
     return os.strerror(errno.EINTR) in str(err)
 
 
+def _broken_pipe(err: Exception) -> bool:
+    """An xrun that pyalsaaudio could not recover itself surfaces as EPIPE's text."""
+    return os.strerror(_EPIPE) in str(err)
+
+
+OLD_API_PERIODS = 4     # pyalsaaudio before 0.10 always asks ALSA for a 4-period buffer
+
+
+class PcmApi:
+    """The parts of pyalsaaudio that changed between releases, chosen by feature detection.
+
+    0.10+: PCM(type, mode, rate=, channels=, format=, periodsize=, periods=, device=), info(),
+    state(), drop(), drain(). Before (0.8.4 in Debian 12): PCM(type, mode, device=), then
+    setchannels/setformat/setrate/setperiodsize, each returning the value the device took; the
+    buffer is fixed at 4 periods; there is no state(): an overrun shows as read() returning
+    -EPIPE, and an underrun is recovered inside write() without a trace (not counted there).
+    close() drains, which never ends on some capture plugins: capture is paused first.
+    """
+
+    def __init__(self, alsaaudio):
+        self.m = alsaaudio
+        self.modern = all(hasattr(alsaaudio.PCM, a) for a in ("state", "info", "drop", "drain"))
+
+    def open(self, kind: str, device: str, channels: int, periods: int):
+        """(pcm, what the device took: rate, format_name, channels, period_size)."""
+        m = self.m
+        stream = m.PCM_CAPTURE if kind == "capture" else m.PCM_PLAYBACK
+        if self.modern:
+            dev = m.PCM(stream, m.PCM_NORMAL, rate=RATE, channels=channels,
+                        format=m.PCM_FORMAT_S16_LE, periodsize=PERIOD, periods=periods,
+                        device=device)
+            info = dev.info()
+            return dev, {k: info[k] for k in ("rate", "format_name", "channels", "period_size")}
+        if periods > OLD_API_PERIODS:
+            raise AudioDeviceError(f"{periods} periods need pyalsaaudio 0.10 or newer (the "
+                                   f"installed one fixes the buffer at {OLD_API_PERIODS} periods)")
+        dev = m.PCM(stream, m.PCM_NORMAL, device=device)
+        try:
+            got = {"channels": dev.setchannels(channels),
+                   "format_name": self._format_name(dev.setformat(m.PCM_FORMAT_S16_LE)),
+                   "rate": dev.setrate(RATE),
+                   "period_size": dev.setperiodsize(PERIOD)}
+        except m.ALSAAudioError:
+            dev.close()
+            raise
+        return dev, got
+
+    def _format_name(self, code: int) -> str:
+        names = [n[len("PCM_FORMAT_"):] for n in dir(self.m)
+                 if n.startswith("PCM_FORMAT_") and getattr(self.m, n) == code]
+        return names[0] if names else f"format {code}"
+
+    def in_xrun(self, dev) -> bool:
+        """True when the stream is stopped by an xrun (only 0.10+ can tell before a call)."""
+        return self.modern and dev.state() == self.m.PCM_STATE_XRUN
+
+    def stop(self, dev, kind: str, drain: bool) -> None:
+        """Stop and close one PCM; drain lets queued playback finish."""
+        m = self.m
+        try:
+            if self.modern and drain and kind == "playback":
+                dev.drain()
+            elif self.modern:
+                dev.drop()
+            elif kind == "capture":
+                dev.pause(1)
+        except m.ALSAAudioError:
+            pass  # a vanished or unpausable device has nothing left to flush
+        try:
+            dev.close()
+        except m.ALSAAudioError:
+            pass
+
+
+def _api() -> PcmApi:
+    return PcmApi(_alsa())
+
+
 def _offers(dev) -> str:
     """What a device supports, for the error message (best effort: plugins vary)."""
     parts = []
@@ -99,16 +181,12 @@ def _offers(dev) -> str:
 
 def open_pcm(kind: str, device: str, channels: int, periods: int):
     """Open one PCM (kind 'capture' or 'playback') and check it runs at our format."""
-    alsaaudio = _alsa()
-    stream = alsaaudio.PCM_CAPTURE if kind == "capture" else alsaaudio.PCM_PLAYBACK
+    api = _api()
     try:
-        dev = alsaaudio.PCM(stream, alsaaudio.PCM_NORMAL, rate=RATE, channels=channels,
-                            format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=PERIOD,
-                            periods=periods, device=device)
-    except alsaaudio.ALSAAudioError as e:
+        dev, info = api.open(kind, device, channels, periods)
+    except api.m.ALSAAudioError as e:
         raise AudioDeviceError(f"{kind} device '{device}' cannot be opened ({e}); "
                                f"list devices with `{'arecord' if kind == 'capture' else 'aplay'} -L`") from None
-    info = dev.info()
     problems = []
     if info["rate"] != RATE:
         problems.append(f"{RATE} Hz (got {info['rate']} Hz)")
@@ -133,6 +211,7 @@ class AlsaDuplex:
         config.validate()
         self.config = config
         self.xruns = 0
+        self._api = _api()
         self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods)
         try:
             self._play = playback_pcm or open_pcm("playback", config.playback, config.channels,
@@ -156,18 +235,21 @@ class AlsaDuplex:
     def read(self) -> np.ndarray:
         """The next full period as a float hop. Short reads are joined; a read cut short by
         a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
-        alsaaudio = _alsa()
+        api = self._api
         need = PERIOD * self._frame_bytes
         while len(self._pending) < need:
             try:
-                if self._cap.state() == alsaaudio.PCM_STATE_XRUN:
+                if api.in_xrun(self._cap):
                     self.xruns += 1
                 n, data = self._cap.read()
-            except alsaaudio.ALSAAudioError as e:
+            except api.m.ALSAAudioError as e:
                 if _interrupted(e):
                     continue
+                if _broken_pipe(e):
+                    self.xruns += 1
+                    continue
                 raise self._lost("capture", self.config.capture, e) from None
-            if n == -_EPIPE:        # overrun: pyalsaaudio re-prepares on the next read
+            if n == -_EPIPE:        # overrun, the stream re-prepared (0.8.4: data is junk)
                 self.xruns += 1
             elif n < 0:
                 raise self._lost("capture", self.config.capture, OSError(-n, os.strerror(-n)))
@@ -179,31 +261,28 @@ class AlsaDuplex:
     def _write_all(self, data: bytes) -> None:
         """Write every frame: a write cut short by a signal or a partial write goes on
         from where it stopped."""
-        alsaaudio = _alsa()
+        alsaaudio = self._api.m
         while data:
             try:
                 n = self._play.write(data)          # frames taken
             except alsaaudio.ALSAAudioError as e:
                 if _interrupted(e):
                     continue
+                if _broken_pipe(e):     # an underrun pyalsaaudio did not recover: write again
+                    self.xruns += 1
+                    continue
                 raise self._lost("playback", self.config.playback, e) from None
             data = data[n * self._frame_bytes:]
 
     def write(self, hop: np.ndarray) -> None:
-        alsaaudio = _alsa()
         # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
-        # restore the headroom before the hop.
-        if self._play.state() == alsaaudio.PCM_STATE_XRUN:
+        # restore the headroom before the hop (0.10+; older releases cannot tell).
+        if self._api.in_xrun(self._play):
             self.xruns += 1
             self._write_all(self._silence)
         self._write_all(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
 
     def close(self, drain: bool = True) -> None:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""
-        alsaaudio = _alsa()
-        for dev, finish in ((self._cap, "drop"), (self._play, "drain" if drain else "drop")):
-            try:
-                getattr(dev, finish)()
-            except alsaaudio.ALSAAudioError:
-                pass  # a vanished device has nothing left to flush
-            dev.close()
+        self._api.stop(self._cap, "capture", drain=False)
+        self._api.stop(self._play, "playback", drain)
