@@ -17,15 +17,11 @@ void pn_pitch_reset(pn_pitch *p)
 
 /* Order-4 LPC of the frame (lag-windowed autocorrelation, Levinson) so the search sees a
  * flat spectrum and the formants do not pull the correlation peak. */
-static void lpc(const float *x, int n, float *a)
+static void lpc(const pn_dsp_ops *ops, const float *x, int n, float *a)
 {
     float r[LPC_ORDER + 1];
-    for (int k = 0; k <= LPC_ORDER; k++) {
-        float s = 0.f;
-        for (int i = k; i < n; i++)
-            s += x[i] * x[i - k];
-        r[k] = s;
-    }
+    for (int k = 0; k <= LPC_ORDER; k++)
+        r[k] = ops->dot(x + k, x, n - k);
     r[0] = r[0] * 1.0001f + 1e-9f;
     for (int k = 1; k <= LPC_ORDER; k++)
         r[k] *= 1.f - 0.0005f * (float)(k * k);  /* lag window: ~60 Hz smoothing */
@@ -51,7 +47,7 @@ static void lpc(const float *x, int n, float *a)
 static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
 {
     float a[LPC_ORDER], w[PN_PITCH_DS_BUF], xc[PN_PITCH_NCAND], corr[PN_PITCH_NCAND];
-    lpc(ds + PN_PITCH_DS_MAX, PN_PITCH_DS_FRAME, a);
+    lpc(ops, ds + PN_PITCH_DS_MAX, PN_PITCH_DS_FRAME, a);
     /* whitening, then a [1 2 1]/4 low-pass: a correlation peak at a fractional lag stays
      * high when the top of the 0..6 kHz band does not dominate */
     float e1 = 0.f, e2 = 0.f;
