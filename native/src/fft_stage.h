@@ -23,6 +23,20 @@ static void FFT_STAGE(const pn_fft *f, int s, const float *restrict ir, const fl
 {
     const int p = f->radix[s], ns = f->ns[s], m = PN_CFFT_N / p;
     const float *tr = f->twr + f->tw_off[s], *ti = f->twi + f->tw_off[s];
+    if (ns == 1 && p == 4) {
+        /* first stage: no twiddles, one butterfly per b; looping over b lets it vectorise */
+        for (int j = 0; j < m; j++) {
+            float ar = ir[j] + ir[j + 2 * m], ai = ii[j] + ii[j + 2 * m];
+            float br = ir[j] - ir[j + 2 * m], bi = ii[j] - ii[j + 2 * m];
+            float cr = ir[j + m] + ir[j + 3 * m], ci = ii[j + m] + ii[j + 3 * m];
+            float dr = ir[j + m] - ir[j + 3 * m], di = ii[j + m] - ii[j + 3 * m];
+            or_[4 * j] = ar + cr; oi[4 * j] = ai + ci;
+            or_[4 * j + 1] = br + di; oi[4 * j + 1] = bi - dr;
+            or_[4 * j + 2] = ar - cr; oi[4 * j + 2] = ai - ci;
+            or_[4 * j + 3] = br - di; oi[4 * j + 3] = bi + dr;
+        }
+        return;
+    }
     for (int b = 0; b < m / ns; b++) {
         float *orb = or_ + b * ns * p, *oib = oi + b * ns * p;
         switch (p) {
