@@ -49,16 +49,19 @@ static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
     float a[LPC_ORDER], w[PN_PITCH_DS_BUF], xc[PN_PITCH_NCAND], corr[PN_PITCH_NCAND];
     lpc(ops, ds + PN_PITCH_DS_MAX, PN_PITCH_DS_FRAME, a);
     /* whitening, then a [1 2 1]/4 low-pass: a correlation peak at a fractional lag stays
-     * high when the top of the 0..6 kHz band does not dominate */
-    float e1 = 0.f, e2 = 0.f;
-    for (int i = 0; i < PN_PITCH_DS_BUF; i++) {
-        float s = ds[i];
-        for (int j = 0; j < LPC_ORDER && j < i; j++)
-            s -= a[j] * ds[i - 1 - j];
-        w[i] = 0.25f * (s + 2.f * e1 + e2);
-        e2 = e1;
-        e1 = s;
+     * high when the top of the 0..6 kHz band does not dominate (two plain loops: they vectorise) */
+    float e[PN_PITCH_DS_BUF];
+    for (int i = 0; i < LPC_ORDER; i++) {
+        e[i] = ds[i];
+        for (int j = 0; j < i; j++)
+            e[i] -= a[j] * ds[i - 1 - j];
     }
+    for (int i = LPC_ORDER; i < PN_PITCH_DS_BUF; i++)
+        e[i] = ds[i] - a[0] * ds[i - 1] - a[1] * ds[i - 2] - a[2] * ds[i - 3] - a[3] * ds[i - 4];
+    w[0] = 0.25f * e[0];
+    w[1] = 0.25f * (e[1] + 2.f * e[0]);
+    for (int i = 2; i < PN_PITCH_DS_BUF; i++)
+        w[i] = 0.25f * (e[i] + 2.f * e[i - 1] + e[i - 2]);
     const float *x = w + PN_PITCH_DS_MAX;
     const int n = PN_PITCH_DS_FRAME;
     /* xc[l] pairs x with the frame PN_PITCH_DS_MAX - l samples earlier */
