@@ -96,8 +96,11 @@ class Kernel:
 
     def synthesize(self, gains, strengths) -> np.ndarray:
         """Apply band gains and comb strengths to the frame PN_LOOKAHEAD_FRAMES back."""
-        self._g[:] = np.asarray(gains, np.float32).reshape(NB_BANDS)
-        self._r[:] = np.asarray(strengths, np.float32).reshape(NB_BANDS)
+        for dst, v, name in ((self._g, gains, "gains"), (self._r, strengths, "strengths")):
+            a = np.asarray(v, np.float32)
+            if a.shape != (NB_BANDS,):
+                raise NativeError(f"{name}: expected {NB_BANDS} band values, got shape {a.shape}")
+            dst[:] = a
         check(fn("pn_synthesize")(self._live(), self._p["g"], self._p["r"], self._p["out"]), "pn_synthesize")
         return self._out.copy()
 

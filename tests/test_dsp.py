@@ -96,6 +96,11 @@ def test_kernel_refuses_a_wrong_hop_size():
         k.process(np.zeros(100, np.float32))
 
 
+def test_kernel_refuses_gains_of_the_wrong_size():
+    with Kernel() as k, pytest.raises(EdgeError, match="34 band values"):
+        k.synthesize(np.ones(33, np.float32), np.zeros(34, np.float32))
+
+
 def test_kernel_refuses_nan_gains():
     with Kernel() as k:
         k.analyze(np.zeros(HOP, np.float32))
