@@ -1,11 +1,13 @@
 """The whole loop through REAL ALSA PCMs with no sound card (file plugin over the null PCM,
 real pyalsaaudio): the output equals what the kernel produces offline; bad devices give a
 clear error; a device that vanishes ends the run cleanly; `edge run` end to end."""
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import types
 import warnings
@@ -24,6 +26,7 @@ from edge.wavio import read_wav  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HOP = 480
+PATIENT = 2_000_000_000     # kernel wait where a test pins exact output, not timing
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +71,7 @@ def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir):
     write_capture(alsa_dir, x)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False)
+        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP
@@ -102,7 +105,7 @@ def test_bypass_keeps_audio_flowing_through_alsa_when_kernel_fails_or_overruns(a
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     with Kernel() as k:
         result = run_service(Faulty(k, fail={20}, slow={60, 61, 62}), io, frames=hops, rt=False,
-                             cooldown=10)
+                             cooldown=10, hang_ns=PATIENT)
     io.close()
     assert result["kernel_errors"] == 1 and result["deadline_misses"] >= 3
     assert result["bypass_entries"] == 2 and result["frames"] == hops
@@ -130,7 +133,7 @@ def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir):
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play", channels=4, capture_channel=2,
                                 playback_channel=1))
     with Kernel() as k:
-        run_service(k, io, frames=hops, rt=False)
+        run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     out = played(alsa_dir, 4)[io.prefill:]
     np.testing.assert_array_equal(out[:, 1], pcm.to_s16(offline(x)))
@@ -218,7 +221,7 @@ def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
     play = XrunOnce(open_pcm("playback", "edge_play", 1, 3), "state", at=12)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False)
+        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     assert result["xruns"] == 2 and result["frames"] == hops
     out = played(alsa_dir)[:, 0]
@@ -265,7 +268,7 @@ def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir):
     play = Interrupted(open_pcm("playback", "edge_play", 1, 3))
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False)
+        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     assert result["frames"] == hops and result["xruns"] == 0
     np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
@@ -282,7 +285,7 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     write_capture(alsa_dir, x)
     p = edge_cli(alsa_dir, "--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
                  "--telemetry", str(tmp_path / "t.jsonl"), "--prometheus", str(tmp_path / "t.prom"),
-                 "--no-realtime")
+                 "--no-realtime", "--kernel-wait", "2000")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     result = json.loads(out)
@@ -377,7 +380,7 @@ def test_pyalsaaudio_084_api_round_trips_the_kernel_output_bit_exactly(alsa_dir,
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     assert isinstance(io._cap, Pcm084) and isinstance(io._play, Pcm084)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False)
+        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP and not out[:io.prefill].any()
@@ -391,7 +394,7 @@ def test_pyalsaaudio_084_multichannel_capture_picks_one_channel(alsa_dir, alsa08
     write_capture(alsa_dir, x, channels=2, channel=1)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play", channels=2, capture_channel=1))
     with Kernel() as k:
-        run_service(k, io, frames=hops, rt=False)
+        run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     out = played(alsa_dir, 2)[io.prefill:]
     np.testing.assert_array_equal(out[:, 0], pcm.to_s16(offline(x)))
@@ -405,7 +408,7 @@ def test_pyalsaaudio_084_overrun_from_read_is_counted_without_losing_hops(alsa_d
     cap = XrunOnce(open_pcm("capture", "edge_cap", 1, 3), "read", at=5)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False)
+        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     assert result["xruns"] == 1 and result["frames"] == hops
     np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
@@ -421,3 +424,55 @@ def test_pyalsaaudio_084_missing_device_and_too_many_periods_are_clear_errors(al
         open_pcm("capture", "no_such_pcm", 1, 3)
     with pytest.raises(AudioDeviceError, match=r"6 periods need pyalsaaudio 0.10"):
         open_pcm("playback", "edge_play", 1, 6)
+
+
+class Hanging:
+    """The real kernel whose call `at` blocks in a C call that does not return (read(2) on an
+    empty pipe through ctypes, the GIL released as in the kernel's own calls) until let_go()."""
+    def __init__(self, kernel, at):
+        self.k, self.at, self.calls = kernel, at, 0
+        self.latency = kernel.latency
+        self._r, self._w = os.pipe()
+        self._read = ctypes.CDLL(None, use_errno=True).read
+
+    def process(self, hop):
+        i = self.calls
+        self.calls += 1
+        if i == self.at:
+            self._read(self._r, ctypes.create_string_buffer(1), 1)
+        return self.k.process(hop)
+
+    def let_go(self):
+        os.write(self._w, b"x")
+
+
+def test_audio_keeps_flowing_through_alsa_when_a_kernel_call_never_returns(alsa_dir, tmp_path):
+    from edge.supervisor.service import Outputs
+    hops = 150
+    x = noisy(hops)
+    write_capture(alsa_dir, x)
+    io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
+    k = Kernel()
+    hanging = Hanging(k, at=20)
+    released = threading.Event()
+
+    def release():
+        k.close()
+        released.set()
+    result = run_service(hanging, io, frames=hops, rt=False, hang_ns=100_000_000, release=release,
+                         outputs=Outputs(jsonl=tmp_path / "t.jsonl", prometheus=tmp_path / "t.prom"))
+    io.close()
+    assert result["frames"] == hops and result["final"]
+    assert result["kernel_hung"] == 1 and result["kernel_stuck"] and result["bypassing"]
+    assert result["bypass_frames"] == hops - 21 and hanging.calls == 21
+    assert not released.is_set()                  # not freed under the stuck call
+    out = played(alsa_dir)[io.prefill:, 0].reshape(-1, HOP)
+    assert out.shape[0] == hops                   # every hop came out
+    np.testing.assert_array_equal(out[:20].ravel(), pcm.to_s16(offline(x[:20 * HOP])))
+    # From the hop whose call hung: the input delayed by the kernel latency.
+    dry = pcm.to_s16(np.concatenate((np.zeros(k.latency, np.float32), x))[:x.size]).reshape(-1, HOP)
+    np.testing.assert_array_equal(out[20:], dry[20:])
+    assert "edge_kernel_stuck 1" in (tmp_path / "t.prom").read_text()
+    assert json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])["kernel_hung"] == 1
+    hanging.let_go()                              # if the call ever returns, the kernel is freed
+    assert released.wait(5)

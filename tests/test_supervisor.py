@@ -4,6 +4,8 @@ import gc
 import json
 import os
 import signal
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -14,6 +16,11 @@ from edge.supervisor.loop import HOP, DelayLine, Supervisor
 from edge.supervisor.service import Outputs, run_service
 
 LATENCY = 1440
+PATIENT = 2_000_000_000     # kernel wait for tests of the loop's logic: never reached on a busy host
+
+
+def supervise(proc, io, **kw):
+    return Supervisor(proc, io, **{"hang_ns": PATIENT, **kw})
 
 
 class FakeClock:
@@ -99,7 +106,7 @@ def test_clean_run_outputs_exactly_the_kernel_result():
     clock = FakeClock()
     x = signal_in(50)
     io = ListIO(x)
-    sup = Supervisor(StandIn(clock), io, clock=clock)
+    sup = supervise(StandIn(clock), io, clock=clock)
     sup.run(50)
     np.testing.assert_array_equal(np.concatenate(io.out), 0.5 * delayed(x))
     s = sup.stats()
@@ -112,7 +119,7 @@ def test_bypass_keeps_audio_flowing_when_kernel_raises():
     x = signal_in(60)
     io = ListIO(x)
     proc = StandIn(clock, fail={10})
-    sup = Supervisor(proc, io, clock=clock, cooldown=20)
+    sup = supervise(proc, io, clock=clock, cooldown=20)
     sup.run(60)
     y = np.concatenate(io.out).reshape(-1, HOP)
     dry = delayed(x).reshape(-1, HOP)
@@ -129,7 +136,7 @@ def test_kernel_comes_back_after_cooldown_with_a_crossfade():
     clock = FakeClock()
     x = signal_in(80)
     io = ListIO(x)
-    sup = Supervisor(StandIn(clock, fail={10}), io, clock=clock, cooldown=20)
+    sup = supervise(StandIn(clock, fail={10}), io, clock=clock, cooldown=20)
     sup.run(80)
     y = np.concatenate(io.out).reshape(-1, HOP)
     dry = delayed(x).reshape(-1, HOP)
@@ -146,7 +153,7 @@ def test_bypass_keeps_audio_flowing_when_kernel_overruns():
     x = signal_in(40)
     io = ListIO(x)
     proc = StandIn(clock, slow={5, 12, 13, 14})     # one isolated overrun, then three in a row
-    sup = Supervisor(proc, io, clock=clock, miss_limit=3, cooldown=10)
+    sup = supervise(proc, io, clock=clock, miss_limit=3, cooldown=10)
     sup.run(40)
     y = np.concatenate(io.out).reshape(-1, HOP)
     dry = delayed(x).reshape(-1, HOP)
@@ -163,7 +170,7 @@ def test_a_kernel_that_keeps_failing_never_stops_the_audio():
     x = signal_in(100)
     io = ListIO(x)
     proc = StandIn(clock, fail=set(range(1000)))
-    sup = Supervisor(proc, io, clock=clock, cooldown=5)
+    sup = supervise(proc, io, clock=clock, cooldown=5)
     sup.run(100)
     np.testing.assert_array_equal(np.concatenate(io.out), delayed(x))
     assert sup.counters.kernel_errors > 1 and sup.counters.frames == 100
@@ -176,7 +183,7 @@ def test_a_wrong_shaped_result_counts_as_a_kernel_error():
         def process(self, hop):
             return super().process(hop)[:100]
     io = ListIO(signal_in(5))
-    sup = Supervisor(Short(clock), io, clock=clock)
+    sup = supervise(Short(clock), io, clock=clock)
     sup.run(5)
     assert sup.counters.kernel_errors == 1 and all(h.shape == (HOP,) for h in io.out)
 
@@ -187,7 +194,8 @@ def test_sigterm_stops_the_service_cleanly_and_flushes_telemetry(tmp_path):
     io = ListIO(x, on_read=lambda i: i == 7 and os.kill(os.getpid(), signal.SIGTERM))
     before = signal.getsignal(signal.SIGTERM)
     out = Outputs(jsonl=tmp_path / "t.jsonl", prometheus=tmp_path / "t.prom", interval=60)
-    result = run_service(StandIn(clock), io, frames=None, outputs=out, rt=False, clock=clock)
+    result = run_service(StandIn(clock), io, frames=None, outputs=out, rt=False, clock=clock,
+                         hang_ns=PATIENT)
     assert result["frames"] == 8 and result["final"] is True
     assert signal.getsignal(signal.SIGTERM) is before
     rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
@@ -200,7 +208,7 @@ def test_unwritable_prometheus_path_is_a_clear_error_before_audio_starts(tmp_pat
     clock = FakeClock()
     io = ListIO(signal_in(5))
     with pytest.raises(EdgeError, match="prometheus file .*missing/e.prom"):
-        run_service(StandIn(clock), io, frames=5, rt=False, clock=clock,
+        run_service(StandIn(clock), io, frames=5, hang_ns=PATIENT, rt=False, clock=clock,
                     outputs=Outputs(prometheus=tmp_path / "missing" / "e.prom"))
     assert io.out == []
 
@@ -217,6 +225,7 @@ def test_telemetry_that_cannot_be_written_mid_run_warns_once_and_audio_goes_on(t
             d.rmdir()
     io = ListIO(signal_in(10), on_read=pull_the_disk)
     result = run_service(StandIn(clock), io, frames=10, rt=False, clock=clock, warn=warnings.append,
+                         hang_ns=PATIENT,
                          outputs=Outputs(prometheus=d / "e.prom", interval=60))
     assert result["frames"] == 10 and len(io.out) == 10
     assert len(warnings) == 1 and "telemetry not written" in warnings[0]
@@ -238,3 +247,69 @@ def test_realtime_measures_that_are_not_permitted_become_warnings(monkeypatch):
     assert any("mlockall" in w for w in h.warnings)
     assert any("affinity" in w for w in h.warnings)
     assert h.applied == ["gc frozen and disabled"]
+
+
+class Blocking:
+    """The input delayed by LATENCY and halved, on the real clock; call `at` blocks (GIL
+    released, as in a ctypes call) until `let_go` is set."""
+    def __init__(self, at):
+        self.latency = LATENCY
+        self.delay = DelayLine(LATENCY)
+        self.at, self.calls = at, 0
+        self.let_go = threading.Event()
+        self.threads = set()
+
+    def process(self, hop):
+        self.threads.add(threading.get_ident())
+        i = self.calls
+        self.calls += 1
+        if i == self.at:
+            self.let_go.wait()
+        return 0.5 * self.delay.push(hop)
+
+
+def test_a_kernel_call_that_blocks_is_bypassed_then_the_kernel_comes_back():
+    x = signal_in(60)
+    proc = Blocking(at=10)
+
+    def unblock(i):
+        if i == 30:
+            proc.let_go.set()
+            time.sleep(0.05)              # the stuck call returns meanwhile
+    io = ListIO(x, on_read=unblock)
+    released = threading.Event()
+    sup = Supervisor(proc, io, cooldown=5, hang_ns=20_000_000, release=released.set)
+    sup.run(30)
+    s = sup.stats()
+    assert s["kernel_hung"] == 1 and s["kernel_stuck"] and s["bypassing"]
+    assert proc.calls == 11                 # never fed again while stuck
+    sup.run(60)
+    assert sup.close() and released.is_set()
+    y = np.concatenate(io.out).reshape(-1, HOP)
+    dry = delayed(x).reshape(-1, HOP)
+    np.testing.assert_array_equal(y[:10], 0.5 * dry[:10])
+    np.testing.assert_array_equal(y[10:31], dry[10:31])        # the delayed input, never silence
+    np.testing.assert_array_equal(y[-10:], 0.5 * dry[-10:])    # re-primed and switched back
+    s = sup.stats()
+    assert s["kernel_hung"] == 1 and not s["kernel_stuck"] and s["bypass_entries"] == 1
+    assert threading.get_ident() not in proc.threads           # the kernel ran on its own thread
+
+
+def test_inline_kernel_runs_on_the_audio_thread_without_a_guard():
+    clock = FakeClock()
+    proc = Blocking(at=-1)
+    io = ListIO(signal_in(5))
+    sup = Supervisor(proc, io, hang_ns=None, clock=clock)
+    sup.run(5)
+    assert proc.threads == {threading.get_ident()} and sup.close()
+
+
+def test_a_stuck_kernel_is_not_released_under_its_call():
+    proc = Blocking(at=0)
+    released = threading.Event()
+    sup = Supervisor(proc, ListIO(signal_in(5)), hang_ns=5_000_000, release=released.set)
+    sup.run(5)
+    assert not sup.close(wait_s=0.05)
+    assert not released.is_set()
+    proc.let_go.set()                                 # the call returns late: freed then
+    assert released.wait(5)

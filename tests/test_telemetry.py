@@ -174,8 +174,8 @@ def test_a_source_that_turns_garbled_loses_only_its_own_value(tmp_path):
 # --- exporters --------------------------------------------------------------------------------
 
 RECORD = {"frames": 500, "frame_us": {"p50": 212.0, "p99": 480.0, "max": 1210.0, "mean": 230.5},
-          "deadline_misses": 2, "xruns": 1, "kernel_errors": 0, "bypass_frames": 0,
-          "bypassing": False, "process_cpu": 0.031, "cpu_cores": {"cpu0": 0.2, "cpu1": 0.1},
+          "deadline_misses": 2, "xruns": 1, "kernel_errors": 0, "kernel_hung": 1,
+          "kernel_stuck": True, "bypass_frames": 0, "bypassing": False, "process_cpu": 0.031, "cpu_cores": {"cpu0": 0.2, "cpu1": 0.1},
           "temp_c": 52.582, "clock_mhz": 1800.0,
           "throttled": parsers.throttled("throttled=0x50005"), "power_w": 3.112,
           "power_source": "hwmon"}
@@ -196,6 +196,7 @@ def test_prometheus_textfile_is_valid_exposition_format(tmp_path):
     assert samples["edge_frame_seconds_count"] == 500
     assert samples["edge_frame_seconds_sum"] == pytest.approx(500 * 230.5e-6)
     assert samples["edge_deadline_misses_total"] == 2
+    assert samples["edge_kernel_hung_total"] == 1 and samples["edge_kernel_stuck"] == 1
     assert samples['edge_throttled{flag="under_voltage"}'] == 1
     assert samples['edge_throttled{flag="soft_temp_limit"}'] == 0
     assert samples['edge_power_watts{source="hwmon"}'] == pytest.approx(3.112)
@@ -219,7 +220,8 @@ def test_jsonl_appends_one_object_per_record(tmp_path):
     assert [r["frames"] for r in rows] == [500, 600] and "time" in rows[0]
 
 
-def test_live_line_shows_throttling_and_bypass():
+def test_live_line_shows_throttling_bypass_and_a_stuck_kernel():
     line = export.live_line({**RECORD, "bypassing": True})
     assert "p99 480 us" in line and "THROTTLED: under_voltage,throttled" in line
     assert "BYPASS" in line and "3.11 W" in line
+    assert "hung 1" in line and "KERNEL STUCK" in line

@@ -115,6 +115,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
             wall = time.monotonic() - t0
             cpu = time.process_time() - cpu0
             sampler.stop()
+            sup.close()
         run.append(sources.sample())
     stats = sup.stats()
     audio_s = frames * HOP / 48000

@@ -27,6 +27,9 @@ def add_parser(sub):
     p.add_argument("--model", metavar="PATH", help="model weights (default: the shipped model)")
     p.add_argument("--cpu", type=int, metavar="N",
                    help="pin the audio thread to this core (default: the last core)")
+    p.add_argument("--kernel-wait", type=float, metavar="MS",
+                   help="how long a hop waits for the kernel before playing the delayed input "
+                        "(default: the playback headroom, 20 ms with 3 periods)")
     p.add_argument("--no-realtime", action="store_true",
                    help="skip SCHED_FIFO, mlockall and affinity (e.g. on a shared machine)")
     return p
@@ -53,6 +56,8 @@ def run(args) -> int:
         raise EdgeError(f"--duration must be positive, got {args.duration}")
     if args.interval <= 0:
         raise EdgeError(f"--interval must be positive, got {args.interval}")
+    if args.kernel_wait is not None and args.kernel_wait <= 0:
+        raise EdgeError(f"--kernel-wait must be positive, got {args.kernel_wait}")
     a = board.audio
 
     def pick(given, default):
@@ -72,16 +77,20 @@ def run(args) -> int:
     kernel = Kernel(model)
     try:
         io = AlsaDuplex(config)
-        try:
-            frames = None if args.duration is None else round(args.duration * 100)
-            result = run_service(kernel, io, frames=frames, sources=for_board(board),
-                                 outputs=Outputs(jsonl=args.telemetry, prometheus=args.prometheus,
-                                                 live=args.live, interval=args.interval),
-                                 rt=not args.no_realtime, warn=_warn,
-                                 cpu=default_audio_cpu() if args.cpu is None else args.cpu)
-        finally:
-            io.close(drain=True)
-    finally:
+    except BaseException:
         kernel.close()
+        raise
+    wait = {} if args.kernel_wait is None else {"hang_ns": round(args.kernel_wait * 1e6)}
+    try:
+        frames = None if args.duration is None else round(args.duration * 100)
+        # The kernel is freed by the loop once no call is running in it: a call stuck in the
+        # C library keeps it (the process exits anyway) rather than freeing it under the call.
+        result = run_service(kernel, io, frames=frames, sources=for_board(board),
+                             outputs=Outputs(jsonl=args.telemetry, prometheus=args.prometheus,
+                                             live=args.live, interval=args.interval),
+                             rt=not args.no_realtime, warn=_warn, release=kernel.close,
+                             cpu=default_audio_cpu() if args.cpu is None else args.cpu, **wait)
+    finally:
+        io.close(drain=True)
     print(json.dumps(result, indent=2))
     return 0

@@ -6,9 +6,17 @@ path: the output becomes the input delayed by the kernel's latency (so the switc
 jump in time) for `cooldown` hops. The kernel is then fed again for enough hops to refill
 its buffers (its output still discarded), and switched back in with a one-hop crossfade.
 Anything the processor raises is contained here: the audio keeps flowing.
+
+A kernel call that never returns (a C call stuck inside the library) must not stop the audio
+either: the kernel runs on a worker thread (ctypes releases the GIL during the call) and each
+hop waits for it at most `hang_ns`; a result not there by then is replaced by the delayed
+input for that hop. A worker still inside an earlier hop's call is not fed again: the loop
+bypasses (counted once per stuck call as kernel_hung) until the call returns, if ever.
 """
 from __future__ import annotations
 
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -48,10 +56,137 @@ class DelayLine:
         return joined[:hop.size]
 
 
+class _Inline:
+    """The kernel called on the audio thread itself (hang_ns=None): no hand-off, no guard."""
+    busy = False
+    calls = 0
+
+    def __init__(self, proc: Processor, release=None):
+        self.proc, self._release = proc, release
+
+    def ready(self) -> bool:
+        return True
+
+    def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray:
+        return self.proc.process(hop)
+
+    def demote(self) -> None:
+        pass
+
+    def close(self, wait_s: float = 0.0) -> bool:
+        if self._release:
+            self._release()
+            self._release = None
+        return True
+
+
+class KernelThread:
+    """processor.process on a thread of its own, handed each hop through two raw locks used as
+    semaphores (the cheapest wake-up CPython has). The thread starts at the first hop, from the
+    audio thread, so it inherits that thread's scheduling policy and CPU affinity; it then
+    steps one real-time priority below it, so that a call spinning forever cannot keep the
+    audio thread off its core, and a call found stuck is demoted to normal scheduling."""
+
+    def __init__(self, proc: Processor, release=None):
+        self.proc, self._release = proc, release
+        self._go, self._done = threading.Lock(), threading.Lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._hop = self._out = self._err = None
+        self._quit = False
+        self._thread: threading.Thread | None = None
+        self._policy = None          # the worker's own (policy, priority), restored after a demotion
+        self._demoted = False
+        self.tid = 0
+        self.busy = False            # a call is in flight (submitted, result not collected)
+        self.calls = 0
+
+    def _work(self) -> None:
+        self.tid = threading.get_native_id()
+        self._policy = _below_caller()
+        while True:
+            self._go.acquire()
+            if self._quit:
+                break
+            if self._demoted:
+                _set_policy(0, self._policy)
+                self._demoted = False
+            try:
+                self._out, self._err = self.proc.process(self._hop), None
+            except Exception as e:  # noqa: BLE001 - handed to the audio thread
+                self._out, self._err = None, e
+            self._done.release()
+        if self._release:            # no call of ours runs on the processor any more
+            self._release()
+
+    def ready(self) -> bool:
+        """True when no call is in flight (a late one that has ended since is collected)."""
+        if self.busy and self._done.acquire(blocking=False):
+            self.busy = False        # its result belonged to a hop already played dry
+        return not self.busy
+
+    def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray | None:
+        """The result for `hop`, or None when the call is not done within timeout_s (it goes
+        on; ready() says when it has ended). Raises what the processor raised."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="edge-kernel", daemon=True)
+            self._thread.start()
+        self._hop = hop
+        self.calls += 1
+        self._go.release()
+        if not self._done.acquire(timeout=timeout_s):
+            self.busy = True
+            return None
+        if self._err is not None:
+            err, self._err = self._err, None
+            raise err
+        return self._out
+
+    def demote(self) -> None:
+        """A stuck call leaves real-time scheduling, whatever it does meanwhile."""
+        if self.tid and self._policy and self._policy[0] != os.SCHED_OTHER:
+            self._demoted = _set_policy(self.tid, (os.SCHED_OTHER, 0))
+
+    def close(self, wait_s: float = 1.0) -> bool:
+        """Stop the thread; True when the processor was released (no call in flight). A
+        stuck thread is left behind (a daemon: it cannot hold up the exit) and releases the
+        processor itself if its call ever returns."""
+        if self._thread is None or self._quit:
+            if self._thread is None and self._release:
+                self._release()
+                self._release = None
+            return self._thread is None or not self._thread.is_alive()
+        self._quit = True
+        self._go.release()
+        self._thread.join(wait_s)
+        return not self._thread.is_alive()
+
+
+def _set_policy(tid: int, policy) -> bool:
+    try:
+        os.sched_setscheduler(tid, policy[0], os.sched_param(policy[1]))
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+def _below_caller():
+    """Step the calling (worker) thread one priority below the real-time thread that made it;
+    returns the policy it runs with."""
+    try:
+        policy, prio = os.sched_getscheduler(0), os.sched_getparam(0).sched_priority
+    except (OSError, AttributeError):
+        return None
+    if policy in (os.SCHED_FIFO, os.SCHED_RR) and prio > 1 and _set_policy(0, (policy, prio - 1)):
+        prio -= 1
+    return policy, prio
+
+
 @dataclass
 class Counters:
     frames: int = 0
     kernel_errors: int = 0
+    kernel_hung: int = 0
     bypass_frames: int = 0
     bypass_entries: int = 0
     last_error: str = ""
@@ -60,7 +195,11 @@ class Counters:
 
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
-                 cooldown: int = 100, deadline_ns: int = HOP_NS, clock=time.monotonic_ns):
+                 cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = HOP_NS,
+                 release=None, clock=time.monotonic_ns):
+        """hang_ns: how long a hop waits for the kernel before it plays the delayed input
+        (None: call the kernel on the audio thread, unguarded). release: called once the
+        processor is no longer in use (at close, or when a stuck call returns)."""
         self.proc = processor
         self.io = io
         self.miss_limit = miss_limit
@@ -74,6 +213,9 @@ class Supervisor:
         self._misses_in_row = 0
         self._fade = np.linspace(0.0, 1.0, HOP, endpoint=False, dtype=np.float32)
         self._fade_next = False
+        self._hang_s = None if hang_ns is None else hang_ns / 1e9
+        self._kernel = (_Inline if hang_ns is None else KernelThread)(processor, release)
+        self._hung_call = 0
         self.stop_requested = False
 
     @property
@@ -90,32 +232,51 @@ class Supervisor:
         self.counters.last_error = str(e)
         self._enter_bypass()
 
+    def _refuse(self) -> None:
+        """The worker is still inside an earlier hop's call: not fed, bypass, counted once."""
+        k = self._kernel
+        if k.calls != self._hung_call:
+            self._hung_call = k.calls
+            self.counters.kernel_hung += 1
+            k.demote()
+        if self._bypass_left:
+            self._bypass_left = max(self._bypass_left, self.cooldown + self._prime)
+        else:
+            self._enter_bypass()
+
     def step(self, x: np.ndarray) -> np.ndarray:
         """Process one captured hop and return what to play. Never raises for the kernel."""
         c = self.counters
         t0 = self.clock()
         dry = self._delay.push(x)
+        if not self._kernel.ready():
+            self._refuse()
         if self._bypass_left:
             y = dry
             self._bypass_left -= 1
             c.bypass_frames += 1
-            if self._bypass_left < self._prime:
+            if self._bypass_left < self._prime and self._kernel.ready():
                 try:
-                    self.proc.process(x)           # refill its buffers, output unused
+                    done = self._kernel.run(x, self._hang_s)   # refill its buffers, output unused
                 except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
                     self._kernel_failed(e)
                 else:
-                    self._fade_next = self._bypass_left == 0
+                    self._fade_next = self._bypass_left == 0 and done is not None
         else:
             try:
-                y = np.asarray(self.proc.process(x), np.float32)
-                if y.shape != (HOP,):
-                    raise ValueError(f"processor returned shape {y.shape}, expected ({HOP},)")
+                y = self._kernel.run(x, self._hang_s)
+                if y is None:               # not back in time: this hop plays the delayed input
+                    y = dry
+                    self._fade_next = True
+                else:
+                    y = np.asarray(y, np.float32)
+                    if y.shape != (HOP,):
+                        raise ValueError(f"processor returned shape {y.shape}, expected ({HOP},)")
             except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
                 self._kernel_failed(e)
                 y = dry
             else:
-                if self._fade_next:
+                if self._fade_next and y is not dry:
                     y = dry + self._fade * (y - dry)
                     self._fade_next = False
         c.frames += 1
@@ -133,10 +294,16 @@ class Supervisor:
             self.io.write(self.step(self.io.read()))
         return self.counters
 
+    def close(self, wait_s: float = 1.0) -> bool:
+        """Stop the kernel thread; True when the processor was released (False: a call is
+        still stuck in it, and it must not be freed under that call)."""
+        return self._kernel.close(wait_s)
+
     def stats(self) -> dict:
         c = self.counters
         return {"frames": c.frames, "frame_us": c.times.summary(),
                 "deadline_misses": c.times.misses, "xruns": self.io.xruns,
-                "kernel_errors": c.kernel_errors, "bypass_frames": c.bypass_frames,
+                "kernel_errors": c.kernel_errors, "kernel_hung": c.kernel_hung,
+                "kernel_stuck": self._kernel.busy, "bypass_frames": c.bypass_frames,
                 "bypass_entries": c.bypass_entries, "bypassing": self.bypassing,
                 "last_error": c.last_error}

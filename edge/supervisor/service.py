@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.supervisor import realtime
+from edge.supervisor.deadline import HOP_NS
 from edge.supervisor.loop import AudioIO, Processor, Supervisor
 from edge.telemetry import export
 from edge.telemetry.sources import Sampler, Sources
@@ -45,13 +46,29 @@ def _open_jsonl(path: Path | None):
         raise EdgeError(f"telemetry file {path}: {e.strerror}") from None
 
 
+def hang_wait_ns(io: AudioIO) -> int:
+    """How long a hop may wait for the kernel: the playback headroom (the silence queued ahead
+    of the first result) when the audio side has one, else one hop."""
+    prefill = getattr(io, "prefill", 0)
+    return max(HOP_NS, prefill * 1_000_000_000 // 48000)
+
+
 def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
                 sources: Sources | None = None, outputs: Outputs | None = None,
                 rt: bool = True, cpu: int | None = None, warn=print, **supervisor_args) -> dict:
     """Run the loop with telemetry until `frames` hops or a signal; returns the last record.
-    `cpu` pins the audio thread to that core (when rt)."""
+    `cpu` pins the audio thread to that core (when rt). supervisor_args go to Supervisor
+    (hang_ns defaults to the playback headroom; release is called once the processor is free)."""
     outputs = outputs or Outputs()
+    supervisor_args.setdefault("hang_ns", hang_wait_ns(io))
     sup = Supervisor(processor, io, **supervisor_args)
+    try:
+        return _serve(sup, frames, sources, outputs, rt, cpu, warn)
+    finally:
+        sup.close()
+
+
+def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) -> dict:
     jsonl = _open_jsonl(outputs.jsonl)
     live = outputs.live_stream or sys.stderr
     lock = threading.Lock()

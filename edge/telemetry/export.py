@@ -55,8 +55,12 @@ def prometheus_text(record: dict) -> str:
                        ("deadline_misses", "Hops that took longer than 10 ms."),
                        ("xruns", "ALSA over- and underruns recovered."),
                        ("kernel_errors", "Kernel calls that failed."),
+                       ("kernel_hung", "Kernel calls still running a hop after their own."),
                        ("bypass_frames", "Hops played as delayed passthrough.")):
         metric(f"edge_{key}_total", "counter", help_, [("", record.get(key))])
+    if "kernel_stuck" in record:
+        metric("edge_kernel_stuck", "gauge", "1 while a kernel call is running past its hop.",
+               [("", int(bool(record["kernel_stuck"])))])
     if "bypassing" in record:
         metric("edge_bypassing", "gauge", "1 while the kernel is bypassed.",
                [("", int(bool(record["bypassing"])))])
@@ -111,6 +115,10 @@ def live_line(record: dict) -> str:
     active = [k for k, v in th.items() if k != "raw" and v and not k.endswith("_occurred")]
     if active:
         parts.append("THROTTLED: " + ",".join(active))
+    if record.get("kernel_hung"):
+        parts.append(f"hung {record['kernel_hung']}")
+    if record.get("kernel_stuck"):
+        parts.append("KERNEL STUCK")
     if record.get("bypassing"):
         parts.append("BYPASS")
     return "  ".join(parts)
