@@ -70,7 +70,7 @@ static void activate(float *y, int n, int act)
 }
 
 /* q = round(x * 127 / max|x|), zero padded to n_pad; returns the scale (0 for an all-zero x).
- * NaN or infinite inputs quantise to 0 rather than to undefined conversions. */
+ * NaN inputs quantise to 0 and infinite ones to +-127, never to undefined conversions. */
 static float quantize(const float *x, int n, int n_pad, int8_t *q)
 {
     /* max |x| over the finite entries, on the bit patterns: an integer max vectorises */
@@ -87,8 +87,9 @@ static float quantize(const float *x, int n, int n_pad, int8_t *q)
     float mx = m.f, inv = mx > 0.f ? 127.f / mx : 0.f;
     for (int i = 0; i < n; i++) {
         float v = x[i] * inv;
-        v = v >= -127.f ? v : 0.f;
-        v = v <= 127.f ? v : 0.f;
+        v = v == v ? v : 0.f;          /* NaN -> 0 */
+        v = v > -127.f ? v : -127.f;   /* the max entry may round to 127.00001 */
+        v = v < 127.f ? v : 127.f;
         q[i] = (int8_t)(int)(v + (v >= 0.f ? 0.5f : -0.5f));
     }
     memset(q + n, 0, (size_t)(n_pad - n));

@@ -1,0 +1,31 @@
+"""edge bench (models): the figures' keys and their sanity, on short runs (figures are printed
+by `edge bench --json`, never asserted against targets here: the machines are shared)."""
+import json
+
+from edge.bench.models import bench_models, random_pnw
+from edge.cli import main
+from edge.model import arch
+from edge.model.native_net import NativeNet
+
+
+def test_random_model_has_the_configs_weight_count():
+    for name in ("small", "paper"):
+        assert NativeNet(random_pnw(name)).info()["n_weights"] == arch.count_weights(name)
+
+
+def test_bench_models_reports_network_and_frame_times_per_model():
+    r = bench_models(seconds=0.8, configs=("small",))
+    m = r["models"]["small"]
+    for key in ("network_us", "frame_us"):
+        assert set(m[key]) >= {"mean", "p50", "p99"}
+        assert 0 < m[key]["p50"] <= m[key]["p99"]
+    assert m["frame_us"]["mean"] > m["network_us"]["mean"]  # the frame includes the network
+    assert m["weights"] == arch.count_weights("small")
+    assert r["peak_rss_mb"] > 0 and r["simd"] in r["simd_available"].split(",")
+
+
+def test_edge_bench_json_has_both_model_sizes(capsys):
+    assert main(["bench", "--json", "--seconds", "0.6"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["models"]) == {"small", "paper"}
+    assert out["models"]["paper"]["weights"] > 6 * out["models"]["small"]["weights"]
