@@ -43,20 +43,19 @@ static float rd_f32(const unsigned char *p)
     return f;
 }
 
+/* CRC-32 (IEEE, reflected), four bits at a time from a constant table: no lazily built
+ * state, so concurrent loads are safe. */
 uint32_t pn_crc32(const unsigned char *p, size_t n)
 {
-    static uint32_t table[256];
-    if (!table[1]) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            table[i] = c;
-        }
-    }
+    static const uint32_t nibble[16] = {
+        0x00000000u, 0x1DB71064u, 0x3B6E20C8u, 0x26D930ACu, 0x76DC4190u, 0x6B6B51F4u,
+        0x4DB26158u, 0x5005713Cu, 0xEDB88320u, 0xF00F9344u, 0xD6D6A3E8u, 0xCB61B38Cu,
+        0x9B64C2B0u, 0x86D3D2D4u, 0xA00AE278u, 0xBDBDF21Cu};
     uint32_t c = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++)
-        c = table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    for (size_t i = 0; i < n; i++) {
+        c = nibble[(c ^ p[i]) & 0xF] ^ (c >> 4);
+        c = nibble[(c ^ (p[i] >> 4)) & 0xF] ^ (c >> 4);
+    }
     return c ^ 0xFFFFFFFFu;
 }
 
