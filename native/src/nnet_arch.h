@@ -38,7 +38,7 @@ void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, con
 }
 
 /* 2^x: the exponent from the rounded integer part, e^(f ln 2) for f in [-0.5, 0.5] from a
- * degree-6 Taylor polynomial (relative error < 2e-7). Branch-free so loops vectorise. */
+ * degree-6 Taylor polynomial (truncation error ~1e-7 relative). Branch-free so loops vectorise. */
 static inline float exp2_approx(float x)
 {
     x = x > -126.f ? x : -126.f;  /* also maps NaN to -126 */
