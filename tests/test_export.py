@@ -8,6 +8,7 @@ import pytest
 
 from edge import export
 from edge.cli import main
+from edge.errors import EdgeError
 from edge.model import arch
 from edge.model.native_net import NativeNet
 from edge.model.tflite_step import TFLiteStep
@@ -72,6 +73,11 @@ def test_tflite_step_carries_state_and_reset_restarts_it(features):
     after_reset = np.stack([step.step(f) for f in features[:20]])
     assert np.array_equal(first, after_reset)
     assert not np.array_equal(first, again)  # the state carried over
+
+
+def test_tflite_step_refuses_a_wrong_feature_count():
+    with pytest.raises(EdgeError, match="70 features"):
+        TFLiteStep(TFLITE).step(np.zeros(68, np.float32))
 
 
 def test_edge_export_writes_a_file_the_native_loader_accepts(tmp_path, capsys):

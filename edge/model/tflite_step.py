@@ -72,7 +72,10 @@ class TFLiteStep:
         self.states = {n: np.zeros((1, self.sizes[n]), np.float32) for n in self.state_names}
 
     def step(self, features) -> np.ndarray:
-        f = np.asarray(features, np.float32).reshape(1, NB_FEATURES)
+        f = np.asarray(features, np.float32)
+        if f.size != NB_FEATURES:
+            raise EdgeError(f"TFLite step takes {NB_FEATURES} features, got {f.size}")
+        f = f.reshape(1, NB_FEATURES)
         res = self.runner(features=f, **self.states)
         for i, n in enumerate(self.state_names):
             self.states[n] = np.asarray(res[f"output_{i + 2}"], np.float32).reshape(1, -1)
