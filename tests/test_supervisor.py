@@ -313,3 +313,59 @@ def test_a_stuck_kernel_is_not_released_under_its_call():
     assert not released.is_set()
     proc.let_go.set()                                 # the call returns late: freed then
     assert released.wait(5)
+
+
+def notify_socket(tmp_path):
+    import socket
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(tmp_path / "notify"))
+    s.setblocking(False)
+    return s
+
+
+def received(sock):
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(256).decode())
+        except BlockingIOError:
+            return out
+
+
+def test_systemd_watchdog_is_pinged_from_the_audio_loop(tmp_path):
+    from edge.supervisor.sdnotify import Notifier
+    sock = notify_socket(tmp_path)
+    io = ListIO(signal_in(10), on_read=lambda i: time.sleep(0.003))
+    dog = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "60000",
+                    "WATCHDOG_PID": str(os.getpid())})
+    result = run_service(StandIn(FakeClock()), io, frames=40, rt=False, hang_ns=PATIENT, watchdog=dog)
+    msgs = received(sock)
+    assert result["frames"] == 40
+    assert msgs[0] == "READY=1" and msgs[-1] == "STOPPING=1"
+    # 40 hops of >= 3 ms, a ping at most every 30 ms (half of WatchdogSec): several, not one a
+    # hop (the socket queue holds 10 datagrams: a full one drops pings rather than block).
+    assert 2 <= msgs.count("WATCHDOG=1") <= 6
+
+
+def test_no_watchdog_pings_when_systemd_asked_another_process_or_none(tmp_path):
+    from edge.supervisor.sdnotify import Notifier
+    sock = notify_socket(tmp_path)
+    other = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "20000",
+                      "WATCHDOG_PID": "1"})
+    other.tick()
+    assert received(sock) == [] and other.interval_ns == 0
+    nothing = Notifier({})
+    nothing.ready()
+    nothing.tick()
+    assert nothing.sock is None
+    assert Notifier({"NOTIFY_SOCKET": "@edge/x"}).addr == "\0edge/x"      # abstract namespace
+
+
+def test_a_watchdog_socket_nobody_reads_never_blocks_the_loop(tmp_path):
+    from edge.supervisor.sdnotify import Notifier
+    sock = notify_socket(tmp_path)
+    dog = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "1"})
+    for _ in range(50):                      # far more than the socket queue holds
+        dog._last_ns = 0
+        dog.tick()
+    assert 0 < len(received(sock)) < 50

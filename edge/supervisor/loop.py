@@ -56,6 +56,9 @@ class DelayLine:
         return joined[:hop.size]
 
 
+_WORKER_STACK = 1 << 20
+
+
 class _Inline:
     """The kernel called on the audio thread itself (hang_ns=None): no hand-off, no guard."""
     busy = False
@@ -66,6 +69,9 @@ class _Inline:
 
     def ready(self) -> bool:
         return True
+
+    def start(self) -> None:
+        pass
 
     def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray:
         return self.proc.process(hop)
@@ -82,8 +88,9 @@ class _Inline:
 
 class KernelThread:
     """processor.process on a thread of its own, handed each hop through two raw locks used as
-    semaphores (the cheapest wake-up CPython has). The thread starts at the first hop, from the
-    audio thread, so it inherits that thread's scheduling policy and CPU affinity; it then
+    semaphores (the cheapest wake-up CPython has). The thread is started from the audio thread
+    when the loop starts, so it inherits that thread's scheduling policy and CPU affinity (the
+    hand-off then stays on one core), with a 1 MiB stack (mlockall locks all of it); it then
     steps one real-time priority below it, so that a call spinning forever cannot keep the
     audio thread off its core, and a call found stuck is demoted to normal scheduling."""
 
@@ -125,12 +132,20 @@ class KernelThread:
             self.busy = False        # its result belonged to a hop already played dry
         return not self.busy
 
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        old = threading.stack_size(_WORKER_STACK)
+        try:
+            self._thread = threading.Thread(target=self._work, name="edge-kernel", daemon=True)
+            self._thread.start()
+        finally:
+            threading.stack_size(old)
+
     def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray | None:
         """The result for `hop`, or None when the call is not done within timeout_s (it goes
         on; ready() says when it has ended). Raises what the processor raised."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="edge-kernel", daemon=True)
-            self._thread.start()
+        self.start()
         self._hop = hop
         self.calls += 1
         self._go.release()
@@ -196,10 +211,11 @@ class Counters:
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
                  cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = HOP_NS,
-                 release=None, clock=time.monotonic_ns):
+                 release=None, watchdog=None, clock=time.monotonic_ns):
         """hang_ns: how long a hop waits for the kernel before it plays the delayed input
         (None: call the kernel on the audio thread, unguarded). release: called once the
-        processor is no longer in use (at close, or when a stuck call returns)."""
+        processor is no longer in use (at close, or when a stuck call returns). watchdog:
+        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier)."""
         self.proc = processor
         self.io = io
         self.miss_limit = miss_limit
@@ -216,6 +232,7 @@ class Supervisor:
         self._hang_s = None if hang_ns is None else hang_ns / 1e9
         self._kernel = (_Inline if hang_ns is None else KernelThread)(processor, release)
         self._hung_call = 0
+        self.watchdog = watchdog
         self.stop_requested = False
 
     @property
@@ -290,8 +307,11 @@ class Supervisor:
 
     def run(self, frames: int | None = None) -> Counters:
         """Loop until `frames` hops (None: until stop_requested is set, e.g. by SIGTERM)."""
+        self._kernel.start()
+        tick = self.watchdog.tick if self.watchdog else (lambda: None)
         while not self.stop_requested and (frames is None or self.counters.frames < frames):
             self.io.write(self.step(self.io.read()))
+            tick()
         return self.counters
 
     def close(self, wait_s: float = 1.0) -> bool:

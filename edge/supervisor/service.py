@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.supervisor import realtime
+from edge.supervisor.sdnotify import Notifier
 from edge.supervisor.deadline import HOP_NS
 from edge.supervisor.loop import AudioIO, Processor, Supervisor
 from edge.telemetry import export
@@ -58,14 +59,19 @@ def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
                 rt: bool = True, cpu: int | None = None, warn=print, **supervisor_args) -> dict:
     """Run the loop with telemetry until `frames` hops or a signal; returns the last record.
     `cpu` pins the audio thread to that core (when rt). supervisor_args go to Supervisor
-    (hang_ns defaults to the playback headroom; release is called once the processor is free)."""
+    (hang_ns defaults to the playback headroom; release is called once the processor is free;
+    watchdog defaults to systemd's, from $NOTIFY_SOCKET and $WATCHDOG_USEC)."""
     outputs = outputs or Outputs()
     supervisor_args.setdefault("hang_ns", hang_wait_ns(io))
+    supervisor_args.setdefault("watchdog", Notifier())
     sup = Supervisor(processor, io, **supervisor_args)
     try:
         return _serve(sup, frames, sources, outputs, rt, cpu, warn)
     finally:
         sup.close()
+        if sup.watchdog:
+            sup.watchdog.stopping()
+            sup.watchdog.close()
 
 
 def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) -> dict:
@@ -116,6 +122,8 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
     hygiene = realtime.apply(cpus={cpu} if cpu is not None else None) if rt else None
     for w in hygiene.warnings if hygiene else ():
         warn(f"warning: {w}")
+    if sup.watchdog:
+        sup.watchdog.ready()
     try:
         sup.run(frames)
     finally:
