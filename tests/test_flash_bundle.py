@@ -3,6 +3,7 @@ processing audio under qemu from the unpacked bundle (no SSH here)."""
 import json
 import subprocess
 import tarfile
+from dataclasses import replace
 
 import pytest
 
@@ -10,7 +11,7 @@ from edge.boards import load_board
 from edge.cli import main
 from edge.errors import EdgeError
 from edge.flash.bundle import contents, write_bundle
-from edge.flash.checks import parse_facts, problems, venv_recipe
+from edge.flash.checks import parse_facts, problems, python_recipe
 from edge.flash.ssh import Target, remote_command, ssh_argv
 from edge.native import elf_machine
 from native_build import build, runner
@@ -65,21 +66,37 @@ def test_bullseye_board_without_usb_audio_or_sudo_gets_every_reason():
     found = problems(load_board("rpi4"), parse_facts(text), "pi")
     assert any("runs Debian GNU/Linux 11 (bullseye); the bundle needs Debian 12" in f for f in found)
     assert any(f.startswith("pi cannot run sudo without a password") for f in found)
-    assert any("has no numpy: sudo apt install python3-numpy" in f for f in found)
+    assert any("has no numpy: on the board run `sudo apt install python3-numpy python3-alsaaudio`"
+               in f for f in found)
     assert any(f.startswith("ALSA capture device 'plughw:CARD=Device,DEV=0'") for f in found)
     assert any(f.startswith("ALSA playback device") for f in found)
     assert len(found) == 5
 
 
-def test_debian_12_pyalsaaudio_is_too_old_and_the_venv_recipe_is_given():
-    facts = parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=old"))
-    found = problems(load_board("rpi4"), facts, "pi")
-    assert len(found) == 1 and "pyalsaaudio older than 0.10" in found[0]
-    assert "python3 -m venv --system-site-packages /opt/percepnet-edge/venv" in found[0]
+def test_pi_with_debians_python_and_pyalsaaudio_0_8_fits_the_rpi4_bundle():
+    # Raspberry Pi OS bookworm's own python3 with python3-numpy and python3-alsaaudio (0.8.4).
+    board = load_board("rpi4")
+    assert board.deploy.python == "/usr/bin/python3"
+    assert problems(board, parse_facts(PI4_FACTS), "pi") == []
+
+
+def test_board_without_pyalsaaudio_gets_the_apt_recipe():
+    facts = parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=no"))
+    assert problems(load_board("rpi4"), facts, "pi") == [
+        "/usr/bin/python3 on the board has no pyalsaaudio: on the board run "
+        "`sudo apt install python3-numpy python3-alsaaudio`"]
     gone = parse_facts(PI4_FACTS.replace("python_version=3.11", "python_version="))
     assert problems(load_board("rpi4"), gone, "pi") == [
-        "/opt/percepnet-edge/venv/bin/python is not on the board or does not run: "
-        + venv_recipe(load_board("rpi4"))]
+        "/usr/bin/python3 is not on the board or does not run: " + python_recipe(load_board("rpi4"))]
+
+
+def test_a_board_pointed_at_another_python_is_told_to_use_debians():
+    board = load_board("rpi4")
+    venv = replace(board, deploy=replace(board.deploy, python="/opt/percepnet-edge/venv/bin/python"))
+    found = problems(venv, parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=no")), "pi")
+    assert found == ["/opt/percepnet-edge/venv/bin/python on the board has no pyalsaaudio: on the "
+                     "board run `sudo apt install python3-numpy python3-alsaaudio` and set "
+                     '[deploy].python = "/usr/bin/python3"']
 
 
 @pytest.fixture(scope="module")
@@ -101,9 +118,12 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
     assert not any("__pycache__" in f for f in b.files)
     unit = (root / "percepnet-edge.service").read_text()
-    assert ("ExecStart=/opt/percepnet-edge/venv/bin/python -m edge.cli run --board rpi4 "
+    assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
             "--telemetry /opt/percepnet-edge/telemetry.jsonl") in unit
     assert "User=pi" in unit
+    # The supervisor speaks sd_notify: systemd waits for READY=1 and kills a loop silent for 5 s.
+    for line in ("Type=notify", "WatchdogSec=5", "Restart=always", "RestartSec=2"):
+        assert line in unit.splitlines(), line
     assert 'pcm "plughw:CARD=Device,DEV=0"' in (root / "asound.conf").read_text()
     manifest = json.loads((root / "RELEASE.json").read_text())
     assert manifest["version"] == b.version and manifest["arch"] == "aarch64"

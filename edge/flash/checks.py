@@ -12,14 +12,12 @@ MIN_DEBIAN = 12          # the cross toolchains are Debian 12's: their glibc or 
 MIN_PYTHON = (3, 11)
 
 
-def venv_recipe(board: Board) -> str:
-    """How to give the board a Python that runs edge/ (Debian 12's pyalsaaudio is too old)."""
-    venv = f"{board.deploy.prefix}/venv"
-    text = (f"on the board run `sudo apt install python3-numpy python3-venv python3-dev "
-            f"libasound2-dev gcc && sudo python3 -m venv --system-site-packages {venv} && "
-            f"sudo {venv}/bin/pip install 'pyalsaaudio>=0.10'`")
-    if board.deploy.python != f"{venv}/bin/python":
-        text += f" and set [deploy].python = \"{venv}/bin/python\""
+def python_recipe(board: Board) -> str:
+    """How to give the board a Python that runs edge/: Debian's own packages (pyalsaaudio 0.8.4
+    on Debian 12 is enough), so no venv and no compiler on the board."""
+    text = "on the board run `sudo apt install python3-numpy python3-alsaaudio`"
+    if board.deploy.python != "/usr/bin/python3":
+        text += " and set [deploy].python = \"/usr/bin/python3\""
     return text
 
 
@@ -74,19 +72,15 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str) -> list
 
     pyver = fact(facts, "python_version")
     if not re.fullmatch(r"\d+\.\d+", pyver):
-        out.append(f"{d.python} is not on the board or does not run: {venv_recipe(board)}")
+        out.append(f"{d.python} is not on the board or does not run: {python_recipe(board)}")
     else:
         if tuple(int(x) for x in pyver.split(".")) < MIN_PYTHON:
             out.append(f"{d.python} on the board is Python {pyver}; "
                        f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is needed")
         if fact(facts, "python_numpy") != "yes":
-            out.append(f"{d.python} on the board has no numpy: sudo apt install python3-numpy")
-        alsa = fact(facts, "python_alsaaudio")
-        if alsa != "yes":
-            out.append(f"{d.python} on the board has "
-                       + ("a pyalsaaudio older than 0.10 (Debian 12's python3-alsaaudio is 0.8.4)"
-                          if alsa == "old" else "no pyalsaaudio")
-                       + f": {venv_recipe(board)}")
+            out.append(f"{d.python} on the board has no numpy: {python_recipe(board)}")
+        if fact(facts, "python_alsaaudio") != "yes":
+            out.append(f"{d.python} on the board has no pyalsaaudio: {python_recipe(board)}")
 
     cards = int(fact(facts, "sound_cards") or 0)
     for role, key in (("capture", "capture_pcm"), ("playback", "playback_pcm")):
