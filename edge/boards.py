@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
 # What `simd = "auto"` means on the machine doing the build.
@@ -22,7 +24,7 @@ KERNEL_RATE = 48000     # PN_SAMPLE_RATE: the kernel has one rate
 KERNEL_HOP = 480        # PN_HOP: one ALSA period is one kernel hop
 
 
-class BoardError(ValueError):
+class BoardError(EdgeError, ValueError):
     """A board that does not exist or whose descriptor is invalid."""
 
 

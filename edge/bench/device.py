@@ -79,7 +79,7 @@ def _sample_for(sources, seconds: float, into: list) -> None:
 
 def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = False,
                  model: str | None = None, *, idle_s: float = 3.0, sources=None) -> dict:
-    from edge.boards import BoardError, load_board
+    from edge.boards import load_board
     from edge.kernel import Kernel
     from edge.supervisor.service import shipped_model
     from edge.telemetry.sources import Sampler, for_board
@@ -87,10 +87,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
 
     if seconds <= 0:
         raise EdgeError(f"--seconds must be positive, got {seconds}")
-    try:
-        b = load_board(board)
-    except BoardError as e:
-        raise EdgeError(str(e)) from None
+    b = load_board(board)
     sources = sources or for_board(b)
     model = model or shipped_model()
     x = read_wav(EXAMPLE)

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 
-from edge.errors import EdgeError
-
 
 def add_parser(sub):
     p = sub.add_parser("boards", help="list the boards this kit builds and deploys for",
@@ -15,12 +13,9 @@ def add_parser(sub):
 
 
 def run(args) -> int:
-    from edge.boards import BoardError, load_boards
+    from edge.boards import load_boards
 
-    try:
-        boards = load_boards()
-    except BoardError as e:
-        raise EdgeError(str(e)) from None
+    boards = load_boards()
     if args.json:
         print(json.dumps({"boards": [b.summary() for b in boards]}, indent=2))
         return 0

@@ -33,15 +33,12 @@ def _log(msg: str) -> None:
 
 
 def run(args) -> int:
-    from edge.boards import BoardError, load_board
+    from edge.boards import load_board
     from edge.flash import deploy
     from edge.flash.bundle import write_bundle
     from edge.flash.ssh import Target
 
-    try:
-        board = load_board(args.board)
-    except BoardError as e:
-        raise EdgeError(str(e)) from None
+    board = load_board(args.board)
     if args.prefix is not None and not (args.prefix.startswith("/") and args.prefix.strip("/")):
         raise EdgeError(f"--prefix must be an absolute path other than /, got {args.prefix!r}")
     if args.identity and not args.identity.is_file():

@@ -41,17 +41,14 @@ def _warn(msg: str) -> None:
 
 def run(args) -> int:
     from edge.audio.alsa import AlsaDuplex, AudioConfig
-    from edge.boards import BoardError, load_board
+    from edge.boards import load_board
     from edge.errors import EdgeError
     from edge.kernel import Kernel
     from edge.supervisor.realtime import default_audio_cpu
     from edge.supervisor.service import Outputs, run_service, shipped_model
     from edge.telemetry.sources import for_board
 
-    try:
-        board = load_board(args.board)
-    except BoardError as e:
-        raise EdgeError(str(e)) from None
+    board = load_board(args.board)
     if args.duration is not None and args.duration <= 0:
         raise EdgeError(f"--duration must be positive, got {args.duration}")
     if args.interval <= 0:
