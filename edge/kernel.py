@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import native
-from edge.native import HOP, NB_BANDS, NB_FEATURES, NB_OUTPUTS, NativeError, check, fn, fptr
+from edge.native import HOP, NB_BANDS, NB_FEATURES, NativeError, check, fn, fptr
 
 
 class _Config(C.Structure):
@@ -166,4 +165,4 @@ def analyze_pair(noisy: np.ndarray, clean: np.ndarray):
     return feats, gains, strengths
 
 
-__all__ = ["Kernel", "analyze_pair", "latency_samples", "NB_OUTPUTS"]
+__all__ = ["Kernel", "analyze_pair", "latency_samples"]

@@ -62,6 +62,12 @@ def test_unknown_oracle_mode_is_refused():
         denoise.denoise_oracle(np.zeros(960, np.float32), np.zeros(960, np.float32), "comb-only")
 
 
+def test_cli_offers_exactly_the_library_oracle_modes():
+    # The CLI keeps its own tuple so that parsing does not import numpy; eval reuses it.
+    from edge.commands import denoise as cli, eval as cli_eval
+    assert cli.ORACLE_MODES == tuple(denoise.ORACLE_MODES) == cli_eval.ORACLE_MODES
+
+
 def test_without_a_shipped_model_denoise_says_pass_model(monkeypatch, tmp_path):
     monkeypatch.setattr(denoise, "_MODELS", tmp_path)
     with pytest.raises(EdgeError, match="no shipped model yet: pass --model"):

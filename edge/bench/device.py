@@ -7,15 +7,14 @@ instead of ALSA: the figures are those of the deployed loop, minus the sound car
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
+from edge.bench.dsp import EXAMPLE
 from edge.errors import EdgeError
 from edge.supervisor.deadline import HOP_NS
 from edge.supervisor.loop import HOP, Supervisor
 
-EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "noisy.wav"
 SAMPLE_INTERVAL_S = 0.5
 
 

@@ -1,7 +1,7 @@
 """edge eval: objective quality of the model (or the oracle) on a clean/noisy folder pair."""
 from __future__ import annotations
 
-ORACLE_MODES = ("band", "band+comb", "band+comb+postfilter")
+from edge.commands.denoise import ORACLE_MODES
 
 
 def add_parser(sub):
