@@ -42,13 +42,12 @@ def model_enhancer(model: str | None, backend: str, oracle_mode: str | None) -> 
     return lambda noisy, clean: denoise.denoise(noisy, model=model, backend=backend)
 
 
-def evaluate_dir(root: str | Path, enhance: Callable | None = None, *, model: str | None = None,
-                 backend: str = "native", oracle_mode: str | None = None,
-                 compare: Iterable[str] = (), progress: bool = False) -> dict:
+def evaluate_dir(root: str | Path, enhance: Callable, *, compare: Iterable[str] = (),
+                 progress: bool = False) -> dict:
     """Score noisy input, the enhancer and each compared suppressor on every pair under root.
 
-    enhance defaults to edge.denoise with `model`/`backend`, or the oracle with `oracle_mode`.
-    Compared suppressors are delay compensated by cross-correlation with the noisy input."""
+    enhance(noisy, clean) is the system under test (model_enhancer builds it). Compared
+    suppressors are delay compensated by cross-correlation with the noisy input."""
     from edge.eval import metrics
     from edge.eval.align import compensate, estimate_delay
     from edge.eval.suppressors import SUPPRESSORS
@@ -60,7 +59,6 @@ def evaluate_dir(root: str | Path, enhance: Callable | None = None, *, model: st
         raise EdgeError(f"unknown suppressor {unknown[0]!r} for --compare "
                         f"(choose from {', '.join(SUPPRESSORS)})")
     pairs = find_pairs(root)
-    enhance = enhance or model_enhancer(model, backend, oracle_mode)
     files = []
     it = pairs
     if progress:
