@@ -37,7 +37,7 @@ def runner(board: str) -> list[str]:
     return [b.qemu, "-cpu", b.qemu_cpu, "-L", CROSS_SYSROOT[b.arch]]
 
 
-def run_program(board: str, program: Path, *args: str, timeout: float = 300, asan: bool = False,
+def run_program(board: str, program: Path, *args: str, timeout: float = 300,
                 env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(runner(board) + [str(program), *args], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout, env={**os.environ, **(env or {})})

@@ -274,16 +274,16 @@ def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir):
     np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
 
 
-def edge_cli(alsa_dir, *args, **kw):
-    env = {**os.environ, "ALSA_CONFIG_PATH": os.environ["ALSA_CONFIG_PATH"]}
-    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", *args], env=env, cwd=ROOT,
+def edge_cli(*args, **kw):
+    """`edge run` in a child, which inherits the alsa_dir fixture's ALSA_CONFIG_PATH."""
+    return subprocess.Popen([sys.executable, "-m", "edge.cli", "run", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
 def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     x = noisy(150)
     write_capture(alsa_dir, x)
-    p = edge_cli(alsa_dir, "--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
+    p = edge_cli("--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
                  "--telemetry", str(tmp_path / "t.jsonl"), "--prometheus", str(tmp_path / "t.prom"),
                  "--no-realtime", "--kernel-wait", "2000")
     out, err = p.communicate(timeout=60)
@@ -300,7 +300,7 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
 def test_edge_run_without_duration_stops_cleanly_on_sigterm(alsa_dir, tmp_path):
     write_capture(alsa_dir, noisy(100))
     jsonl = tmp_path / "t.jsonl"
-    p = edge_cli(alsa_dir, "--capture", "edge_cap", "--playback", "edge_play", "--telemetry",
+    p = edge_cli("--capture", "edge_cap", "--playback", "edge_play", "--telemetry",
                  str(jsonl), "--interval", "0.2", "--no-realtime")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not (jsonl.exists() and jsonl.read_text()):
@@ -313,7 +313,7 @@ def test_edge_run_without_duration_stops_cleanly_on_sigterm(alsa_dir, tmp_path):
 
 
 def test_edge_run_missing_device_exits_2_with_one_line(alsa_dir):
-    p = edge_cli(alsa_dir, "--capture", "no_such_pcm", "--playback", "edge_play", "--duration", "1",
+    p = edge_cli("--capture", "no_such_pcm", "--playback", "edge_play", "--duration", "1",
                  "--no-realtime")
     out, err = p.communicate(timeout=60)
     assert p.returncode == 2

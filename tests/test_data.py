@@ -7,12 +7,13 @@ from edge.data import dataset, noise, rooms, sources, tts
 from edge.data.mix import MixConfig, active_rms, mix
 from edge.errors import EdgeError
 from edge.kernel import analyze_pair
+from shared_data import SHARED_DATA
 
 RATE = 48000
-SHARED = "/work/shared/data"
+SHARED = str(SHARED_DATA)
 
 
-def _speechlike(n, rng):
+def _speechlike(n):
     """Voiced-ish bursts with pauses: a 150 Hz harmonic series gated at 4 Hz."""
     t = np.arange(n) / RATE
     x = sum(np.sin(2 * np.pi * 150 * k * t) / k for k in range(1, 20))
@@ -21,7 +22,7 @@ def _speechlike(n, rng):
 
 def test_mix_sets_the_requested_snr_on_active_speech():
     rng = np.random.default_rng(0)
-    speech, n = _speechlike(RATE * 2, rng), noise.coloured(RATE * 2, rng, 0.0)
+    speech, n = _speechlike(RATE * 2), noise.coloured(RATE * 2, rng, 0.0)
     cfg = MixConfig(snr_db=(7.0, 7.0), p_clean_only=0, p_noise_only=0, tilt=False)
     noisy, target = mix(speech, n, None, rng, cfg)
     snr = 20 * np.log10(active_rms(target) / np.sqrt(np.mean((noisy - target) ** 2)))
@@ -31,7 +32,7 @@ def test_mix_sets_the_requested_snr_on_active_speech():
 
 def test_noise_only_mixtures_have_a_silent_target():
     rng = np.random.default_rng(1)
-    noisy, target = mix(_speechlike(RATE, rng), noise.hum(RATE, rng), None, rng,
+    noisy, target = mix(_speechlike(RATE), noise.hum(RATE, rng), None, rng,
                         MixConfig(p_noise_only=1.0))
     assert np.all(target == 0) and np.std(noisy) > 1e-4
 
@@ -41,7 +42,7 @@ def test_reverb_target_keeps_the_direct_path_and_drops_the_late_tail():
     rir = rooms.simulated_rir(rng)
     early = rooms.early_part(rir)
     assert len(early) <= int(np.argmax(np.abs(rir))) + int(0.05 * RATE)
-    x = _speechlike(RATE, rng)
+    x = _speechlike(RATE)
     wet, target = rooms.reverberate(x, rir)
     assert np.sum((target - x) ** 2) < np.sum((wet - x) ** 2)
     assert np.corrcoef(target, x)[0, 1] > np.corrcoef(wet, x)[0, 1]
@@ -59,7 +60,7 @@ def test_coloured_noise_follows_its_slope():
 
 def test_every_generator_gives_finite_unit_level_noise():
     rng = np.random.default_rng(4)
-    speech = [_speechlike(RATE, rng)]
+    speech = [_speechlike(RATE)]
     for _ in range(12):
         x = noise.random_noise(RATE, rng, speech, [])
         assert np.all(np.isfinite(x)) and np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=0.01)
