@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.audio.pcm import to_float, to_s16
 from edge.errors import EdgeError
 
 SAMPLE_RATE = 48000
@@ -31,7 +32,7 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     if n == 0 or not raw:
         raise EdgeError(f"{path}: contains no audio")
     if width == 2:
-        x = np.frombuffer(raw, "<i2").astype(np.float32) / 32768.0
+        x = to_float(raw)
     elif width == 3:
         b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
         v = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)) << 8
@@ -44,8 +45,8 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def write_wav(path: str | Path, x: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    """Write mono 16-bit PCM, clipping to full scale."""
-    pcm = np.clip(np.round(np.asarray(x, np.float64) * 32768.0), -32768, 32767).astype("<i2")
+    """Write mono 16-bit PCM, clipping to full scale (the same rule as ALSA playback)."""
+    pcm = to_s16(x)
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
