@@ -7,9 +7,10 @@ from edge.data import dataset, noise, rooms, sources, tts
 from edge.data.mix import MixConfig, active_rms, mix
 from edge.errors import EdgeError
 from edge.kernel import analyze_pair
+from shared_data import SHARED_DATA
 
 RATE = 48000
-SHARED = "/work/shared/data"
+SHARED = str(SHARED_DATA)
 
 
 def _speechlike(n):

@@ -12,9 +12,9 @@ from edge import denoise
 from edge.errors import EdgeError
 from edge.wavio import read_wav, write_wav
 from native_build import build
+from shared_data import DEV
 
 ROOT = Path(__file__).resolve().parent.parent
-DEV = Path("/work/shared/data/dev")
 EXAMPLES = ROOT / "examples"
 
 

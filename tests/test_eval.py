@@ -9,8 +9,8 @@ from edge.eval import METRICS, evaluate_dir
 from edge.eval.align import compensate, estimate_delay
 from edge.eval.metrics import si_sdr
 from edge.wavio import read_wav, write_wav
+from shared_data import DEV
 
-DEV = "/work/shared/data/dev"
 SECONDS = 3
 
 

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from edge.cli import main
+from shared_data import SHARED_DATA
 
 TINY = {"dense": 16, "conv": 16, "kernels": [5, 3], "gru": 16, "gru_layers": 1,
         "gain_gru": 16, "strength_gru": 8}
-SHARED = "/work/shared/data"
+SHARED = str(SHARED_DATA)
 
 
 def test_loss_is_zero_when_exact_and_punishes_large_gain_errors_more_than_square():
