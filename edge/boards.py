@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -21,7 +22,6 @@ _AUTO_SIMD = {"x86_64": ["avx2", "avxvnni"], "aarch64": ["neon"]}
 KNOWN_SIMD = ("avx2", "avxvnni", "neon", "dotprod")
 POWER_SOURCES = ("pmic", "hwmon", "rapl", "none")
 KERNEL_RATE = 48000     # PN_SAMPLE_RATE: the kernel has one rate
-KERNEL_HOP = 480        # PN_HOP: one ALSA period is one kernel hop
 
 
 class BoardError(EdgeError, ValueError):

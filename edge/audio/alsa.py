@@ -21,9 +21,9 @@ import numpy as np
 
 from edge.audio import pcm
 from edge.errors import EdgeError
+from edge.native import HOP as PERIOD  # one ALSA period is one kernel hop
 
 RATE = 48000
-PERIOD = 480
 _EPIPE = errno.EPIPE
 
 

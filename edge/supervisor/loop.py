@@ -23,9 +23,8 @@ from typing import Protocol
 
 import numpy as np
 
+from edge.native import HOP
 from edge.supervisor.deadline import HOP_NS, FrameTimes
-
-HOP = 480
 
 
 class Processor(Protocol):
