@@ -211,6 +211,7 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
                     (unsigned long long)need_arena);
     const unsigned char *p = d + table_end;
     unsigned char *a = m->arena;
+    size_t before = 0;  /* weight bytes of the matrices a step reads before this one */
     for (int i = 0; i < m->n_layers; i++) {
         pn_layer *l = &m->layers[i];
         for (int k = 0; k < n_matrices(l); k++) {
@@ -218,6 +219,8 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
             matrix_dims(l, k, &rows, &cols);
             if (load_matrix(&l->m[k], rows, cols, &p, &a) != PN_OK)
                 return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: weight -128 or a scale or bias not finite", i);
+            l->m[k].stream = before >= PN_CACHE_KEEP_BYTES;
+            before += (size_t)l->m[k].rows_pad * l->m[k].cols_pad;
         }
     }
     return PN_OK;

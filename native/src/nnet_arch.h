@@ -3,7 +3,9 @@
  * Include from nnet_<isa>.c after defining PN_ISA (the suffix of the generated names) and
  *   static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y);
  * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly; and
- * optionally (defining PN_ROWS32) pn_rows32 with the same arguments for 32 rows.
+ * optionally (defining PN_ROWS32) pn_rows32 with the same arguments for 32 rows, and
+ * (defining PN_ROWS32_STREAM) pn_rows32_stream, the same with non-temporal prefetches, used
+ * for the matrices marked stream (model.h).
  *
  * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
  * products accumulate in int32, and are scaled back to float by (weight scale of the row) x
@@ -25,16 +27,29 @@
 #define PN_GLUE_(a, b) a##_##b
 #define PN_GLUE(a, b) PN_GLUE_(a, b)
 
-void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
+static inline void matvec(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y, int stream)
 {
     int r = 0;
 #ifdef PN_ROWS32
     /* 4 row blocks per pass over x: one broadcast of x feeds 4 independent weight streams */
-    for (; r + 32 <= rows_pad; r += 32)
-        pn_rows32(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+    for (; r + 32 <= rows_pad; r += 32) {
+#ifdef PN_ROWS32_STREAM
+        if (stream) {
+            pn_rows32_stream(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+            continue;
+        }
 #endif
+        pn_rows32(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+    }
+#endif
+    (void)stream;
     for (; r < rows_pad; r += 8)
         pn_rows8(w + (size_t)r * cols_pad, cols_pad, x, y + r);
+}
+
+void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
+{
+    matvec(w, rows_pad, cols_pad, x, y, 0);
 }
 
 /* 2^x: the exponent from the rounded integer part, e^(f ln 2) for f in [-0.5, 0.5] from a
@@ -98,7 +113,7 @@ static float quantize(const float *x, int n, int n_pad, int8_t *q)
 
 static void affine(const pn_matrix *m, const int8_t *xq, float xs, int32_t *acc, float *y)
 {
-    PN_GLUE(pn_matvec, PN_ISA)(m->w, m->rows_pad, m->cols_pad, xq, acc);
+    matvec(m->w, m->rows_pad, m->cols_pad, xq, acc, m->stream);
     for (int i = 0; i < m->rows; i++)
         y[i] = (float)acc[i] * (m->scale[i] * xs) + m->bias[i];
 }
