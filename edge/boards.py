@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
+from edge.native import SAMPLE_RATE as KERNEL_RATE
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -21,7 +22,6 @@ BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 _AUTO_SIMD = {"x86_64": ["avx2", "avxvnni"], "aarch64": ["neon"]}
 KNOWN_SIMD = ("avx2", "avxvnni", "neon", "dotprod")
 POWER_SOURCES = ("pmic", "hwmon", "rapl", "none")
-KERNEL_RATE = 48000     # PN_SAMPLE_RATE: the kernel has one rate
 
 
 class BoardError(EdgeError, ValueError):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 
+SAMPLE_RATE = 48000
 HOP = 480
 NB_BANDS = 34
 NB_FEATURES = 70

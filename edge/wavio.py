@@ -8,8 +8,7 @@ import numpy as np
 
 from edge.audio.pcm import to_float, to_s16
 from edge.errors import EdgeError
-
-SAMPLE_RATE = 48000
+from edge.native import SAMPLE_RATE
 
 
 def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:

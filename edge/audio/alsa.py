@@ -22,8 +22,8 @@ import numpy as np
 from edge.audio import pcm
 from edge.errors import EdgeError
 from edge.native import HOP as PERIOD  # one ALSA period is one kernel hop
+from edge.native import SAMPLE_RATE as RATE
 
-RATE = 48000
 _EPIPE = errno.EPIPE
 
 

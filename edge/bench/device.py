@@ -12,6 +12,7 @@ import numpy as np
 
 from edge.bench.dsp import EXAMPLE
 from edge.errors import EdgeError
+from edge.native import SAMPLE_RATE
 from edge.supervisor.deadline import HOP_NS
 from edge.supervisor.loop import HOP, Supervisor
 
@@ -114,7 +115,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
             sup.close()
         run.append(sources.sample())
     stats = sup.stats()
-    audio_s = frames * HOP / 48000
+    audio_s = frames * HOP / SAMPLE_RATE
     return {
         "board": b.name,
         "seconds": audio_s,

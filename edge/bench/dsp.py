@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.native import HOP, NB_BANDS, fn
+from edge.native import HOP, NB_BANDS, SAMPLE_RATE, fn
 from edge.wavio import read_wav
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "noisy.wav"
 
 
-def _looped(seconds: float, rate: int = 48000) -> np.ndarray:
+def _looped(seconds: float, rate: int = SAMPLE_RATE) -> np.ndarray:
     x = read_wav(EXAMPLE)
     n = max(1, int(seconds * rate) // HOP) * HOP
     return np.resize(x, n).astype(np.float32)
@@ -43,7 +43,7 @@ def bench_dsp(seconds: float = 60.0) -> dict:
         },
         "timing": "in C, pn_get_stats dsp_us (analysis + synthesis, monotonic clock)",
         "frames": int(len(steady)),
-        "audio_seconds": len(x) / 48000.0,
+        "audio_seconds": len(x) / SAMPLE_RATE,
         "simd": fn("pn_simd_active")().decode(),
         "machine": platform.machine(),
         "processor": _cpu_name(),

@@ -13,7 +13,7 @@ import numpy as np
 from edge import export
 from edge.bench.dsp import _cpu_name, _looped
 from edge.model import arch
-from edge.native import HOP, check, fn
+from edge.native import HOP, SAMPLE_RATE, check, fn
 
 WARMUP_FRAMES = 50
 
@@ -77,6 +77,6 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
         "simd": active,
         "simd_available": fn("pn_simd_available")().decode(),
         "timing": "in C: pn_get_stats nnet_us (pn_nnet_step) and dsp_us + nnet_us (pn_process)",
-        "audio_seconds": len(audio) / 48000.0,
+        "audio_seconds": len(audio) / SAMPLE_RATE,
         "processor": _cpu_name(),
     }

@@ -7,8 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-
-RATE = 48000
+from edge.native import SAMPLE_RATE as RATE
 
 
 def resample(x: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:

@@ -17,8 +17,7 @@ import numpy as np
 from edge.data.mix import MixConfig, fill, mix
 from edge.data.sources import Sources
 from edge.errors import EdgeError
-
-RATE = 48000
+from edge.native import SAMPLE_RATE as RATE
 
 
 @lru_cache(maxsize=512)

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge.data.rooms import reverberate
-
-RATE = 48000
+from edge.native import SAMPLE_RATE as RATE
 
 
 @dataclass(frozen=True)

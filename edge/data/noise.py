@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-RATE = 48000
+from edge.native import SAMPLE_RATE as RATE
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

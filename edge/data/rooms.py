@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-RATE = 48000
+from edge.native import SAMPLE_RATE as RATE
+
 EARLY_S = 0.050
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import EdgeError
+from edge.native import SAMPLE_RATE
 from edge.supervisor import realtime
 from edge.supervisor.sdnotify import Notifier
 from edge.supervisor.deadline import HOP_NS
@@ -51,7 +52,7 @@ def hang_wait_ns(io: AudioIO) -> int:
     """How long a hop may wait for the kernel: the playback headroom (the silence queued ahead
     of the first result) when the audio side has one, else one hop."""
     prefill = getattr(io, "prefill", 0)
-    return max(HOP_NS, prefill * 1_000_000_000 // 48000)
+    return max(HOP_NS, prefill * 1_000_000_000 // SAMPLE_RATE)
 
 
 def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
