@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge import models
 from edge.errors import EdgeError
 from edge.native import HOP, NB_BANDS
 
@@ -15,7 +16,6 @@ ORACLE_MODES = {  # mode -> (comb, postfilter)
     "band+comb": (True, False),
     "band+comb+postfilter": (True, True),
 }
-_MODELS = Path(__file__).resolve().parent / "models"
 
 
 def _signal(x, name: str) -> np.ndarray:
@@ -64,8 +64,8 @@ def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter") -> np.ndarr
 
 
 def _default_model(backend: str) -> Path:
-    path = _MODELS / ("default.pnw" if backend == "native" else "default.tflite")
-    if not path.is_file():
+    path = models.shipped(backend)
+    if path is None:
         raise EdgeError("no shipped model yet: pass --model")
     return path
 

@@ -21,7 +21,8 @@ alsaaudio = pytest.importorskip("alsaaudio")
 from edge.audio import pcm  # noqa: E402
 from edge.audio.alsa import AlsaDuplex, AudioConfig, AudioDeviceError, open_pcm  # noqa: E402
 from edge.kernel import Kernel  # noqa: E402
-from edge.supervisor.service import run_service, shipped_model  # noqa: E402
+from edge.models import shipped  # noqa: E402
+from edge.supervisor.service import run_service  # noqa: E402
 from edge.wavio import read_wav  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -293,7 +294,7 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     out = played(alsa_dir)[:, 0]
     assert out.size == 2 * HOP + x.size and not out[:2 * HOP].any()   # host board: 3 periods
     # `edge run` uses the shipped model when there is one: so does the reference.
-    np.testing.assert_array_equal(out[2 * HOP:], pcm.to_s16(offline(x, shipped_model())))
+    np.testing.assert_array_equal(out[2 * HOP:], pcm.to_s16(offline(x, shipped())))
     assert "edge_frames_total 150.0" in (tmp_path / "t.prom").read_text()
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge import denoise
+from edge import denoise, models
 from edge.errors import EdgeError
 from edge.wavio import read_wav, write_wav
 from native_build import build
@@ -69,7 +69,7 @@ def test_cli_offers_exactly_the_library_oracle_modes():
 
 
 def test_without_a_shipped_model_denoise_says_pass_model(monkeypatch, tmp_path):
-    monkeypatch.setattr(denoise, "_MODELS", tmp_path)
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
     with pytest.raises(EdgeError, match="no shipped model yet: pass --model"):
         denoise.denoise(np.zeros(960, np.float32))
 

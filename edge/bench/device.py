@@ -81,7 +81,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
                  model: str | None = None, *, idle_s: float = 3.0, sources=None) -> dict:
     from edge.boards import load_board
     from edge.kernel import Kernel
-    from edge.supervisor.service import shipped_model
+    from edge.models import shipped
     from edge.telemetry.sources import Sampler, for_board
     from edge.wavio import read_wav
 
@@ -89,7 +89,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         raise EdgeError(f"--seconds must be positive, got {seconds}")
     b = load_board(board)
     sources = sources or for_board(b)
-    model = model or shipped_model()
+    model = model or shipped()
     x = read_wav(EXAMPLE)
 
     idle: list[dict] = []

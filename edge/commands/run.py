@@ -44,8 +44,9 @@ def run(args) -> int:
     from edge.boards import load_board
     from edge.errors import EdgeError
     from edge.kernel import Kernel
+    from edge.models import shipped
     from edge.supervisor.realtime import default_audio_cpu
-    from edge.supervisor.service import Outputs, run_service, shipped_model
+    from edge.supervisor.service import Outputs, run_service
     from edge.telemetry.sources import for_board
 
     board = load_board(args.board)
@@ -67,7 +68,7 @@ def run(args) -> int:
     config.validate()
     model = args.model
     if model is None:
-        model = shipped_model()
+        model = shipped()
         if model is None:
             _warn("warning: no shipped model found; running the DSP with unity gains "
                   "(delayed passthrough)")

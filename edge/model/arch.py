@@ -19,8 +19,7 @@ The native engine (native/src/nnet.c) computes exactly this.
 """
 from __future__ import annotations
 
-NB_FEATURES = 70
-NB_BANDS = 34
+from edge.native import NB_BANDS, NB_FEATURES  # the kernel's sizes, re-exported
 
 CONFIGS = {
     # ~1.2M weights: the shipped default, trainable on a 2-core CPU in hours.

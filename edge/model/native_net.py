@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.native import NativeError, check, fn, fptr
-
-NB_FEATURES = 70
-NB_OUTPUTS = 68
+from edge.native import NB_FEATURES, NB_OUTPUTS, NativeError, check, fn, fptr
 
 
 class _Info(C.Structure):

@@ -11,9 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-
-NB_FEATURES = 70
-NB_OUTPUTS = 68
+from edge.native import NB_FEATURES, NB_OUTPUTS
 
 
 def load_interpreter(model):

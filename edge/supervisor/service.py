@@ -22,14 +22,6 @@ from edge.telemetry import export
 from edge.telemetry.sources import Sampler, Sources
 
 
-SHIPPED_MODEL = Path(__file__).resolve().parent.parent / "models" / "default.pnw"
-
-
-def shipped_model() -> Path | None:
-    """The default model when the package ships one (it may not exist in a fresh tree)."""
-    return SHIPPED_MODEL if SHIPPED_MODEL.is_file() else None
-
-
 @dataclass
 class Outputs:
     jsonl: Path | None = None

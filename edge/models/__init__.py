@@ -1,0 +1,13 @@
+"""The shipped default model: default.tflite (int8, the model of record) and its native
+export default.pnw. See README.md here for how it was trained and its figures."""
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS_DIR = Path(__file__).resolve().parent
+
+
+def shipped(backend: str = "native") -> Path | None:
+    """The default model file for a backend, or None where the package ships none."""
+    path = MODELS_DIR / ("default.pnw" if backend == "native" else "default.tflite")
+    return path if path.is_file() else None
