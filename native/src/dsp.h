@@ -29,4 +29,21 @@ extern const pn_dsp_ops pn_dsp_avx2;
 extern const pn_dsp_ops pn_dsp_neon;
 #endif
 
+/* The scalar tail of a four-lag correlation (lags l..l+3, y already offset by l): adds
+ * samples i..n-1 to the vector sums s0..s3 and stores them in out[0..3]. */
+static inline void pn_xcorr4_tail(const float *x, const float *y, int i, int n,
+                                  float s0, float s1, float s2, float s3, float *out)
+{
+    for (; i < n; i++) {
+        s0 += x[i] * y[i];
+        s1 += x[i] * y[i + 1];
+        s2 += x[i] * y[i + 2];
+        s3 += x[i] * y[i + 3];
+    }
+    out[0] = s0;
+    out[1] = s1;
+    out[2] = s2;
+    out[3] = s3;
+}
+
 #endif

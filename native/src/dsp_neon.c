@@ -40,17 +40,7 @@ static void xcorr_neon(const float *x, const float *y, int n, int lags, float *o
             a2 = vmlaq_f32(a2, xv, vld1q_f32(yl + i + 2));
             a3 = vmlaq_f32(a3, xv, vld1q_f32(yl + i + 3));
         }
-        float s0 = hsum(a0), s1 = hsum(a1), s2 = hsum(a2), s3 = hsum(a3);
-        for (; i < n; i++) {
-            s0 += x[i] * yl[i];
-            s1 += x[i] * yl[i + 1];
-            s2 += x[i] * yl[i + 2];
-            s3 += x[i] * yl[i + 3];
-        }
-        out[l] = s0;
-        out[l + 1] = s1;
-        out[l + 2] = s2;
-        out[l + 3] = s3;
+        pn_xcorr4_tail(x, yl, i, n, hsum(a0), hsum(a1), hsum(a2), hsum(a3), out + l);
     }
     for (; l < lags; l++)
         out[l] = dot_neon(x, y + l, n);
