@@ -58,14 +58,17 @@ def test_training_lowers_the_loss_on_kernel_features(trained, data):
     assert state["best_val"] < 0.8 * untrained
 
 
-def test_resume_continues_from_the_checkpoint_step(trained, data):
+def test_resume_continues_from_the_checkpoint_step_with_a_new_learning_rate(trained, data):
+    import keras
     from edge.model import train
     out, cfg, state = trained
     logs = []
-    cfg2 = train.TrainConfig(config=TINY, steps=43, batch=8, seq_frames=100, checkpoint_s=1e9)
+    cfg2 = train.TrainConfig(config=TINY, steps=43, batch=8, seq_frames=100, lr=2.5e-4, checkpoint_s=1e9)
     state2 = train.train(*data, out, cfg2, log=logs.append)
     assert state2["step"] == 43 and any("resumed" in m and "step 40" in m for m in logs)
     assert json.loads((out / "state.json").read_text())["step"] == 43
+    saved = keras.models.load_model(out / "checkpoint.keras", custom_objects=train._custom_objects())
+    assert float(saved.optimizer.learning_rate) == pytest.approx(2.5e-4)
 
 
 def test_time_budget_stops_an_unbounded_run(data, tmp_path):

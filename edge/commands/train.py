@@ -33,7 +33,8 @@ def add_parser(sub):
     p.add_argument("--tts", type=int, default=400, help="synthetic TTS utterances (built-in data)")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--seq-frames", type=int, default=200)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--lr", type=float, default=None,
+                   help="Adam learning rate (default 1e-3); on resume, replaces the checkpoint's rate")
     p.add_argument("--checkpoint-minutes", type=float, default=5.0)
     p.add_argument("--workers", type=int, help="feature processes (default: all cores)")
     p.add_argument("--no-export", action="store_true", help="stop after training")

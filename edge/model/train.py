@@ -22,7 +22,7 @@ class TrainConfig:
     hours: float | None = None        # stop after this much wall-clock time in this run
     batch: int = 32
     seq_frames: int = 200             # frames per training sequence (crops of the examples)
-    lr: float = 1e-3
+    lr: float | None = None           # None: 1e-3 for a new model, the checkpoint's on resume
     checkpoint_s: float = 300.0
     val_fraction: float = 0.05
     seed: int = 0
@@ -39,7 +39,7 @@ def new_model(cfg: TrainConfig):
     from edge.model.loss import gain_loss, strength_loss
 
     model = build_model(cfg.config)
-    model.compile(optimizer=keras.optimizers.Adam(cfg.lr, clipnorm=1.0),
+    model.compile(optimizer=keras.optimizers.Adam(cfg.lr or 1e-3, clipnorm=1.0),
                   loss=[gain_loss, strength_loss])
     return model
 
@@ -81,6 +81,9 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
     if ckpt.is_file():
         model = keras.models.load_model(ckpt, custom_objects=_custom_objects())
         log(f"resumed from {ckpt} at step {state['step']}")
+        if cfg.lr is not None:
+            model.optimizer.learning_rate = cfg.lr
+            log(f"learning rate set to {cfg.lr:g}")
     else:
         model = new_model(cfg)
     start, last_ckpt = time.monotonic(), time.monotonic()
