@@ -21,6 +21,7 @@ def test_bench_models_reports_network_and_frame_times_per_model():
         assert 0 < m[key]["p50"] <= m[key]["p99"]
     assert m["frame_us"]["mean"] > m["network_us"]["mean"]  # the frame includes the network
     assert m["weights"] == arch.count_weights("small")
+    assert m["gmac_per_s"] == m["weights"] / m["network_us"]["p50"] / 1e3
     assert r["peak_rss_mb"] > 0 and r["simd"] in r["simd_available"].split(",")
 
 

@@ -52,7 +52,8 @@ def time_model(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
-    """{"models": {name: {"network_us", "frame_us", "weights", "network_us_scalar"}}, ...}"""
+    """{"models": {name: {"network_us", "frame_us", "weights", "gmac_per_s", "network_us_scalar"}},
+    ...}; gmac_per_s is the network's int8 multiply-accumulate rate at its median step."""
     active = fn("pn_simd_active")().decode()
     audio = _looped(seconds)
     models = {}
@@ -61,8 +62,9 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
             path = Path(tmp) / f"{name}.pnw"
             path.write_bytes(random_pnw(name))
             net, frame = time_model(path, audio)
-            entry = {"network_us": _stats(net), "frame_us": _stats(frame),
-                     "weights": arch.count_weights(name), "frames": int(len(net))}
+            weights = arch.count_weights(name)
+            entry = {"network_us": _stats(net), "frame_us": _stats(frame), "weights": weights,
+                     "gmac_per_s": weights / np.percentile(net, 50) / 1e3, "frames": int(len(net))}
             if active != "scalar":  # the same network on the scalar reference path, shorter run
                 check(fn("pn_simd_select")(b"scalar"), "pn_simd_select scalar")
                 try:
