@@ -87,9 +87,26 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native") -> 
     from edge.model.tflite_step import TFLiteStep
 
     net = TFLiteStep(path)
+
+    def network(features):
+        o = np.stack([np.asarray(net.step(f), np.float32) for f in features])
+        return o[:, :NB_BANDS], o[:, NB_BANDS: 2 * NB_BANDS]
+
+    return denoise_with(noisy, network)
+
+
+def denoise_with(noisy, network) -> np.ndarray:
+    """Enhance with any network, offline: network(features [T, 70]) -> (gains, strengths), each
+    [T, 34], for the whole signal's frames at once (a TFLite step, a float Keras model...)."""
+    from edge.kernel import Kernel
+
+    noisy = _signal(noisy, "noisy")
     with Kernel() as k:
+        hops = _padded_hops(noisy, k.latency)
+        gains, strengths = network(np.stack([k.analyze(h) for h in hops]))
+    with Kernel() as k:  # synthesis needs the analysis state of each hop: run it again
         out = []
-        for h in _padded_hops(noisy, k.latency):
-            o = np.asarray(net.step(k.analyze(h)), np.float32)
-            out.append(k.synthesize(o[:NB_BANDS], o[NB_BANDS: 2 * NB_BANDS]))
+        for h, g, r in zip(hops, gains, strengths):
+            k.analyze(h)
+            out.append(k.synthesize(np.asarray(g, np.float32), np.asarray(r, np.float32)))
         return _aligned(out, len(noisy), k.latency)

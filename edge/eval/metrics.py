@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge.data.audio import resample
 from edge.native import SAMPLE_RATE as RATE
-
-
-def to_16k(x: np.ndarray) -> np.ndarray:
-    from scipy.signal import resample_poly
-    return resample_poly(np.asarray(x, np.float64), 1, 3)
 
 
 def si_sdr(est: np.ndarray, ref: np.ndarray) -> float:
@@ -48,7 +44,7 @@ def score(est: np.ndarray, ref: np.ndarray) -> dict:
     """All metrics of one enhanced signal against its clean reference."""
     n = min(len(est), len(ref))
     est, ref = np.asarray(est[:n], np.float64), np.asarray(ref[:n], np.float64)
-    est16, ref16 = to_16k(est), to_16k(ref)
+    est16, ref16 = resample(est, RATE, 16000), resample(ref, RATE, 16000)
     out = {"pesq_wb": pesq_wb(est16, ref16), "stoi": stoi(est, ref), "si_sdr": si_sdr(est, ref)}
     out.update(dnsmos(est16))
     return out
