@@ -125,9 +125,25 @@ def test_shards_are_cached_and_only_missing_ones_computed(shards):
     assert len(more) == 3 and more[2].is_file()
 
 
+@pytest.mark.parametrize("share, expect", [(1.0, {"recorded"}), (0.0, {"tts"}), (0.5, {"recorded", "tts"})])
+def test_recorded_speech_gets_its_share_of_examples_beside_tts(monkeypatch, share, expect):
+    loaded = []
+
+    def fake_load(item):
+        loaded.append(item)
+        return np.random.default_rng(len(loaded)).standard_normal(48000).astype(np.float32) * 0.1
+
+    monkeypatch.setattr(dataset, "_load", fake_load)
+    src = sources.Sources(speech=["recorded"], synthetic=["tts"])
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        dataset.make_example(src, MixConfig(seconds=1.0, p_recorded=share, p_reverb=0.0), rng)
+    assert set(loaded) == expect
+
+
 def test_dev_set_is_never_a_training_source():
     src = sources.builtin(SHARED, None)
-    assert src.speech and not any("/dev/" in str(p) for p in src.speech + src.noise)
+    assert src.speech and not any("/dev/" in str(p) for p in src.speech + src.noise + src.synthetic)
 
 
 @pytest.mark.skipif(not tts.available(), reason="needs apt espeak-ng or festival")

@@ -58,7 +58,8 @@ def run(args) -> int:
     train.write_config(out, args.config)
     src = sources.corpus(args.data) if args.data else \
         sources.builtin(args.data_root, out / "tts", args.tts)
-    print(f"sources: {len(src.speech)} speech, {len(src.noise)} noise, {len(src.rirs)} room files")
+    print(f"sources: {len(src.speech)} recorded and {len(src.synthetic)} synthetic speech, "
+          f"{len(src.noise)} noise, {len(src.rirs)} room files")
     shards = dataset.build(src, out / "features", args.examples, MixConfig(seconds=args.seconds),
                            workers=args.workers)
     feats, gains, strengths = dataset.load_shards(shards)

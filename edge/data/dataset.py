@@ -36,8 +36,11 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     from edge.data.rooms import simulated_rir
 
     n = int(cfg.seconds * RATE)
-    picks = rng.integers(0, len(sources.speech), 6)
-    utterances = [u for u in (_load(sources.speech[int(i)]) for i in picks) if len(u)]
+    # recorded speech is scarcer than TTS but closer to what the model will hear
+    use_recorded = sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded)
+    pool = sources.speech if use_recorded else sources.synthetic
+    picks = rng.integers(0, len(pool), 6)
+    utterances = [u for u in (_load(pool[int(i)]) for i in picks) if len(u)]
     speech = fill(utterances, n, rng)
     recorded = [_load(sources.noise[int(i)]) for i in rng.integers(0, len(sources.noise), 1)] \
         if sources.noise else []
@@ -70,7 +73,7 @@ def _make_shard(job) -> str:
 def shard_dir(out_dir: str | Path, sources: Sources, cfg: MixConfig, seed: int, per_shard: int) -> Path:
     """A folder named by a hash of everything that shapes the shards."""
     key = json.dumps({"speech": [str(p) for p in sources.speech], "noise": [str(p) for p in sources.noise],
-                      "rirs": [str(p) for p in sources.rirs], "mix": asdict(cfg), "seed": seed,
+                      "synthetic": [str(p) for p in sources.synthetic], "rirs": [str(p) for p in sources.rirs], "mix": asdict(cfg), "seed": seed,
                       "per_shard": per_shard}, sort_keys=True)
     return Path(out_dir) / hashlib.sha1(key.encode()).hexdigest()[:12]
 

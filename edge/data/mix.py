@@ -16,6 +16,7 @@ class MixConfig:
     p_clean_only: float = 0.05
     p_noise_only: float = 0.05
     p_reverb: float = 0.3
+    p_recorded: float = 0.5  # share of examples spoken by recorded speech when TTS is also there
     level_dbfs: tuple[float, float] = (-45.0, -15.0)
     tilt: bool = True
 

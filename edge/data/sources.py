@@ -18,17 +18,12 @@ accepted corpus layouts (DIR is --data; wavs at any rate, searched recursively):
 
 @dataclass
 class Sources:
-    """Paths of clean speech, noise (a path, or a (noisy, clean) pair whose difference is the
-    noise) and room responses."""
+    """Paths of recorded clean speech, synthetic (TTS) speech, noise (a path, or a (noisy,
+    clean) pair whose difference is the noise) and room responses."""
     speech: list = field(default_factory=list)
     noise: list = field(default_factory=list)
     rirs: list = field(default_factory=list)
-
-    def extend(self, other: "Sources") -> "Sources":
-        self.speech += other.speech
-        self.noise += other.noise
-        self.rirs += other.rirs
-        return self
+    synthetic: list = field(default_factory=list)
 
 
 def _wavs(d: Path) -> list[Path]:
@@ -73,7 +68,7 @@ def builtin(data_root: str | Path, tts_dir: str | Path | None, n_tts: int = 400)
         s.noise += sorted(real.glob("noise_*.wav"))
         s.rirs += sorted(real.glob("rir_*.wav"))
     if tts_dir is not None:
-        s.speech += tts.generate(tts_dir, n_tts)
-    if not s.speech:
+        s.synthetic += tts.generate(tts_dir, n_tts)
+    if not s.speech and not s.synthetic:
         raise EdgeError(f"{data_root}: no speech found under speech/ or real48k/")
     return s
