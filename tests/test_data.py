@@ -135,10 +135,32 @@ def test_recorded_speech_gets_its_share_of_examples_beside_tts(monkeypatch, shar
 
     monkeypatch.setattr(dataset, "_load", fake_load)
     src = sources.Sources(speech=["recorded"], synthetic=["tts"])
-    rng = np.random.default_rng(0)
+    rng, target_voices, babble_voices = np.random.default_rng(0), set(), set()
     for _ in range(12):
+        loaded.clear()
         dataset.make_example(src, MixConfig(seconds=1.0, p_recorded=share, p_reverb=0.0), rng)
-    assert set(loaded) == expect
+        target_voices |= set(loaded[:6])  # the target's six utterances load first, babble after
+        babble_voices |= set(loaded[6:])
+    assert target_voices == expect
+    assert babble_voices == {"recorded", "tts"}  # babble talkers come from both pools
+
+
+def test_one_recorded_noise_clip_does_not_outweigh_the_generators(monkeypatch):
+    loaded = []
+    monkeypatch.setattr(dataset, "_load", lambda item: loaded.append(item) or
+                        np.random.default_rng(len(loaded)).standard_normal(48000).astype(np.float32))
+
+    def share_of_recorded_noise(n_files):
+        src = sources.Sources(speech=["speech"], noise=[f"noise{i}" for i in range(n_files)])
+        rng, hits = np.random.default_rng(1), 0
+        for _ in range(150):
+            loaded.clear()
+            dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0), rng)
+            hits += any(str(x).startswith("noise") for x in loaded)
+        return hits / 150
+
+    assert 0.03 < share_of_recorded_noise(1) < 0.2    # a tenth for a single clip
+    assert 0.38 < share_of_recorded_noise(10) < 0.62  # half once there are several
 
 
 def test_dev_set_is_never_a_training_source():

@@ -42,9 +42,14 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     picks = rng.integers(0, len(pool), 6)
     utterances = [u for u in (_load(pool[int(i)]) for i in picks) if len(u)]
     speech = fill(utterances, n, rng)
-    recorded = [_load(sources.noise[int(i)]) for i in rng.integers(0, len(sources.noise), 1)] \
-        if sources.noise else []
-    noise = gen.random_noise(n, rng, utterances, [r for r in recorded if len(r)])
+    # a recorded noise in up to half the examples, a tenth per file: one clip must not
+    # outweigh the generators
+    recorded = []
+    if sources.noise and rng.random() < min(0.5, 0.1 * len(sources.noise)):
+        recorded = [r for r in (_load(sources.noise[int(rng.integers(len(sources.noise)))]),) if len(r)]
+    voices = sources.speech + sources.synthetic  # babble talkers, drawn apart from the target's
+    talkers = [u for u in (_load(voices[int(i)]) for i in rng.integers(0, len(voices), 8)) if len(u)]
+    noise = gen.random_noise(n, rng, talkers, recorded)
     rir = None
     if rng.random() < cfg.p_reverb:
         use_real = sources.rirs and rng.random() < 0.3

@@ -67,8 +67,8 @@ def machine(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
                  recorded: list[np.ndarray]) -> np.ndarray:
-    """One noise segment: a recorded noise when there are some, else (and often) a generator."""
-    if recorded and rng.random() < 0.5:
+    """One noise segment: one of the recorded noises when given, else a generator."""
+    if recorded:
         s = recorded[int(rng.integers(len(recorded)))]
         s = np.tile(s, int(np.ceil(n / len(s))) + 1)
         start = int(rng.integers(0, len(s) - n))
