@@ -125,15 +125,21 @@ def test_shards_are_cached_and_only_missing_ones_computed(shards):
     assert len(more) == 3 and more[2].is_file()
 
 
-@pytest.mark.parametrize("share, expect", [(1.0, {"recorded"}), (0.0, {"tts"}), (0.5, {"recorded", "tts"})])
-def test_recorded_speech_gets_its_share_of_examples_beside_tts(monkeypatch, share, expect):
-    loaded = []
+@pytest.fixture
+def loaded(monkeypatch):
+    """dataset._load replaced by a second of random audio; the items it was asked for, in order."""
+    items = []
 
     def fake_load(item):
-        loaded.append(item)
-        return np.random.default_rng(len(loaded)).standard_normal(48000).astype(np.float32) * 0.1
+        items.append(item)
+        return np.random.default_rng(len(items)).standard_normal(RATE).astype(np.float32) * 0.1
 
     monkeypatch.setattr(dataset, "_load", fake_load)
+    return items
+
+
+@pytest.mark.parametrize("share, expect", [(1.0, {"recorded"}), (0.0, {"tts"}), (0.5, {"recorded", "tts"})])
+def test_recorded_speech_gets_its_share_of_examples_beside_tts(loaded, share, expect):
     src = sources.Sources(speech=["recorded"], synthetic=["tts"])
     rng, target_voices, babble_voices = np.random.default_rng(0), set(), set()
     for _ in range(12):
@@ -145,11 +151,7 @@ def test_recorded_speech_gets_its_share_of_examples_beside_tts(monkeypatch, shar
     assert babble_voices == {"recorded", "tts"}  # babble talkers come from both pools
 
 
-def test_one_recorded_noise_clip_does_not_outweigh_the_generators(monkeypatch):
-    loaded = []
-    monkeypatch.setattr(dataset, "_load", lambda item: loaded.append(item) or
-                        np.random.default_rng(len(loaded)).standard_normal(48000).astype(np.float32))
-
+def test_one_recorded_noise_clip_does_not_outweigh_the_generators(loaded):
     def share_of_recorded_noise(n_files):
         src = sources.Sources(speech=["speech"], noise=[f"noise{i}" for i in range(n_files)])
         rng, hits = np.random.default_rng(1), 0

@@ -46,7 +46,8 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     # outweigh the generators
     recorded = []
     if sources.noise and rng.random() < min(0.5, 0.1 * len(sources.noise)):
-        recorded = [r for r in (_load(sources.noise[int(rng.integers(len(sources.noise)))]),) if len(r)]
+        clip = _load(sources.noise[int(rng.integers(len(sources.noise)))])
+        recorded = [clip] if len(clip) else []
     voices = sources.speech + sources.synthetic  # babble talkers, drawn apart from the target's
     talkers = [u for u in (_load(voices[int(i)]) for i in rng.integers(0, len(voices), 8)) if len(u)]
     noise = gen.random_noise(n, rng, talkers, recorded)
@@ -77,9 +78,8 @@ def _make_shard(job) -> str:
 
 def shard_dir(out_dir: str | Path, sources: Sources, cfg: MixConfig, seed: int, per_shard: int) -> Path:
     """A folder named by a hash of everything that shapes the shards."""
-    key = json.dumps({"speech": [str(p) for p in sources.speech], "noise": [str(p) for p in sources.noise],
-                      "synthetic": [str(p) for p in sources.synthetic], "rirs": [str(p) for p in sources.rirs], "mix": asdict(cfg), "seed": seed,
-                      "per_shard": per_shard}, sort_keys=True)
+    paths = {k: [str(p) for p in getattr(sources, k)] for k in ("speech", "noise", "synthetic", "rirs")}
+    key = json.dumps({**paths, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard}, sort_keys=True)
     return Path(out_dir) / hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
