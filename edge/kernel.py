@@ -24,6 +24,13 @@ def latency_samples() -> int:
     return int(fn("pn_latency_samples")())
 
 
+def band_centres_hz() -> np.ndarray:
+    """Centre frequency of each band, Hz."""
+    hz = np.zeros(NB_BANDS, np.float32)
+    fn("pn_band_centres_hz")(fptr(hz))
+    return hz
+
+
 class Kernel:
     """One pn_state. Without a model, process() runs the DSP with unit gains and no comb
     (audio passes through, delayed by `latency`); with a .pnw model it runs the network."""
@@ -165,4 +172,4 @@ def analyze_pair(noisy: np.ndarray, clean: np.ndarray):
     return feats, gains, strengths
 
 
-__all__ = ["Kernel", "analyze_pair", "latency_samples"]
+__all__ = ["Kernel", "analyze_pair", "band_centres_hz", "latency_samples"]

@@ -20,6 +20,7 @@ HOP = 480
 NB_BANDS = 34
 NB_FEATURES = 70
 NB_OUTPUTS = 68
+FEATURE_VERSION = 1
 
 _PKG = Path(__file__).resolve().parent
 _CANDIDATES = [_PKG / "_lib" / "libpercepnet.so", _PKG.parent / "build" / "host" / "libpercepnet.so"]
@@ -33,6 +34,8 @@ _PROTOTYPES = {
     "pn_version_string": (C.c_char_p, []),
     "pn_strerror": (C.c_char_p, [C.c_int]),
     "pn_latency_samples": (C.c_int, []),
+    "pn_feature_version": (C.c_int, []),
+    "pn_band_centres_hz": (None, [_F]),
     "pn_config_default": (None, [_P]),
     "pn_model_load": (C.c_int, [C.c_char_p, C.c_size_t, C.POINTER(_P), C.c_char_p, C.c_size_t]),
     "pn_model_load_file": (C.c_int, [C.c_char_p, C.POINTER(_P), C.c_char_p, C.c_size_t]),

@@ -7,6 +7,7 @@ from edge.data import dataset, noise, rooms, sources, tts
 from edge.data.mix import MixConfig, active_rms, mix
 from edge.errors import EdgeError
 from edge.kernel import analyze_pair
+from edge.model.loss import MASKED
 from shared_data import SHARED_DATA
 
 RATE = 48000
@@ -23,7 +24,7 @@ def _speechlike(n):
 def test_mix_sets_the_requested_snr_on_active_speech():
     rng = np.random.default_rng(0)
     speech, n = _speechlike(RATE * 2), noise.coloured(RATE * 2, rng, 0.0)
-    cfg = MixConfig(snr_db=(7.0, 7.0), p_clean_only=0, p_noise_only=0, tilt=False)
+    cfg = MixConfig(snr_db=(7.0, 7.0), p_clean_only=0, p_noise_only=0, tilt=False, p_lowcut=0, p_clip=0)
     noisy, target = mix(speech, n, None, rng, cfg)
     snr = 20 * np.log10(active_rms(target) / np.sqrt(np.mean((noisy - target) ** 2)))
     assert snr == pytest.approx(7.0, abs=0.05)
@@ -111,10 +112,13 @@ def test_shards_hold_kernel_features_and_targets_in_range(shards):
     src, cfg, out, paths = shards
     f, g, s = dataset.load_shards(paths)
     assert f.shape == (4, 100, 70) and g.shape == (4, 100, 34) and s.shape == (4, 100, 34)
-    assert np.all((g >= 0) & (g <= 1)) and np.all((s >= 0) & (s <= 1))
-    noisy, target = dataset.make_example(src, cfg, np.random.default_rng([0, 0]))
+    for t in (g, s):
+        assert np.all(((t >= 0) & (t <= 1)) | (t == MASKED))
+    noisy, target, band_hz = dataset.make_example(src, cfg, np.random.default_rng([0, 0]))
     f0, g0, _ = analyze_pair(noisy, target)  # the shard is exactly the kernel's output
-    assert np.allclose(f[0], f0, atol=2e-2) and np.allclose(g[0], g0, atol=2e-3)
+    keep = g[0] != MASKED
+    assert np.allclose(f[0], f0, atol=2e-2) and np.allclose(g[0][keep], g0[keep], atol=2e-3)
+    assert keep[:, :20].all() and (band_hz >= RATE / 2 or not keep[:, -1].any())
 
 
 def test_shards_are_cached_and_only_missing_ones_computed(shards):
@@ -127,14 +131,19 @@ def test_shards_are_cached_and_only_missing_ones_computed(shards):
 
 @pytest.fixture
 def loaded(monkeypatch):
-    """dataset._load replaced by a second of random audio; the items it was asked for, in order."""
+    """Corpus reads replaced by a second of random audio at the rate the name says ("...48k"
+    is a 48 kHz recording, anything else 16 kHz); the items asked for, in order."""
     items = []
 
-    def fake_load(item):
-        items.append(item)
-        return np.random.default_rng(len(items)).standard_normal(RATE).astype(np.float32) * 0.1
+    def rate(item):
+        return 48000 if str(item).endswith("48k") else 16000
 
-    monkeypatch.setattr(dataset, "_load", fake_load)
+    def fake_read(item):
+        items.append(item)
+        return np.random.default_rng(len(items)).standard_normal(RATE).astype(np.float32) * 0.1, rate(item)
+
+    monkeypatch.setattr(dataset, "_read", fake_read)
+    monkeypatch.setattr(dataset, "_rate", rate)
     return items
 
 
@@ -167,7 +176,74 @@ def test_one_recorded_noise_clip_does_not_outweigh_the_generators(loaded):
 
 def test_dev_set_is_never_a_training_source():
     src = sources.builtin(SHARED, None)
-    assert src.speech and not any("/dev/" in str(p) for p in src.speech + src.noise + src.synthetic)
+    used = src.speech + src.noise + src.synthetic + src.rirs
+    assert src.speech and src.noise and not any("/dev/" in str(p) for p in used)
+    assert not any(p.name.startswith("noise_") for p in src.noise)  # real48k's noise is mixed into dev/
+
+
+def test_builtin_training_material_is_the_real_recordings_without_tts():
+    src = sources.builtin(SHARED, None)
+    assert not src.synthetic and all("/train/" in str(p) or "/real48k/" in str(p) for p in src.speech)
+    assert len(src.speech) > 300 and len(src.noise) > 100 and len(src.rirs) >= 2
+
+
+def test_validation_split_shares_no_speech_or_noise_recording():
+    trn, val = sources.split(sources.builtin(SHARED, None))
+    for kind in ("speech", "noise"):
+        a, b = getattr(trn, kind), getattr(val, kind)
+        assert b and not set(a) & set(b), kind
+        assert 0.05 < len(b) / (len(a) + len(b)) < 0.15, kind  # about a tenth
+    assert sources.split(sources.builtin(SHARED, None)) == (trn, val)  # the same split every run
+
+
+def test_fullband_recordings_speak_their_share_and_set_the_band(loaded):
+    src = sources.Sources(speech=["a16k", "b16k", "c16k", "d48k"])
+    rng, bands = np.random.default_rng(2), []
+    for _ in range(200):
+        loaded.clear()
+        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_fullband=0.4), rng)
+        talkers = set(loaded[:6])
+        assert band_hz == (RATE / 2 if not target.any() else 24000 if talkers == {"d48k"} else 8000)
+        bands.append(band_hz)
+    assert 0.3 < np.mean(np.array(bands) == 24000) < 0.55  # 40% fullband (plus noise-only)
+
+
+def test_targets_above_an_examples_band_are_masked_for_the_loss(tmp_path):
+    from edge.kernel import band_centres_hz
+    z = np.full((2, 3, 34), 0.5, np.float16)
+    np.savez(tmp_path / "s.npz", features=np.zeros((2, 3, 70), np.float16), gains=z, strengths=z,
+             band_hz=np.array([8000, 24000], np.float32))
+    _, g, s = dataset.load_shards([tmp_path / "s.npz"])
+    upper = np.append(band_centres_hz()[1:], RATE / 2)
+    assert np.all(g[1] == 0.5) and np.all(s[1] == 0.5)  # fullband: every band counts
+    assert np.all(g[0][:, upper <= 7700] == 0.5) and np.all(g[0][:, upper > 8000] == MASKED)
+    assert np.all(s[0][:, upper > 8000] == MASKED)
+
+
+def test_masked_bands_do_not_count_in_the_loss():
+    from keras import ops
+    from edge.model.loss import gain_loss, strength_loss
+    pred = np.array([[0.5, 0.9, 0.1]], np.float32)
+    full = np.array([[0.5, 0.0, 0.1]], np.float32)
+    masked = np.array([[0.5, MASKED, 0.1]], np.float32)
+    for loss in (gain_loss, strength_loss):
+        assert float(ops.convert_to_numpy(loss(full, pred))[0]) > 0.01
+        assert float(ops.convert_to_numpy(loss(masked, pred))[0]) == pytest.approx(0, abs=1e-6)
+
+
+def test_clipping_reaches_the_input_not_the_target_and_low_cut_removes_rumble():
+    rng = np.random.default_rng(6)
+    speech, n = _speechlike(RATE), noise.coloured(RATE, rng, 0.0)
+    cfg = MixConfig(p_clean_only=0, p_noise_only=0, tilt=False, p_lowcut=1.0, p_clip=1.0)
+    noisy, target = mix(speech, n, None, rng, cfg)
+    peak = np.max(np.abs(noisy))
+    assert 0.001 <= np.mean(np.abs(noisy) >= peak * 0.9999) <= 0.011  # the top 0.1-1% clipped
+    assert np.max(np.abs(target)) > peak  # the target keeps its peaks
+    from scipy.signal import freqz
+    from edge.data.mix import low_cut
+    for _ in range(10):  # every corner (40-250 Hz) takes 20 Hz down by 10 dB or more, not 1 kHz
+        _, h = freqz(*low_cut(rng), worN=[20.0, 1000.0], fs=RATE)
+        assert 20 * np.log10(abs(h[0])) < -10 and abs(20 * np.log10(abs(h[1]))) < 0.5
 
 
 @pytest.mark.skipif(not tts.available(), reason="needs apt espeak-ng or festival")

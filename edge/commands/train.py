@@ -13,29 +13,39 @@ def add_parser(sub):
     p = sub.add_parser(
         "train", help="train a model (resumable) and export it",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Mix speech and noise at random SNRs, levels, tilts and rooms; compute "
-                    "features and ideal gains/strengths with the C kernel (cached shards under "
-                    "OUT/features); train; export OUT/model.tflite (int8) and OUT/model.pnw. "
+        description="Mix speech and noise at random SNRs, levels, tilts, low-cuts, clipping and "
+                    "rooms; compute features and ideal gains/strengths with the C kernel (cached "
+                    "shards under OUT/features); train; export OUT/model.tflite (int8) and "
+                    "OUT/model.pnw. A tenth of the speech and noise recordings (by file name) "
+                    "make a separate validation set that chooses the exported checkpoint. "
                     "Run again with the same OUT to resume from its checkpoint.",
-        epilog=LAYOUTS + "\nwithout --data: the built-in material (shared speech and noise, "
-                         "synthetic TTS speech, generated noise and rooms)")
-    p.add_argument("--config", choices=("small", "paper"), default="small")
+        epilog=LAYOUTS + "\nwithout --data: the real recordings of DATA_ROOT/train (plain layout) "
+                         "and real48k/ clean speech, plus generated noise and simulated rooms")
+    p.add_argument("--config", choices=("small", "paper"), default="small",
+                   help="network size: small (1.2M weights, the shipped default) or paper (7.9M)")
     p.add_argument("--data", metavar="DIR", help="a speech/noise corpus (layouts below)")
     p.add_argument("--data-root", metavar="DIR",
                    default=os.environ.get("PERCEPNET_DATA", str(DEFAULT_DATA_ROOT)),
                    help="the built-in development material (default: $PERCEPNET_DATA or "
                         "shared/data beside the repo); its dev/ is never trained on")
-    p.add_argument("--out", metavar="DIR", required=True)
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="run folder: features cache, checkpoints, exported model (reused on resume)")
     p.add_argument("--hours", type=float, help="time budget of this run")
     p.add_argument("--steps", type=int, help="total optimizer steps (across resumes)")
     p.add_argument("--examples", type=int, default=2000, help="training mixtures (default 2000)")
-    p.add_argument("--seconds", type=float, default=4.0, help="length of each mixture")
-    p.add_argument("--tts", type=int, default=400, help="synthetic TTS utterances (built-in data)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--seq-frames", type=int, default=200)
+    p.add_argument("--val-examples", type=int,
+                   help="validation mixtures from the held-out recordings (default: a tenth of --examples)")
+    p.add_argument("--seconds", type=float, default=4.0, help="length of each mixture in s (default 4)")
+    p.add_argument("--tts", type=int, default=0,
+                   help="synthetic TTS utterances added to the built-in speech (default 0: "
+                        "real recordings only)")
+    p.add_argument("--batch", type=int, default=32, help="sequences per optimizer step (default 32)")
+    p.add_argument("--seq-frames", type=int, default=200,
+                   help="10 ms frames per training sequence (default 200 = 2 s)")
     p.add_argument("--lr", type=float, default=None,
                    help="Adam learning rate (default 1e-3); on resume, replaces the checkpoint's rate")
-    p.add_argument("--checkpoint-minutes", type=float, default=5.0)
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="validate and save a checkpoint this often (default 5)")
     p.add_argument("--workers", type=int, help="feature processes (default: all cores)")
     p.add_argument("--no-export", action="store_true", help="stop after training")
     return p
@@ -51,22 +61,27 @@ def run(args) -> int:
 
     if args.hours is None and args.steps is None:
         raise EdgeError("give a budget: --steps N and/or --hours H")
-    if args.examples < 1 or args.seconds < 1:
-        raise EdgeError("--examples must be >= 1 and --seconds >= 1")
+    if args.examples < 1 or args.seconds < 1 or (args.val_examples is not None and args.val_examples < 1):
+        raise EdgeError("--examples and --val-examples must be >= 1 and --seconds >= 1")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train.write_config(out, args.config)
     src = sources.corpus(args.data) if args.data else \
         sources.builtin(args.data_root, out / "tts", args.tts)
+    trn, val = sources.split(src)
     print(f"sources: {len(src.speech)} recorded and {len(src.synthetic)} synthetic speech, "
-          f"{len(src.noise)} noise, {len(src.rirs)} room files")
-    shards = dataset.build(src, out / "features", args.examples, MixConfig(seconds=args.seconds),
-                           workers=args.workers)
-    feats, gains, strengths = dataset.load_shards(shards)
+          f"{len(src.noise)} noise, {len(src.rirs)} room files; held out for validation: "
+          f"{len(val.speech) + len(val.synthetic)} speech, {len(val.noise)} noise")
+    mix_cfg = MixConfig(seconds=args.seconds)
+    n_val = args.val_examples or max(1, args.examples // 10)
+    feats, gains, strengths = dataset.load_shards(
+        dataset.build(trn, out / "features", args.examples, mix_cfg, workers=args.workers))
+    val_set = dataset.load_shards(dataset.build(val, out / "features", n_val, mix_cfg, seed=1,
+                                                workers=args.workers))
     cfg = train.TrainConfig(config=args.config, steps=args.steps, hours=args.hours, batch=args.batch,
                             seq_frames=args.seq_frames, lr=args.lr,
                             checkpoint_s=args.checkpoint_minutes * 60)
-    state = train.train(feats, gains, strengths, out, cfg)
+    state = train.train(feats, gains, strengths, out, cfg, val=val_set)
     summary = {"step": state["step"], "best_val": state["best_val"]}
     if not args.no_export:
         summary.update(train.export(out, feats))

@@ -17,31 +17,59 @@ import numpy as np
 from edge.data.mix import MixConfig, fill, mix
 from edge.data.sources import Sources
 from edge.errors import EdgeError
-from edge.native import SAMPLE_RATE as RATE
+from edge.model.loss import MASKED
+from edge.native import FEATURE_VERSION, SAMPLE_RATE as RATE
+
+BAND_MARGIN = 0.97  # resampling filters roll off just below Nyquist
 
 
-@lru_cache(maxsize=512)
-def _load(item) -> np.ndarray:
-    from edge.data.audio import load
-    if isinstance(item, tuple):  # (noisy, clean) pair: the noise is their difference
-        noisy, clean = load(item[0]), load(item[1])
+FULLBAND_RATE = 44100  # recordings at this rate or above hold the whole band the kernel sees
+
+
+@lru_cache(maxsize=1024)
+def _read(item) -> tuple[np.ndarray, int]:
+    """(48 kHz audio, native rate); a (noisy, clean) pair gives their difference, the noise."""
+    from edge.data.audio import read
+    if isinstance(item, tuple):
+        (noisy, rate), (clean, _) = read(item[0]), read(item[1])
         n = min(len(noisy), len(clean))
-        return noisy[:n] - clean[:n]
-    return load(item)
+        return noisy[:n] - clean[:n], rate
+    return read(item)
+
+
+def _load(item) -> np.ndarray:
+    return _read(item)[0]
+
+
+@lru_cache(maxsize=None)
+def _rate(item) -> int:
+    from edge.data.audio import native_rate
+    return native_rate(item[0] if isinstance(item, tuple) else item)
+
+
+def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> list:
+    """The recordings one example's talker is drawn from: 44.1/48 kHz ones for cfg.p_fullband
+    of the examples (they alone teach the band above 8 kHz), else recorded or TTS speech."""
+    if sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded):
+        full = [p for p in sources.speech if _rate(p) >= FULLBAND_RATE]
+        if full and rng.random() < cfg.p_fullband:
+            return full
+        return [p for p in sources.speech if p not in full] or full
+    return sources.synthetic
 
 
 def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
-    """(noisy, target) audio of cfg.seconds from the sources, generators filling the gaps."""
+    """(noisy, target, band_hz) audio of cfg.seconds from the sources, generators filling the
+    gaps. band_hz is the bandwidth the target can hold: half the lowest native rate of its
+    speech (all of it for a noise-only example, whose silent target holds everywhere)."""
     from edge.data import noise as gen
     from edge.data.rooms import simulated_rir
 
     n = int(cfg.seconds * RATE)
-    # recorded speech is scarcer than TTS but closer to what the model will hear
-    use_recorded = sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded)
-    pool = sources.speech if use_recorded else sources.synthetic
-    picks = rng.integers(0, len(pool), 6)
-    utterances = [u for u in (_load(pool[int(i)]) for i in picks) if len(u)]
-    speech = fill(utterances, n, rng)
+    pool = _speech_pool(sources, cfg, rng)
+    picks = [_read(pool[int(i)]) for i in rng.integers(0, len(pool), 6)]
+    picks = [(u, r) for u, r in picks if len(u)]
+    speech = fill([u for u, _ in picks], n, rng)
     # a recorded noise in up to half the examples, a tenth per file: one clip must not
     # outweigh the generators
     recorded = []
@@ -55,23 +83,26 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     if rng.random() < cfg.p_reverb:
         use_real = sources.rirs and rng.random() < 0.3
         rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
-    return mix(speech, noise, rir, rng, cfg)
+    noisy, target = mix(speech, noise, rir, rng, cfg)
+    band_hz = RATE / 2 if not target.any() else min(r for _, r in picks) / 2
+    return noisy, target, band_hz
 
 
 def _make_shard(job) -> str:
     from edge.kernel import analyze_pair
     sources, cfg, seed, index, per_shard, path = job
     rng = np.random.default_rng([seed, index])
-    feats, gains, strengths = [], [], []
+    feats, gains, strengths, bands = [], [], [], []
     for _ in range(per_shard):
-        noisy, target = make_example(sources, cfg, rng)
+        noisy, target, band_hz = make_example(sources, cfg, rng)
         f, g, s = analyze_pair(noisy, target)
         feats.append(f)
         gains.append(g)
         strengths.append(s)
+        bands.append(band_hz)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(tmp, features=np.stack(feats).astype(np.float16), gains=np.stack(gains).astype(np.float16),
-             strengths=np.stack(strengths).astype(np.float16))
+             strengths=np.stack(strengths).astype(np.float16), band_hz=np.array(bands, np.float32))
     os.replace(tmp, path)
     return str(path)
 
@@ -79,7 +110,8 @@ def _make_shard(job) -> str:
 def shard_dir(out_dir: str | Path, sources: Sources, cfg: MixConfig, seed: int, per_shard: int) -> Path:
     """A folder named by a hash of everything that shapes the shards."""
     paths = {k: [str(p) for p in getattr(sources, k)] for k in ("speech", "noise", "synthetic", "rirs")}
-    key = json.dumps({**paths, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard}, sort_keys=True)
+    key = json.dumps({**paths, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard,
+                      "features": FEATURE_VERSION}, sort_keys=True)
     return Path(out_dir) / hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
@@ -109,9 +141,18 @@ def build(sources: Sources, out_dir: str | Path, n_examples: int, cfg: MixConfig
 
 
 def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features [N, T, 70], gains [N, T, 34], strengths [N, T, 34]) as float32."""
+    """(features [N, T, 70], gains [N, T, 34], strengths [N, T, 34]) as float32. Targets of
+    bands above an example's band_hz are MASKED: its speech never had energy there, so the
+    ideal gain of 0 would teach the model that speech above 8 kHz is noise."""
+    from edge.kernel import band_centres_hz
     if not paths:
         raise EdgeError("no training shards")
     parts = [np.load(p) for p in paths]
-    return tuple(np.concatenate([z[k] for z in parts]).astype(np.float32)
-                 for k in ("features", "gains", "strengths"))
+    f, g, s = (np.concatenate([z[k] for z in parts]).astype(np.float32)
+               for k in ("features", "gains", "strengths"))
+    band_hz = np.concatenate([z["band_hz"] for z in parts])
+    upper = np.append(band_centres_hz()[1:], RATE / 2)  # where each band's triangle ends
+    out = (upper[None, :] > band_hz[:, None] * BAND_MARGIN) & (band_hz[:, None] < RATE / 2)
+    g[out[:, None, :].repeat(g.shape[1], 1)] = MASKED
+    s[out[:, None, :].repeat(s.shape[1], 1)] = MASKED
+    return f, g, s

@@ -1,4 +1,5 @@
-"""One training example: speech and noise mixed at a random SNR, level, tilt and room."""
+"""One training example: speech and noise mixed at a random SNR, level, tilt, low-cut,
+clipping and room, as real microphones deliver it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,11 @@ class MixConfig:
     p_noise_only: float = 0.05
     p_reverb: float = 0.3
     p_recorded: float = 0.5  # share of examples spoken by recorded speech when TTS is also there
-    level_dbfs: tuple[float, float] = (-45.0, -15.0)
+    p_fullband: float = 0.4  # share spoken by 44.1/48 kHz recordings, however few they are
+    level_dbfs: tuple[float, float] = (-45.0, -5.0)
     tilt: bool = True
+    p_lowcut: float = 0.3    # a microphone's or codec's high-pass, 40-250 Hz
+    p_clip: float = 0.1      # mild clipping of the input: 0.1-1% of samples
 
 
 def _rms(x: np.ndarray) -> float:
@@ -54,6 +58,12 @@ def random_tilt(rng: np.random.Generator):
     return b, a
 
 
+def low_cut(rng: np.random.Generator):
+    """A second-order Butterworth high-pass at a random corner of 40-250 Hz."""
+    from scipy.signal import butter
+    return butter(2, rng.uniform(40.0, 250.0), "highpass", fs=RATE)
+
+
 def mix(speech: np.ndarray, noise: np.ndarray, rir: np.ndarray | None, rng: np.random.Generator,
         cfg: MixConfig = MixConfig()) -> tuple[np.ndarray, np.ndarray]:
     """(noisy, target), both float32 of len(speech). The target is the dry speech, or its
@@ -75,9 +85,16 @@ def mix(speech: np.ndarray, noise: np.ndarray, rir: np.ndarray | None, rng: np.r
         snr = rng.uniform(*cfg.snr_db)
         noise = noise[:n] * (level / _rms(noise[:n]) * 10 ** (-snr / 20))
     noisy = wet + noise
-    if cfg.tilt:
-        b, a = random_tilt(rng)
+    # colouring by the microphone reaches the target too: the model cannot undo it
+    filters = [random_tilt(rng)] if cfg.tilt else []
+    if rng.random() < cfg.p_lowcut:
+        filters.append(low_cut(rng))
+    for b, a in filters:
         noisy, target = lfilter(b, a, noisy), lfilter(b, a, target)
     gain = 10 ** (rng.uniform(*cfg.level_dbfs) / 20) / _rms(noisy)
     gain = min(gain, 0.99 / (np.max(np.abs(noisy)) + 1e-9))
-    return (noisy * gain).astype(np.float32), (target * gain).astype(np.float32)
+    noisy, target = noisy * gain, target * gain
+    if rng.random() < cfg.p_clip:  # the target stays unclipped: clipping is damage to undo
+        limit = np.quantile(np.abs(noisy), 1 - rng.uniform(0.001, 0.01))
+        noisy = np.clip(noisy, -limit, limit)
+    return noisy.astype(np.float32), target.astype(np.float32)

@@ -1,7 +1,8 @@
 """Where training audio comes from: a user's corpus in one of the accepted layouts, and the
-built-in material (shared development speech and noise, synthetic TTS speech)."""
+built-in material (the real recordings of shared/data/train, optional synthetic TTS speech)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,8 @@ accepted corpus layouts (DIR is --data; wavs at any rate, searched recursively):
   DIR/clean_trainset*/ + DIR/noisy_trainset*/ VoiceBank+DEMAND pairs: the noise is the
                                               difference of same-named noisy and clean files
   DIR/<anything>/ch01.wav alongside the above  DEMAND noise recordings (first channel)"""
+
+VAL_FRACTION = 0.1
 
 
 @dataclass
@@ -30,6 +33,17 @@ def _wavs(d: Path) -> list[Path]:
     return sorted(p for p in d.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
 
 
+def _plain(s: Sources, base: Path) -> None:
+    """Add DIR/clean, DIR/noise and DIR/rir (or impulse_responses) of a plain layout."""
+    if (base / "clean").is_dir():
+        s.speech += _wavs(base / "clean")
+    if (base / "noise").is_dir():
+        s.noise += _wavs(base / "noise")
+    for rir in ("rir", "impulse_responses"):
+        if (base / rir).is_dir():
+            s.rirs += _wavs(base / rir)
+
+
 def corpus(root: str | Path) -> Sources:
     """Sources of a user's corpus, in any layout of LAYOUTS; refuses a folder with none."""
     root = Path(root)
@@ -37,13 +51,7 @@ def corpus(root: str | Path) -> Sources:
         raise EdgeError(f"{root}: no such directory")
     s = Sources()
     for base in (root, root / "datasets"):
-        if (base / "clean").is_dir():
-            s.speech += _wavs(base / "clean")
-        if (base / "noise").is_dir():
-            s.noise += _wavs(base / "noise")
-        for rir in ("rir", "impulse_responses"):
-            if (base / rir).is_dir():
-                s.rirs += _wavs(base / rir)
+        _plain(s, base)
     for clean_dir in sorted(root.glob("clean_trainset*")):
         noisy_dir = root / clean_dir.name.replace("clean_", "noisy_", 1)
         for c in _wavs(clean_dir):
@@ -56,19 +64,40 @@ def corpus(root: str | Path) -> Sources:
     return s
 
 
-def builtin(data_root: str | Path, tts_dir: str | Path | None, n_tts: int = 400) -> Sources:
-    """The shared development material (never dev/, kept for evaluation) and TTS speech."""
+def builtin(data_root: str | Path, tts_dir: str | Path | None = None, n_tts: int = 0) -> Sources:
+    """The real recordings of DATA_ROOT/train (plain layout), the clean speech and simulated
+    room of real48k/, and n_tts synthetic utterances. Never dev/ (kept for evaluation), nor
+    real48k's noise (dev/ mixes it)."""
     from edge.data import tts
     data_root = Path(data_root)
     s = Sources()
-    s.speech += _wavs(data_root / "speech")
+    _plain(s, data_root / "train")
     real = data_root / "real48k"
     if real.is_dir():
         s.speech += sorted(real.glob("clean_*.wav"))
-        s.noise += sorted(real.glob("noise_*.wav"))
         s.rirs += sorted(real.glob("rir_*.wav"))
-    if tts_dir is not None:
+    if tts_dir is not None and n_tts:
         s.synthetic += tts.generate(tts_dir, n_tts)
     if not s.speech and not s.synthetic:
-        raise EdgeError(f"{data_root}: no speech found under speech/ or real48k/")
+        raise EdgeError(f"{data_root}: no speech found under train/clean/ or real48k/")
     return s
+
+
+def _held_out(item) -> bool:
+    """A fixed tenth of the recordings, chosen by a hash of the file name (a pair by its
+    noisy file): the same split on every machine and every run."""
+    name = Path(item[0] if isinstance(item, tuple) else item).name
+    return hashlib.sha1(name.encode()).digest()[0] < 256 * VAL_FRACTION
+
+
+def split(s: Sources) -> tuple[Sources, Sources]:
+    """(training, validation) sources that share no speech recording and no noise recording.
+    Room responses are too few to split (and are not what validation measures): both keep
+    them. A list too short to give the validation side an item gives it one anyway."""
+    parts = ({}, {})
+    for name in ("speech", "noise", "synthetic"):
+        items = getattr(s, name)
+        val = [x for x in items if _held_out(x)] or items[-1:]
+        trn = [x for x in items if x not in val] or items
+        parts[0][name], parts[1][name] = trn, val
+    return Sources(rirs=s.rirs, **parts[0]), Sources(rirs=s.rirs, **parts[1])

@@ -24,7 +24,7 @@ class TrainConfig:
     seq_frames: int = 200             # frames per training sequence (crops of the examples)
     lr: float | None = None           # None: 1e-3 for a new model, the checkpoint's on resume
     checkpoint_s: float = 300.0
-    val_fraction: float = 0.05
+    val_fraction: float = 0.05       # of the crops, when no validation set is given
     seed: int = 0
 
 
@@ -61,19 +61,28 @@ def read_state(out: Path) -> dict:
 
 
 def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = TrainConfig(),
-          log=print) -> dict:
-    """Train (or resume from out_dir) on [N, T, 70] features and [N, T, 34] targets."""
+          log=print, val=None) -> dict:
+    """Train (or resume from out_dir) on [N, T, 70] features and [N, T, 34] targets (MASKED
+    where a band is left out). `val`: (features, gains, strengths) of a validation set made
+    from other recordings, which then chooses best.keras; without it, a random share of the
+    crops (which may share recordings with training)."""
     import keras
 
     if cfg.steps is None and cfg.hours is None:
         raise EdgeError("give a budget: --steps N and/or --hours H")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    x, g, s = crops(features, np.clip(gains, 0, 1), np.clip(strengths, 0, 1), cfg.seq_frames)
+    x, g, s = crops(features, np.minimum(gains, 1), np.minimum(strengths, 1), cfg.seq_frames)
     rng = np.random.default_rng(cfg.seed)
-    order = rng.permutation(len(x))
-    n_val = max(1, int(len(x) * cfg.val_fraction)) if len(x) > 1 else 0
-    val, tr = order[:n_val], order[n_val:]
+    if val is not None:
+        vx, vg, vs = crops(val[0], np.minimum(val[1], 1), np.minimum(val[2], 1), cfg.seq_frames)
+        x, g, s = np.concatenate([x, vx]), np.concatenate([g, vg]), np.concatenate([s, vs])
+        tr, val = np.arange(len(x) - len(vx)), np.arange(len(x) - len(vx), len(x))
+    else:
+        order = rng.permutation(len(x))
+        n_val = max(1, int(len(x) * cfg.val_fraction)) if len(x) > 1 else 0
+        val, tr = order[:n_val], order[n_val:]
+    n_val = len(val)
     if len(tr) == 0:
         raise EdgeError("not enough training data for one batch")
     state = read_state(out)

@@ -31,6 +31,7 @@ extern "C" {
 #define PN_NB_FEATURES 70      /* 34 band log-energies, 34 band pitch correlations, period, corr */
 #define PN_NB_OUTPUTS 68       /* 34 gains, then 34 comb strengths, all in [0, 1] */
 #define PN_LOOKAHEAD_FRAMES 2  /* the network and comb filter see 20 ms ahead */
+#define PN_FEATURE_VERSION 1   /* what pn_analyze computes; a model is trained for one version */
 
 enum {
     PN_OK = 0,
@@ -73,6 +74,9 @@ PN_EXPORT int pn_abi_version(void);
 PN_EXPORT const char *pn_version_string(void);
 PN_EXPORT const char *pn_strerror(int err);
 PN_EXPORT int pn_latency_samples(void);
+PN_EXPORT int pn_feature_version(void);
+/* Centre frequency of each of the PN_NB_BANDS bands, Hz (band b spans centres b-1..b+1). */
+PN_EXPORT void pn_band_centres_hz(float *hz);
 
 PN_EXPORT void pn_config_default(pn_config *cfg);
 

@@ -34,6 +34,14 @@ void pn_bands_init(pn_bands *b)
     b->frac[PN_BINS - 1] = 1.0f;
 }
 
+void pn_band_centres_hz(float *hz)
+{
+    pn_bands b;
+    pn_bands_init(&b);
+    for (int i = 0; i < PN_NB_BANDS; i++)
+        hz[i] = (float)b.centre[i] * PN_SAMPLE_RATE / PN_WINDOW;
+}
+
 /* Each segment between two centres feeds its lower band with weight 1 - frac and its upper
  * band with frac: two contiguous sums per segment, no scattered accumulation. */
 static void band_sums(const pn_bands *b, const float *p, float *E)

@@ -4,6 +4,8 @@
 
 int pn_abi_version(void) { return PN_ABI_VERSION; }
 
+int pn_feature_version(void) { return PN_FEATURE_VERSION; }
+
 const char *pn_version_string(void) { return PN_VERSION; }
 
 const char *pn_strerror(int err)
