@@ -19,9 +19,10 @@ import numpy as np
 
 from edge.errors import EdgeError
 from edge.model import arch
+from edge.native import FEATURE_VERSION, SAMPLE_RATE
 
 MAGIC = b"PNWF"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TYPES = {"dense": 1, "conv": 2, "gru": 3}
 ACTS = {None: 0, "tanh": 1, "sigmoid": 2, "relu": 3}
 
@@ -91,7 +92,7 @@ def write_pnw(layers: list[Layer], out_src: list[int], name: str) -> bytes:
             payload += pack_matrix(w, scale, bias)
     outs = list(out_src) + [0] * (4 - len(out_src))
     tail = (struct.pack("<I4h", len(out_src), *outs) + name.encode()[:31].ljust(32, b"\0")
-            + table + payload)
+            + struct.pack("<2I", FEATURE_VERSION, SAMPLE_RATE) + table + payload)
     head = MAGIC + struct.pack("<5I", FORMAT_VERSION, arch.NB_FEATURES, 2 * arch.NB_BANDS,
                                len(layers), len(payload))
     return head + struct.pack("<I", zlib.crc32(tail)) + tail

@@ -48,3 +48,27 @@ def test_model_info_reports_the_exported_network():
     info = NativeNet(PNW).info()
     # dense, 2 conv, 2 stacked GRU, gain GRU + dense, strength GRU + dense
     assert info["n_layers"] == 9 and info["n_weights"] == arch.count_weights(TINY)
+
+
+def _with_header(field_offset: int, value: int) -> bytes:
+    """The fixture with one u32 header field replaced and its checksum made right again."""
+    import struct
+    import zlib
+    data = bytearray(PNW.read_bytes())
+    struct.pack_into("<I", data, field_offset, value)
+    struct.pack_into("<I", data, 24, zlib.crc32(bytes(data[28:])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("offset,value,says", [(72, 2, "feature version 2"), (76, 16000, "16000 Hz")])
+def test_denoise_refuses_a_model_trained_for_other_features_in_one_line(tmp_path, capsys, offset, value, says):
+    from edge.cli import main
+    from edge.wavio import write_wav
+    import numpy as np
+    model = tmp_path / "other.pnw"
+    model.write_bytes(_with_header(offset, value))
+    write_wav(tmp_path / "in.wav", np.zeros(48000, np.float32))
+    assert main(["denoise", str(tmp_path / "in.wav"), str(tmp_path / "out.wav"), "--model", str(model)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "this kernel computes version 1" in err and "\n" not in err
+    assert not (tmp_path / "out.wav").exists()

@@ -43,7 +43,8 @@ enum {
     PN_ERR_MODEL_CHECKSUM = -6,
     PN_ERR_MODEL_SHAPE = -7,    /* layer sizes disagree with PN_NB_FEATURES/PN_NB_OUTPUTS */
     PN_ERR_NO_MODEL = -8,       /* pn_process on a state created without a model */
-    PN_ERR_SIMD = -9            /* requested SIMD path not compiled in or not supported by CPU */
+    PN_ERR_SIMD = -9,           /* requested SIMD path not compiled in or not supported by CPU */
+    PN_ERR_MODEL_FEATURES = -10 /* model trained on another feature version or sample rate */
 };
 
 typedef struct pn_state pn_state;

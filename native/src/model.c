@@ -9,9 +9,9 @@
 
 #include "model.h"
 
-#define HEADER_SIZE 72
-#define LAYER_SIZE 32
-#define FORMAT_VERSION 1
+#define HEADER_SIZE PN_MODEL_HEADER_SIZE
+#define LAYER_SIZE PN_MODEL_LAYER_SIZE
+#define FORMAT_VERSION 2
 #define MAX_FILE_SIZE (256L << 20)
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -157,8 +157,15 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
         return fail(err, errlen, PN_ERR_MODEL_FORMAT, "not a .pnw weight file (bad magic or too short)");
     uint32_t version = rd_u32(d + 4);
     if (version != FORMAT_VERSION)
-        return fail(err, errlen, PN_ERR_MODEL_VERSION, "weight file format %u, this build reads %d",
-                    (unsigned)version, FORMAT_VERSION);
+        return fail(err, errlen, PN_ERR_MODEL_VERSION, "weight file format %u, this build reads %d%s",
+                    (unsigned)version, FORMAT_VERSION,
+                    version < FORMAT_VERSION ? " (re-export it: edge export MODEL.tflite --out MODEL.pnw)" : "");
+    uint32_t features = rd_u32(d + 72), rate = rd_u32(d + 76);
+    if (features != PN_FEATURE_VERSION || rate != PN_SAMPLE_RATE)
+        return fail(err, errlen, PN_ERR_MODEL_FEATURES,
+                    "model was trained on feature version %u at %u Hz, this kernel computes version %d "
+                    "at %d Hz: use a model trained for this kernel", (unsigned)features, (unsigned)rate,
+                    PN_FEATURE_VERSION, PN_SAMPLE_RATE);
     if (rd_u32(d + 8) != PN_NB_FEATURES || rd_u32(d + 12) != PN_NB_OUTPUTS)
         return fail(err, errlen, PN_ERR_MODEL_SHAPE, "model is %u features -> %u outputs, kernel needs %d -> %d",
                     (unsigned)rd_u32(d + 8), (unsigned)rd_u32(d + 12), PN_NB_FEATURES, PN_NB_OUTPUTS);

@@ -2,10 +2,11 @@
  * so the engine never checks sizes per frame.
  *
  * .pnw, all integers little-endian:
- *   header, 72 bytes:
- *     0  "PNWF"         4  u32 version (1)     8  u32 n_features    12 u32 n_outputs
+ *   header, 80 bytes:
+ *     0  "PNWF"         4  u32 version (2)     8  u32 n_features    12 u32 n_outputs
  *     16 u32 n_layers   20 u32 payload bytes   24 u32 CRC-32 of bytes 28..end of file
  *     28 u32 n_out_src  32 i16 out_src[4]      40 char name[32] (NUL padded)
+ *     72 u32 feature version (PN_FEATURE_VERSION it was trained on)   76 u32 sample rate
  *   layer table, 32 bytes per layer:
  *     u32 type (1 dense, 2 conv, 3 gru), u32 activation (0 none, 1 tanh, 2 sigmoid, 3 relu),
  *     u32 n_in (per frame: the sum of the sources' widths), u32 n_out, u32 kernel (frames,
@@ -23,6 +24,8 @@
 
 #include "percepnet.h"
 
+#define PN_MODEL_HEADER_SIZE 80
+#define PN_MODEL_LAYER_SIZE 32
 #define PN_MAX_LAYERS 16
 #define PN_MAX_SRC 4
 #define PN_MAX_WIDTH 4096  /* largest layer input or output */

@@ -21,6 +21,7 @@ const char *pn_strerror(int err)
     case PN_ERR_MODEL_SHAPE: return "model layer shapes do not match the kernel's features/outputs";
     case PN_ERR_NO_MODEL: return "no model loaded";
     case PN_ERR_SIMD: return "SIMD path not available on this build or CPU";
+    case PN_ERR_MODEL_FEATURES: return "model was trained for another feature version or sample rate";
     default: return "unknown error";
     }
 }

@@ -46,7 +46,7 @@ static size_t mutate(unsigned char *b, size_t n, size_t cap, size_t table_end)
         if (rnd() % 2) {
             at += 2 * (rnd() % 4);
         } else {
-            at = 72 + 32 * (rnd() % ((table_end - 72) / 32));
+            at = PN_MODEL_HEADER_SIZE + PN_MODEL_LAYER_SIZE * (rnd() % ((table_end - PN_MODEL_HEADER_SIZE) / PN_MODEL_LAYER_SIZE));
             at += 24 + 2 * (rnd() % 4);
         }
         int16_t v = (int16_t)((int)(rnd() % 40) - 20);
@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     static unsigned char orig[1 << 16];
     size_t n = fread(orig, 1, sizeof orig, f);
     fclose(f);
-    size_t cap = n + 256, table_end = 72 + 32 * (size_t)(orig[16] | orig[17] << 8);
+    size_t cap = n + 256, table_end = PN_MODEL_HEADER_SIZE + PN_MODEL_LAYER_SIZE * (size_t)(orig[16] | orig[17] << 8);
     if (n < 100 || n == sizeof orig || table_end > n) {
         printf("FAIL micro.pnw has an unexpected size %zu\n", n);
         return 1;

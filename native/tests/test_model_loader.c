@@ -68,10 +68,13 @@ int main(void)
     CASE("valid file", (void)0, PN_OK);
     CASE("bad magic", b[0] = 'X', PN_ERR_MODEL_FORMAT);
     CASE("empty", len = 0, PN_ERR_MODEL_FORMAT);
-    CASE("header only", len = 72, PN_ERR_MODEL_FORMAT);
+    CASE("header only", len = PN_MODEL_HEADER_SIZE, PN_ERR_MODEL_FORMAT);
     CASE("truncated by one byte", len = n - 1, PN_ERR_MODEL_FORMAT);
     CASE("trailing garbage", (len = n + 16, memset(b + n, 0, 16)), PN_ERR_MODEL_FORMAT);
-    CASE("format version 2", put_u32(b + 4, 2), PN_ERR_MODEL_VERSION);
+    CASE("format version 1", put_u32(b + 4, 1), PN_ERR_MODEL_VERSION);
+    CASE("format version 3", put_u32(b + 4, 3), PN_ERR_MODEL_VERSION);
+    CASE("feature version 2", (put_u32(b + 72, PN_FEATURE_VERSION + 1), fix_crc(b, len)), PN_ERR_MODEL_FEATURES);
+    CASE("trained at 16 kHz", (put_u32(b + 76, 16000), fix_crc(b, len)), PN_ERR_MODEL_FEATURES);
     CASE("feature count 71", put_u32(b + 8, 71), PN_ERR_MODEL_SHAPE);
     CASE("output count 34", put_u32(b + 12, 34), PN_ERR_MODEL_SHAPE);
     CASE("zero layers", put_u32(b + 16, 0), PN_ERR_MODEL_FORMAT);
@@ -80,10 +83,10 @@ int main(void)
     CASE("one weight byte flipped", b[n / 2] ^= 0x10, PN_ERR_MODEL_CHECKSUM);
     CASE("checksum flipped", b[24] ^= 1, PN_ERR_MODEL_CHECKSUM);
     /* Consistent checksums over inconsistent tables: the validator itself must refuse. */
-    CASE("first layer takes 69 features", (put_u32(b + 72 + 8, 69), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
-    CASE("layer width 100000", (put_u32(b + 72 + 12, 100000), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
-    CASE("unknown layer type", (put_u32(b + 72, 9), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
-    CASE("source is a later layer", (b[72 + 24] = 5, b[72 + 25] = 0, fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("first layer takes 69 features", (put_u32(b + PN_MODEL_HEADER_SIZE + 8, 69), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
+    CASE("layer width 100000", (put_u32(b + PN_MODEL_HEADER_SIZE + 12, 100000), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("unknown layer type", (put_u32(b + PN_MODEL_HEADER_SIZE, 9), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+    CASE("source is a later layer", (b[PN_MODEL_HEADER_SIZE + 24] = 5, b[PN_MODEL_HEADER_SIZE + 25] = 0, fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
     CASE("outputs from one layer only", (put_u32(b + 28, 1), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
     CASE("NaN scale", (memset(b + n - 4, 0xFF, 4), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
 
