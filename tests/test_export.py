@@ -96,3 +96,14 @@ def test_edge_export_refuses_bad_input_with_one_line(tmp_path, capsys, bad):
     err = capsys.readouterr().err.strip()
     assert err.startswith("edge export: ") and "\n" not in err
     assert not (tmp_path / "x.pnw").exists()
+
+
+def test_calibration_frames_come_after_a_warm_up_with_the_state_carried(features):
+    from edge.model.tflite_export import calibration_inputs
+    step = arch.build_step_model(TINY)
+    seqs = [features[:200], features[200:400]]
+    samples = calibration_inputs(step, seqs, max_frames=20, warmup=100)
+    assert len(samples) == 20
+    taken = [next(t for t in range(400) if np.array_equal(s[0][0], features[t])) for s in samples]
+    assert min(taken[:10]) >= 100 and min(taken[10:]) >= 300 and max(taken) == 399  # spread to the end
+    assert all(np.abs(st).max() > 0 for s in samples for st in s[1:])  # no state is the zero start

@@ -141,8 +141,9 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
     return state
 
 
-def export(out_dir: str | Path, features, which: str = "best", max_frames: int = 600) -> dict:
-    """int8 .tflite (calibrated on `features` [N, T, 70]) and native .pnw of a checkpoint."""
+def export(out_dir: str | Path, features, which: str = "best", max_frames: int = 1200) -> dict:
+    """int8 .tflite (calibrated on up to 16 whole sequences of `features` [N, T, 70], after a
+    warm-up) and native .pnw of a checkpoint."""
     import keras
     from edge.model.arch import build_step_model
     from edge.model.tflite_export import to_tflite_int8
@@ -156,7 +157,7 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
     model = keras.models.load_model(path, custom_objects=_custom_objects())
     config = read_config(out)
     step = build_step_model(config, seq_model=model)
-    seqs = [np.asarray(f, np.float32) for f in features[:8]]
+    seqs = [np.asarray(f, np.float32) for f in features[:16]]
     tfl = out / "model.tflite"
     tfl.write_bytes(to_tflite_int8(step, seqs, max_frames))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
