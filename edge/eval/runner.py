@@ -75,18 +75,56 @@ def evaluate_dir(root: str | Path, enhance: Callable, *, compare: Iterable[str] 
             row["compare"][c] = {**metrics.score(compensate(out, noisy), clean),
                                  "delay_samples": estimate_delay(out, noisy)}
         files.append(row)
-    return {"mean": mean_of(files), "files": files,
-            "noisy": {"mean": mean_of(f["noisy"] for f in files)},
+    result = _summary(files, compare)
+    groups = manifest_groups(root, [f["file"] for f in files])
+    if groups:
+        result["groups"] = {g: _summary([f for f in files if f["file"] in names], compare)
+                            for g, names in groups.items()}
+    return {**result, "files": files}
+
+
+def _summary(files: list[dict], compare: list[str]) -> dict:
+    return {"mean": mean_of(files), "noisy": {"mean": mean_of(f["noisy"] for f in files)},
             "compare": {c: {"mean": mean_of(f["compare"][c] for f in files)} for c in compare},
             "n_files": len(files)}
 
 
+def manifest_groups(root: str | Path, names: list[str]) -> dict[str, set]:
+    """Files by condition from root/MANIFEST.tsv when it has them (the dev set's layout):
+    "snr N dB" from its snr_db column, "dry"/"reverberant" from its reference column."""
+    import csv
+    path = Path(root) / "MANIFEST.tsv"
+    if not path.is_file():
+        return {}
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f, delimiter="\t") if r.get("file") in names]
+    groups: dict[str, set] = {}
+    for r in rows:
+        if r.get("snr_db"):
+            groups.setdefault(f"snr {float(r['snr_db']):g} dB", set()).add(r["file"])
+        if r.get("reference"):
+            groups.setdefault("dry" if r["reference"] == "dry" else "reverberant", set()).add(r["file"])
+    by_snr = sorted((g for g in groups if g.startswith("snr")), key=lambda g: float(g.split()[1]))
+    return {g: groups[g] for g in by_snr + [g for g in ("dry", "reverberant") if g in groups]}
+
+
+def _systems(result: dict, label: str) -> list[tuple[str, dict]]:
+    return ([("noisy", result["noisy"]["mean"]), (label, result["mean"])]
+            + [(c, v["mean"]) for c, v in result["compare"].items()])
+
+
 def format_table(result: dict, label: str = "enhanced") -> str:
-    """Mean metrics, one row per system, as a fixed-width text table."""
-    rows = [("noisy", result["noisy"]["mean"]), (label, result["mean"])]
-    rows += [(c, v["mean"]) for c, v in result["compare"].items()]
+    """Mean metrics, one row per system, as a fixed-width text table; then, where the folder
+    has a manifest, PESQ-WB and DNSMOS OVRL per condition (one column per system)."""
+    rows = _systems(result, label)
     width = max(len(r[0]) for r in rows) + 2
     head = "system".ljust(width) + "".join(f"{m:>12}" for m in METRICS)
     lines = [f"{result['n_files']} files", head]
     lines += [name.ljust(width) + "".join(f"{v[m]:12.3f}" for m in METRICS) for name, v in rows]
+    for metric in ("pesq_wb", "dnsmos_ovrl") if result.get("groups") else ():
+        names = [name for name, _ in rows]
+        lines += ["", f"{metric} by condition".ljust(18) + "files" + "".join(f"{n:>16}" for n in names)]
+        for g, r in result["groups"].items():
+            lines.append(g.ljust(18) + f"{r['n_files']:5d}"
+                         + "".join(f"{v[metric]:16.3f}" for _, v in _systems(r, label)))
     return "\n".join(lines)

@@ -1,13 +1,19 @@
-"""Reference suppressors for --compare, run offline from their installed packages.
+"""Reference suppressors for --compare, run offline from their installed packages (RNNoise,
+DeepFilterNet3) or from the peer models beside the repository (GTCRN).
 
-Both take and return 48 kHz float mono; their outputs are delayed (not compensated here)."""
+Each takes and returns 48 kHz float mono; outputs may be delayed (not compensated here)."""
 from __future__ import annotations
 
 import ctypes as C
+import os
+from pathlib import Path
 
 import numpy as np
 
 from edge.errors import EdgeError
+
+# $PERCEPNET_PEERS, else shared/peers beside the repository (as shared/data is)
+PEERS = Path(os.environ.get("PERCEPNET_PEERS", Path(__file__).resolve().parents[3] / "shared" / "peers"))
 
 
 def rnnoise(x: np.ndarray) -> np.ndarray:
@@ -50,4 +56,43 @@ def deepfilternet(x: np.ndarray) -> np.ndarray:
     return out.reshape(-1)[:len(x)]
 
 
-SUPPRESSORS = {"rnnoise": rnnoise, "deepfilternet": deepfilternet}
+GTCRN_RATE, GTCRN_FFT, GTCRN_HOP = 16000, 512, 256
+
+
+def gtcrn_16k(x: np.ndarray, model: str | Path | None = None) -> np.ndarray:
+    """GTCRN's streaming ONNX export on 16 kHz audio, one STFT frame per call with its caches
+    carried (the I/O its peers/gtcrn/README.md gives): sqrt-Hann analysis and synthesis
+    windows, 512-point FFT, hop 256, overlap-add; output aligned with the input."""
+    import onnxruntime as ort
+    path = Path(model) if model else PEERS / "gtcrn" / "gtcrn_simple.onnx"
+    if not path.is_file():
+        raise EdgeError(f"{path}: GTCRN peer model not found (set $PERCEPNET_PEERS to the folder "
+                        "holding gtcrn/gtcrn_simple.onnx)")
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    caches = {i.name: np.zeros(i.shape, np.float32) for i in sess.get_inputs() if i.name != "mix"}
+    outs = [o.name for o in sess.get_outputs()]
+    win = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(GTCRN_FFT) / GTCRN_FFT)).astype(np.float32)
+    n = len(x)
+    pad = np.concatenate([np.zeros(GTCRN_HOP, np.float32), np.asarray(x, np.float32),
+                          np.zeros(GTCRN_HOP + (-n % GTCRN_HOP), np.float32)])
+    y = np.zeros(len(pad) + GTCRN_HOP, np.float32)
+    frame = np.zeros((1, GTCRN_FFT // 2 + 1, 1, 2), np.float32)
+    for t in range(0, len(pad) - GTCRN_FFT + 1, GTCRN_HOP):
+        spec = np.fft.rfft(pad[t:t + GTCRN_FFT] * win)
+        frame[0, :, 0, 0], frame[0, :, 0, 1] = spec.real, spec.imag
+        res = sess.run(outs, {"mix": frame, **caches})
+        caches = {name: res[outs.index(f"{name}_out")] for name in caches}
+        enh = res[0][0, :, 0, 0] + 1j * res[0][0, :, 0, 1]
+        y[t:t + GTCRN_FFT] += np.fft.irfft(enh, GTCRN_FFT).astype(np.float32) * win
+    return y[GTCRN_HOP:GTCRN_HOP + n]
+
+
+def gtcrn(x: np.ndarray) -> np.ndarray:
+    """GTCRN (16 kHz, about 48K parameters): 48 -> 16 kHz, enhance, back to 48 kHz."""
+    from edge.data.audio import resample
+    from edge.native import SAMPLE_RATE
+    y = resample(gtcrn_16k(resample(x, SAMPLE_RATE, GTCRN_RATE)), GTCRN_RATE, SAMPLE_RATE)
+    return np.pad(y, (0, max(0, len(x) - len(y))))[:len(x)]
+
+
+SUPPRESSORS = {"rnnoise": rnnoise, "gtcrn": gtcrn, "deepfilternet": deepfilternet}
