@@ -3,8 +3,24 @@
 #include "percepnet.h"
 #include "simd.h"
 
+/* The level in force is chosen when the library is loaded (a constructor), before any caller
+ * thread exists, and so is the list of available paths: nothing is initialised lazily. Later
+ * reads and pn_simd_select() writes are atomic, so a select racing a running state makes it
+ * read one level or the other, never a torn or half-initialised value. A compiler without
+ * constructors and atomics falls back to choosing on first use (single-threaded callers). */
+#if defined(__GNUC__)
+#define PN_CONSTRUCTOR __attribute__((constructor))
+#define LOAD(v) __atomic_load_n(&(v), __ATOMIC_ACQUIRE)
+#define STORE(v, x) __atomic_store_n(&(v), (x), __ATOMIC_RELEASE)
+#else
+#define PN_CONSTRUCTOR
+#define LOAD(v) (v)
+#define STORE(v, x) ((v) = (x))
+#endif
+
 static const char *const names[PN_SIMD_COUNT] = {"scalar", "avx2", "avxvnni", "neon", "dotprod"};
-static int active = -1;  /* -1: not chosen yet, take the best supported */
+static int active = -1;      /* -1 only before the constructor (or first use without one) */
+static char available[64];
 
 int pn_simd_level_supported(pn_simd_level level)
 {
@@ -33,15 +49,32 @@ int pn_simd_level_supported(pn_simd_level level)
     }
 }
 
+PN_CONSTRUCTOR static void simd_init(void)
+{
+    if (LOAD(active) >= 0)
+        return;
+    char list[sizeof available] = "";
+    int best = PN_SIMD_SCALAR;
+    for (int i = 0; i < PN_SIMD_COUNT; i++) {
+        if (pn_simd_level_supported((pn_simd_level)i)) {
+            if (list[0])
+                strcat(list, ",");
+            strcat(list, names[i]);
+            best = i;
+        }
+    }
+    memcpy(available, list, sizeof available);
+    STORE(active, best);
+}
+
 pn_simd_level pn_simd_level_active(void)
 {
-    if (active < 0) {
-        int best = PN_SIMD_COUNT - 1;
-        while (best > 0 && !pn_simd_level_supported((pn_simd_level)best))
-            best--;
-        active = best;
+    int level = LOAD(active);
+    if (level < 0) {
+        simd_init();
+        level = LOAD(active);
     }
-    return (pn_simd_level)active;
+    return (pn_simd_level)level;
 }
 
 int pn_simd_select(const char *name)
@@ -52,7 +85,7 @@ int pn_simd_select(const char *name)
         if (strcmp(name, names[i]) == 0) {
             if (!pn_simd_level_supported((pn_simd_level)i))
                 return PN_ERR_SIMD;
-            active = i;
+            STORE(active, i);
             return PN_OK;
         }
     }
@@ -66,15 +99,6 @@ const char *pn_simd_active(void)
 
 const char *pn_simd_available(void)
 {
-    static char list[64];
-    if (!list[0]) {
-        for (int i = 0; i < PN_SIMD_COUNT; i++) {
-            if (pn_simd_level_supported((pn_simd_level)i)) {
-                if (list[0])
-                    strcat(list, ",");
-                strcat(list, names[i]);
-            }
-        }
-    }
-    return list;
+    pn_simd_level_active();   /* initialised (only ever needed without a constructor) */
+    return available;
 }
