@@ -231,6 +231,29 @@ def test_telemetry_that_cannot_be_written_mid_run_warns_once_and_audio_goes_on(t
     assert len(warnings) == 1 and "telemetry not written" in warnings[0]
 
 
+def test_a_failing_telemetry_source_is_counted_and_the_run_goes_on(tmp_path):
+    clock = FakeClock()
+    warnings = []
+
+    class Broken:
+        n = 0
+
+        def sample(self):
+            self.n += 1
+            if self.n > 1:                           # the baseline works, then it breaks
+                raise RuntimeError("sensor gone")
+            return {}
+    io = ListIO(signal_in(30), on_read=lambda i: time.sleep(0.002))
+    result = run_service(StandIn(clock), io, frames=30, rt=False, clock=clock, hang_ns=PATIENT,
+                         sources=Broken(), warn=warnings.append,
+                         outputs=Outputs(jsonl=tmp_path / "t.jsonl", interval=0.005))
+    assert result["frames"] == 30 and result["final"] is True
+    assert result["telemetry_errors"] >= 2
+    assert any("sensor gone" in w for w in warnings)
+    rows = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert rows[-1]["final"] and rows[-1]["telemetry_errors"] == result["telemetry_errors"]
+
+
 def test_realtime_measures_that_are_not_permitted_become_warnings(monkeypatch):
     def refuse(*a):
         raise PermissionError(1, "Operation not permitted")

@@ -220,6 +220,57 @@ def test_jsonl_appends_one_object_per_record(tmp_path):
     assert [r["frames"] for r in rows] == [500, 600] and "time" in rows[0]
 
 
+def test_jsonl_rotates_at_its_size_cap_and_keeps_n_files(tmp_path):
+    path = tmp_path / "t.jsonl"
+    j = export.JsonLines(path, max_bytes=2000, keep=2)
+    for i in range(200):
+        j.write({**RECORD, "frames": i})
+    j.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["t.jsonl", "t.jsonl.1", "t.jsonl.2"]
+    assert all((tmp_path / f).stat().st_size <= 2000 for f in files)
+    frames = [json.loads(line)["frames"]
+              for f in ("t.jsonl.2", "t.jsonl.1", "t.jsonl") for line in (tmp_path / f).read_text().splitlines()]
+    assert frames[-1] == 199 and frames == list(range(frames[0], 200))   # newest, in order, no gap
+    assert j.rotations > 2
+
+
+def test_jsonl_rotation_counts_what_the_file_already_holds(tmp_path):
+    path = tmp_path / "t.jsonl"
+    path.write_text("x" * 1900 + "\n")
+    j = export.JsonLines(path, max_bytes=2000, keep=0)
+    j.write(RECORD)
+    j.close()
+    assert not (tmp_path / "t.jsonl.1").exists()
+    assert [json.loads(line)["frames"] for line in path.read_text().splitlines()] == [500]
+
+
+def test_sampler_logs_counts_and_keeps_sampling_after_any_exception():
+    import threading
+
+    from edge.telemetry.sources import Sampler
+    calls, got, warned = [], [], []
+    done = threading.Event()
+
+    def sample():
+        calls.append(1)
+        if len(calls) in (2, 3):
+            raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'")
+        if len(calls) == 4:
+            raise KeyError("cpu")
+        if len(calls) >= 6:
+            done.set()
+        return {"n": len(calls)}
+
+    s = Sampler(sample, got.append, interval=0.005, warn=warned.append)
+    s.start()
+    assert done.wait(10)
+    s.stop()
+    assert s.errors == 3 and "KeyError" in s.last_error
+    assert len(warned) == 2 and "TypeError" in warned[0] and "sampling goes on" in warned[0]
+    assert [g["n"] for g in got][:3] == [1, 5, 6]
+
+
 def test_live_line_shows_throttling_bypass_and_a_stuck_kernel():
     line = export.live_line({**RECORD, "bypassing": True})
     assert "p99 480 us" in line and "THROTTLED: under_voltage,throttled" in line

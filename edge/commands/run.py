@@ -18,7 +18,12 @@ def add_parser(sub):
     p.add_argument("--playback-channel", type=int, metavar="I",
                    help="play the result on this channel only (default: every channel)")
     p.add_argument("--duration", type=float, metavar="S", help="seconds of audio, then stop")
-    p.add_argument("--telemetry", metavar="FILE", help="append JSON lines of telemetry here")
+    p.add_argument("--telemetry", metavar="FILE",
+                   help="append JSON lines of telemetry here, rotated: FILE.1 .. FILE.N")
+    p.add_argument("--telemetry-max-mb", type=float, default=8.0, metavar="MB",
+                   help="start a new telemetry file past this size (default 8)")
+    p.add_argument("--telemetry-keep", type=int, default=3, metavar="N",
+                   help="rotated telemetry files to keep (default 3; 0: none)")
     p.add_argument("--prometheus", metavar="FILE",
                    help="keep a Prometheus textfile here (node_exporter textfile collector)")
     p.add_argument("--interval", type=float, default=1.0, metavar="S",
@@ -54,6 +59,10 @@ def run(args) -> int:
         raise EdgeError(f"--duration must be positive, got {args.duration}")
     if args.interval <= 0:
         raise EdgeError(f"--interval must be positive, got {args.interval}")
+    if args.telemetry_max_mb <= 0:
+        raise EdgeError(f"--telemetry-max-mb must be positive, got {args.telemetry_max_mb}")
+    if args.telemetry_keep < 0:
+        raise EdgeError(f"--telemetry-keep must be 0 or more, got {args.telemetry_keep}")
     if args.kernel_wait is not None and args.kernel_wait <= 0:
         raise EdgeError(f"--kernel-wait must be positive, got {args.kernel_wait}")
     a = board.audio
@@ -85,7 +94,9 @@ def run(args) -> int:
         # C library keeps it (the process exits anyway) rather than freeing it under the call.
         result = run_service(kernel, io, frames=frames, sources=for_board(board),
                              outputs=Outputs(jsonl=args.telemetry, prometheus=args.prometheus,
-                                             live=args.live, interval=args.interval),
+                                             live=args.live, interval=args.interval,
+                                             jsonl_max_bytes=round(args.telemetry_max_mb * 2**20),
+                                             jsonl_keep=args.telemetry_keep),
                              rt=not args.no_realtime, warn=_warn, release=kernel.close,
                              cpu=default_audio_cpu() if args.cpu is None else args.cpu, **wait)
     finally:

@@ -29,15 +29,19 @@ class Outputs:
     live: bool = False
     interval: float = 1.0
     live_stream: object = field(default=None)     # default sys.stderr
+    jsonl_max_bytes: int | None = export.JSONL_MAX_BYTES   # rotate the JSON lines at this size
+    jsonl_keep: int = export.JSONL_KEEP                    # rotated files kept
 
 
-def _open_jsonl(path: Path | None):
-    if path is None:
+def _open_jsonl(outputs: Outputs):
+    if outputs.jsonl is None:
         return None
     try:
-        return export.JsonLines(path)
+        return export.JsonLines(outputs.jsonl, outputs.jsonl_max_bytes, outputs.jsonl_keep)
     except OSError as e:
-        raise EdgeError(f"telemetry file {path}: {e.strerror}") from None
+        raise EdgeError(f"telemetry file {outputs.jsonl}: {e.strerror}") from None
+    except ValueError as e:
+        raise EdgeError(f"telemetry file {outputs.jsonl}: {e}") from None
 
 
 def hang_wait_ns(io: AudioIO) -> int:
@@ -68,14 +72,17 @@ def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
 
 
 def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) -> dict:
-    jsonl = _open_jsonl(outputs.jsonl)
+    jsonl = _open_jsonl(outputs)
     live = outputs.live_stream or sys.stderr
     lock = threading.Lock()
     last: dict = {}
     failed: list[str] = []
 
+    sampler: Sampler | None = None
+
     def publish(snapshot: dict, final: bool = False) -> None:
-        record = {**sup.stats(), **snapshot, "final": final}
+        record = {**sup.stats(), **snapshot,
+                  "telemetry_errors": sampler.errors if sampler else 0, "final": final}
         with lock:
             last.clear()
             last.update(record)
@@ -110,7 +117,7 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
         for s in (signal.SIGTERM, signal.SIGINT):
             old_handlers[s] = signal.signal(s, on_signal)
     # Started before the real-time measures, so this thread keeps the normal policy.
-    sampler = Sampler(sample, publish, outputs.interval)
+    sampler = Sampler(sample, publish, outputs.interval, warn=warn)
     sampler.start()
     hygiene = realtime.apply(cpus={cpu} if cpu is not None else None) if rt else None
     for w in hygiene.warnings if hygiene else ():
@@ -123,7 +130,13 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
         if hygiene:
             realtime.release()
         sampler.stop()
-        publish(sample(), final=True)
+        try:
+            snapshot = sample()
+        except Exception as e:  # noqa: BLE001 - the final record goes out without it
+            sampler.errors += 1
+            warn(f"warning: last telemetry sample failed ({type(e).__name__}: {e})")
+            snapshot = {}
+        publish(snapshot, final=True)
         if jsonl:
             jsonl.close()
         for s, h in old_handlers.items():

@@ -12,15 +12,49 @@ import time
 from pathlib import Path
 
 
-class JsonLines:
-    """Appends one JSON object per record and flushes it, so a killed run keeps its lines."""
+JSONL_MAX_BYTES = 8 << 20       # one file's cap: about 3.5 hours of 1 s records
+JSONL_KEEP = 3                  # rotated files kept beside it (FILE.1 newest ... FILE.3 oldest)
 
-    def __init__(self, path: str | Path):
-        self._f = open(path, "a", encoding="utf-8")
+
+class JsonLines:
+    """Appends one JSON object per record and flushes it, so a killed run keeps its lines.
+
+    A service runs for months on an SD card: when the next line would take the file past
+    `max_bytes`, it is renamed FILE.1 (FILE.1 becomes FILE.2 ..., FILE.<keep> is dropped) and a
+    new FILE is started, so the telemetry never takes more than (keep + 1) x max_bytes.
+    keep=0 truncates instead. max_bytes=None never rotates."""
+
+    def __init__(self, path: str | Path, max_bytes: int | None = JSONL_MAX_BYTES,
+                 keep: int = JSONL_KEEP):
+        if max_bytes is not None and max_bytes <= 0:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        if keep < 0:
+            raise ValueError(f"keep must be 0 or more, got {keep}")
+        self.path, self.max_bytes, self.keep = Path(path), max_bytes, keep
+        self.rotations = 0
+        self._f = open(self.path, "a", encoding="utf-8")
+        self._size = self._f.tell()
+
+    def _rotate(self) -> None:
+        self._f.close()
+        for i in range(self.keep - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{i}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        if self.keep:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        self._f = open(self.path, "w", encoding="utf-8")
+        self._size = 0
+        self.rotations += 1
 
     def write(self, record: dict) -> None:
-        self._f.write(json.dumps({"time": time.time(), **record}) + "\n")
+        line = json.dumps({"time": time.time(), **record}) + "\n"
+        n = len(line.encode())
+        if self.max_bytes is not None and self._size and self._size + n > self.max_bytes:
+            self._rotate()
+        self._f.write(line)
         self._f.flush()
+        self._size += n
 
     def close(self) -> None:
         self._f.close()

@@ -6,6 +6,7 @@ format is skipped and named in `skipped`; it never stops the audio.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -15,6 +16,8 @@ import time
 from pathlib import Path
 
 from edge.telemetry import parsers
+
+_log = logging.getLogger("edge.telemetry")
 
 HWMON_CHIPS = ("ina219", "ina226", "ina209", "ina230", "ina231", "ina238")
 
@@ -199,16 +202,32 @@ def for_board(board, **kwargs) -> Sources:
 
 class Sampler(threading.Thread):
     """Calls `sample()` every `interval` s off the audio thread and hands each snapshot to
-    `sink` (exporters, a bench accumulator)."""
+    `sink` (exporters, a bench accumulator). Whatever either raises is logged (each distinct
+    message once, through `warn`), counted in `errors`, and sampling goes on."""
 
-    def __init__(self, sample, sink, interval: float = 1.0):
+    def __init__(self, sample, sink, interval: float = 1.0, warn=None):
         super().__init__(name="telemetry", daemon=True)
         self.sample, self.sink, self.interval = sample, sink, interval
+        self.warn = warn or (lambda msg: _log.warning("%s", msg))
+        self.errors = 0
+        self.last_error = ""
+        self._said: set[str] = set()
         self._stop_evt = threading.Event()
 
     def run(self) -> None:
         while not self._stop_evt.wait(self.interval):
-            self.sink(self.sample())
+            try:
+                self.sink(self.sample())
+            except Exception as e:  # noqa: BLE001 - telemetry never dies silently nor stops
+                self.errors += 1
+                self.last_error = f"{type(e).__name__}: {e}"
+                if self.last_error not in self._said and len(self._said) < 100:
+                    self._said.add(self.last_error)
+                    try:
+                        self.warn(f"warning: telemetry sample failed ({self.last_error}); "
+                                  f"sampling goes on")
+                    except Exception:  # noqa: BLE001 - a broken log must not stop sampling
+                        pass
 
     def stop(self) -> None:
         self._stop_evt.set()
