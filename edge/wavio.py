@@ -1,6 +1,7 @@
 """WAV files in and out: mono, 48 kHz, PCM 16/24/32-bit, as float32 in [-1, 1]."""
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 
@@ -11,8 +12,15 @@ from edge.errors import EdgeError
 from edge.native import SAMPLE_RATE
 
 
-def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
-    """Read a mono PCM wav at `rate`; anything else is refused with the reason."""
+class TruncatedWav(EdgeError):
+    """The data chunk ends before the length its header gives."""
+
+
+def read_wav(path: str | Path, rate: int = SAMPLE_RATE, *, allow_truncated: bool = False,
+             warn=None) -> np.ndarray:
+    """Read a mono PCM wav at `rate`; anything else is refused with the reason. A file cut
+    short inside its data chunk (a copy or a recording that stopped early) is refused too,
+    unless allow_truncated: then its whole frames are read and `warn` is told."""
     path = Path(path)
     if not path.is_file():
         raise EdgeError(f"{path}: no such file")
@@ -28,6 +36,16 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     if channels != 1:
         raise EdgeError(f"{path}: has {channels} channels; give a mono file "
                         f"(e.g. sox in.wav out.wav remix 1)")
+    frame = width * channels
+    if len(raw) < n * frame:
+        whole = len(raw) // frame if frame else 0
+        msg = (f"{path}: truncated inside its data chunk (the header gives {n} frames, the file "
+               f"holds {whole}{' and a partial one' if len(raw) % frame else ''})")
+        if not allow_truncated:
+            raise TruncatedWav(msg)
+        if warn:
+            warn(f"warning: {msg}; using the {whole} whole frames")
+        raw = raw[: whole * frame]
     if n == 0 or not raw:
         raise EdgeError(f"{path}: contains no audio")
     if width == 2:
@@ -43,11 +61,28 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE) -> np.ndarray:
     return x
 
 
+def check_writable(path: str | Path) -> Path:
+    """Refuse, before any work is done, an output path that cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise EdgeError(f"{path}: is a directory; give an output file name")
+    parent = path.parent
+    if not parent.is_dir():
+        raise EdgeError(f"{path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise EdgeError(f"{path}: directory {parent} is not writable")
+    return path
+
+
 def write_wav(path: str | Path, x: np.ndarray, rate: int = SAMPLE_RATE) -> None:
     """Write mono 16-bit PCM, clipping to full scale (the same rule as ALSA playback)."""
+    path = check_writable(path)
     pcm = to_s16(x)
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+    try:
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(pcm.tobytes())
+    except OSError as e:
+        raise EdgeError(f"{path}: cannot be written ({e.strerror or e})") from None

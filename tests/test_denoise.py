@@ -146,3 +146,39 @@ def test_cli_denoises_with_a_model_file(tmp_path):
     r = edge(tmp_path / "n.wav", tmp_path / "out.wav", "--model", FIXTURES / "tiny.pnw")
     assert r.returncode == 0, r.stderr
     assert len(read_wav(tmp_path / "out.wav")) == len(x)
+
+
+def _truncated(path, cut_bytes):
+    """A wav whose data chunk ends `cut_bytes` before the length its header gives."""
+    _wav(path, frames=4800)
+    path.write_bytes(path.read_bytes()[:-cut_bytes])
+    return path
+
+
+@pytest.mark.parametrize("cut", [1, 960])      # odd: half a sample; even: 480 whole frames
+def test_cli_refuses_a_wav_truncated_inside_its_data_chunk(tmp_path, cut):
+    src = _truncated(tmp_path / "in.wav", cut)
+    r = edge(src, tmp_path / "out.wav", "--oracle", src)
+    assert r.returncode == 2, r.stderr
+    assert "truncated inside its data chunk" in r.stderr and "--allow-truncated" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert not (tmp_path / "out.wav").exists()
+
+
+@pytest.mark.parametrize("cut,frames", [(1, 4799), (960, 4320)])
+def test_allow_truncated_enhances_the_whole_frames_with_a_warning(tmp_path, cut, frames):
+    src = _truncated(tmp_path / "in.wav", cut)
+    r = edge(src, tmp_path / "out.wav", "--oracle", src, "--allow-truncated")
+    assert r.returncode == 0, r.stderr
+    assert "warning" in r.stderr and f"holds {frames}" in r.stderr
+    assert len(read_wav(tmp_path / "out.wav")) == frames
+
+
+@pytest.mark.parametrize("out, message", [
+    (lambda d: d / "missing" / "out.wav", "does not exist"),
+    (lambda d: d, "is a directory"),
+])
+def test_cli_refuses_an_output_path_it_cannot_write_before_working(tmp_path, out, message):
+    r = edge(_wav(tmp_path / "n.wav"), out(tmp_path), "--oracle", _wav(tmp_path / "c.wav"))
+    assert r.returncode == 2 and message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

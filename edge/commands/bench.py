@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 
+# Audio seconds each benchmark processes unless --seconds says otherwise.
+DEFAULT_SECONDS = {"dsp": 60.0, "models": 20.0, "board": 30.0}
+
 
 def add_parser(sub):
     p = sub.add_parser(
@@ -13,7 +16,9 @@ def add_parser(sub):
                     "with CPU, temperature and power telemetry.")
     p.add_argument("--dsp", action="store_true", help="time the DSP alone (no network)")
     p.add_argument("--board", metavar="NAME", help="on-device benchmark with this board's telemetry")
-    p.add_argument("--seconds", type=float, default=None, metavar="N", help="audio seconds to process")
+    p.add_argument("--seconds", type=float, default=None, metavar="N",
+                   help="audio seconds to process (default: {dsp:g} with --dsp, {board:g} with "
+                        "--board, {models:g} per model size otherwise)".format(**DEFAULT_SECONDS))
     p.add_argument("--flat-out", action="store_true", help="do not pace in real time")
     p.add_argument("--model", metavar="PATH", help="model for the on-device benchmark (default: shipped)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -25,13 +30,13 @@ def run(args) -> int:
 
     if args.dsp:
         from edge.bench.dsp import bench_dsp
-        result = bench_dsp(seconds=args.seconds or 60.0)
+        result = bench_dsp(seconds=args.seconds or DEFAULT_SECONDS["dsp"])
     elif args.board or args.flat_out:
         from edge.bench.device import bench_device
-        result = bench_device(board=args.board or "host", seconds=args.seconds or 30.0,
+        result = bench_device(board=args.board or "host", seconds=args.seconds or DEFAULT_SECONDS["board"],
                               flat_out=args.flat_out, model=args.model)
     else:
         from edge.bench.models import bench_models
-        result = bench_models(seconds=args.seconds or 20.0)
+        result = bench_models(seconds=args.seconds or DEFAULT_SECONDS["models"])
     print(json.dumps(result, indent=2) if args.json else report.table(result))
     return 0

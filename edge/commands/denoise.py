@@ -20,18 +20,31 @@ def add_parser(sub):
                         "interpreter (the reference)")
     p.add_argument("--oracle", metavar="CLEAN.wav",
                    help="clean reference: apply oracle gains instead of the network")
+    p.add_argument("--allow-truncated", action="store_true",
+                   help="enhance a wav cut short inside its data chunk (with a warning) "
+                        "instead of refusing it")
     p.add_argument("--oracle-mode", choices=ORACLE_MODES, default="band+comb+postfilter",
                    help="which parts of the method the oracle uses (default: all)")
     return p
 
 
 def run(args) -> int:
-    from edge import denoise
-    from edge.wavio import read_wav, write_wav
+    import sys
 
-    noisy = read_wav(args.noisy)
+    from edge import denoise
+    from edge.wavio import TruncatedWav, check_writable, read_wav, write_wav
+
+    def load(path):
+        try:
+            return read_wav(path, allow_truncated=args.allow_truncated,
+                            warn=lambda m: print(f"edge denoise: {m}", file=sys.stderr))
+        except TruncatedWav as e:
+            raise TruncatedWav(f"{e}; --allow-truncated enhances what is there") from None
+
+    check_writable(args.out)
+    noisy = load(args.noisy)
     if args.oracle:
-        y = denoise.denoise_oracle(noisy, read_wav(args.oracle), args.oracle_mode)
+        y = denoise.denoise_oracle(noisy, load(args.oracle), args.oracle_mode)
     else:
         y = denoise.denoise(noisy, model=args.model, backend=args.backend)
     write_wav(args.out, y)
