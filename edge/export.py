@@ -44,22 +44,12 @@ class Layer:
 
 
 def layer_graph(config) -> tuple[list[Layer], list[int]]:
-    """The layers of an arch config in execution order, and the indices of the output layers."""
-    cfg = arch.get_config(config)
-    k1, k2 = cfg["kernels"]
-    layers = [Layer("dense_in", "dense", "tanh", arch.NB_FEATURES, cfg["dense"], src=[-1]),
-              Layer("conv1", "conv", "tanh", cfg["dense"], cfg["conv"], k1, [0]),
-              Layer("conv2", "conv", "tanh", cfg["conv"], cfg["conv"], k2, [1])]
-    prev, width = 2, cfg["conv"]
-    for i in range(cfg["gru_layers"]):
-        layers.append(Layer(f"gru{i + 1}", "gru", None, width, cfg["gru"], src=[prev]))
-        prev, width = len(layers) - 1, cfg["gru"]
-    layers.append(Layer("gru_gain", "gru", None, width, cfg["gain_gru"], src=[prev]))
-    layers.append(Layer("gains", "dense", "sigmoid", cfg["gain_gru"], arch.NB_BANDS, src=[len(layers) - 1]))
-    layers.append(Layer("gru_strength", "gru", None, cfg["conv"] + width, cfg["strength_gru"], src=[2, prev]))
-    layers.append(Layer("strengths", "dense", "sigmoid", cfg["strength_gru"], arch.NB_BANDS,
-                        src=[len(layers) - 1]))
-    return layers, [len(layers) - 3, len(layers) - 1]
+    """arch.topology(config) as the .pnw layer table: sources and outputs by index."""
+    net = arch.topology(config)
+    index = {x.name: i for i, x in enumerate(net)} | {"features": -1}
+    layers = [Layer(x.name, x.kind, x.act, arch.n_in(x, net), x.n_out, x.kernel, [index[s] for s in x.src])
+              for x in net]
+    return layers, [index[o] for o in arch.OUTPUTS]
 
 
 def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,25 +138,23 @@ def _find(fcs: dict, layer: str) -> tuple:
 
 
 def config_from_tflite(interp) -> dict:
-    """The arch config of a converted step model, from its state input sizes."""
-    sizes = {}
-    for d in interp.get_input_details():
-        for key in ("conv1_state", "conv2_state", "gru_gain_state", "gru_strength_state"):
-            if key in d["name"]:
-                sizes[key] = int(d["shape"][-1])
-        for i in range(1, 9):
-            if f"gru{i}_state" in d["name"]:
-                sizes[f"gru{i}"] = int(d["shape"][-1])
-    missing = {"conv1_state", "conv2_state", "gru_gain_state", "gru_strength_state", "gru1"} - set(sizes)
-    if missing:
-        raise ExportError(f"tflite model has no {', '.join(sorted(missing))} input: not a PercepNet step model")
+    """The arch config of a converted step model: each stateful layer is named by its state
+    input, each layer's width and kernel read from its FULLY_CONNECTED weights."""
+    stateful = [d["name"].split(":")[0] for d in interp.get_input_details()]
+    stateful = {re.sub(r"^serving_default_", "", n)[:-len("_state")] for n in stateful if n.endswith("_state")}
     fcs = _tflite_fc_ops(interp)
-    dense = _find(fcs, "dense_in")[0].shape[0]
-    conv = _find(fcs, "conv1")[0].shape[0]
-    return {"dense": dense, "conv": conv,
-            "kernels": (sizes["conv1_state"] // dense + 1, sizes["conv2_state"] // conv + 1),
-            "gru": sizes["gru1"], "gru_layers": sum(1 for k in sizes if k[3:].isdigit()),
-            "gain_gru": sizes["gru_gain_state"], "strength_gru": sizes["gru_strength_state"]}
+    n_out, cols = {}, {}
+    for name in stateful | {"dense_in", *arch.OUTPUTS}:
+        part = f"{name}_x" if name.startswith("gru") else name
+        rows, cols[name] = _find(fcs, part)[0].shape
+        n_out[name] = rows // 3 if part.endswith("_x") else rows
+    if "dense_in" not in n_out or "conv1" not in n_out:
+        raise ExportError("tflite model has no dense_in/conv1 layers: not a PercepNet step model")
+    kernel = {"conv1": cols["conv1"] // n_out["dense_in"], "conv2": cols["conv2"] // n_out["conv1"]}
+    try:
+        return arch.config_from_layers(n_out, kernel)
+    except ValueError as e:
+        raise ExportError(f"tflite model: {e}") from None
 
 
 def from_tflite(path: str | Path, name: str | None = None) -> bytes:
@@ -177,16 +165,12 @@ def from_tflite(path: str | Path, name: str | None = None) -> bytes:
     cfg = config_from_tflite(interp)
     fcs = _tflite_fc_ops(interp)
     layers, out_src = layer_graph(cfg)
-    for layer in layers:
+    for layer, spec in zip(layers, arch.topology(cfg)):
         parts = [f"{layer.name}_x", f"{layer.name}_h"] if layer.kind == "gru" else [layer.name]
-        layer.mats = []
-        for part in parts:
-            w, scale, bias = _find(fcs, part)
-            layer.mats.append((w, scale, bias))
-        want = layer.kernel * layer.n_in
-        if layer.mats[0][0].shape != ((3 if layer.kind == "gru" else 1) * layer.n_out, want):
-            raise ExportError(f"tflite layer {layer.name}: weights {layer.mats[0][0].shape}, expected "
-                              f"{(layer.n_out, want)}")
+        layer.mats = [_find(fcs, part) for part in parts]
+        for (w, _, _), want in zip(layer.mats, arch.matrix_shapes(spec, layer.n_in)):
+            if w.shape != want:
+                raise ExportError(f"tflite layer {layer.name}: weights {w.shape}, expected {want}")
     if name is None:
         name = "paper" if cfg == arch.CONFIGS["paper"] else ("small" if cfg == arch.CONFIGS["small"] else "custom")
     return write_pnw(layers, out_src, name)

@@ -107,3 +107,27 @@ def test_calibration_frames_come_after_a_warm_up_with_the_state_carried(features
     taken = [next(t for t in range(400) if np.array_equal(s[0][0], features[t])) for s in samples]
     assert min(taken[:10]) >= 100 and min(taken[10:]) >= 300 and max(taken) == 399  # spread to the end
     assert all(np.abs(st).max() > 0 for s in samples for st in s[1:])  # no state is the zero start
+
+
+def test_one_topology_serves_keras_step_model_weight_count_and_pnw():
+    """A config the shipped sizes never use (one GRU, other kernels) goes through every reader
+    of arch.topology consistently: nothing else restates the layer list."""
+    cfg = {"dense": 8, "conv": 12, "kernels": (3, 2), "gru": 10, "gru_layers": 1,
+           "gain_gru": 6, "strength_gru": 4}
+    seq = arch.build_model(cfg)
+    step = arch.build_step_model(cfg, seq)
+    assert [int(t.shape[-1]) for t in step.inputs[1:]] == [n for _, n in arch.state_sizes(cfg)]
+    assert arch.state_sizes(cfg)[:2] == [("conv1_state", 2 * 8), ("conv2_state", 1 * 12)]
+    assert sum(int(np.prod(w.shape)) for w in seq.weights if "kernel" in w.name) == arch.count_weights(cfg)
+    info = NativeNet(export.from_keras(seq, cfg, "custom")).info()
+    assert info["n_weights"] == arch.count_weights(cfg) and info["n_layers"] == len(arch.topology(cfg))
+
+
+def test_a_network_the_topology_would_not_build_is_refused():
+    n_out = {x.name: x.n_out for x in arch.topology(TINY)}
+    kernel = {x.name: x.kernel for x in arch.topology(TINY)}
+    assert arch.config_from_layers(n_out, kernel) == {**TINY, "kernels": tuple(TINY["kernels"])}
+    with pytest.raises(ValueError, match="gains"):
+        arch.config_from_layers({**n_out, "gains": 33}, kernel)
+    with pytest.raises(ValueError, match="gru_gain"):
+        arch.config_from_layers({k: v for k, v in n_out.items() if k != "gru_gain"}, kernel)

@@ -22,9 +22,8 @@ def random_pnw(config, seed: int = 0) -> bytes:
     """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init."""
     rng = np.random.default_rng(seed)
     layers, out_src = export.layer_graph(config)
-    for layer in layers:
-        shapes = [(3 * layer.n_out, layer.n_in), (3 * layer.n_out, layer.n_out)] if layer.kind == "gru" \
-            else [(layer.n_out, layer.kernel * layer.n_in)]
+    for layer, spec in zip(layers, arch.topology(config)):
+        shapes = arch.matrix_shapes(spec, layer.n_in)
         layer.mats = [(rng.integers(-127, 128, s, dtype=np.int8),
                        np.full(s[0], 1.7 / (127 * np.sqrt(s[1])), np.float32),
                        rng.uniform(-0.1, 0.1, s[0]).astype(np.float32)) for s in shapes]

@@ -1,4 +1,5 @@
-"""The PercepNet network, in two Keras forms that share weights by layer name.
+"""The PercepNet network: its topology, described once (topology()), and two Keras forms
+built from it that share weights by layer name.
 
 build_model(config)       sequences [batch, time, 70] -> gains, strengths [batch, time, 34]
                           (training; Keras GRU layers, causal Conv1D)
@@ -18,6 +19,8 @@ The GRU is Keras' reset_after form, with gates ordered (z, r, n):
 The native engine (native/src/nnet.c) computes exactly this.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from edge.native import NB_BANDS, NB_FEATURES  # the kernel's sizes, re-exported
 
@@ -41,32 +44,81 @@ def get_config(config) -> dict:
         raise ValueError(f"unknown model config {config!r} (known: {', '.join(CONFIGS)})") from None
 
 
-def gru_names(cfg: dict) -> list[str]:
-    return [f"gru{i + 1}" for i in range(cfg["gru_layers"])] + ["gru_gain", "gru_strength"]
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the network. src: "features" or earlier layers' names (several are
+    concatenated in that order). conv is causal over `kernel` frames."""
+    name: str
+    kind: str                   # "dense", "conv" or "gru"
+    n_out: int
+    src: tuple[str, ...]
+    act: str | None = None      # dense/conv: None, "tanh", "sigmoid", "relu"; gru: None
+    kernel: int = 1
+
+
+OUTPUTS = ("gains", "strengths")  # the layers whose outputs the kernel reads, in this order
+
+
+def topology(config) -> list[Layer]:
+    """The network, in execution order: the one description that the Keras models, the
+    state layout, the weight count, the .pnw layer table and the TFLite readers all use."""
+    cfg = get_config(config)
+    k1, k2 = cfg["kernels"]
+    net = [Layer("dense_in", "dense", cfg["dense"], ("features",), "tanh"),
+           Layer("conv1", "conv", cfg["conv"], ("dense_in",), "tanh", k1),
+           Layer("conv2", "conv", cfg["conv"], ("conv1",), "tanh", k2)]
+    for i in range(cfg["gru_layers"]):
+        net.append(Layer(f"gru{i + 1}", "gru", cfg["gru"], (net[-1].name,)))
+    top = net[-1].name
+    return net + [Layer("gru_gain", "gru", cfg["gain_gru"], (top,)),
+                  Layer("gains", "dense", NB_BANDS, ("gru_gain",), "sigmoid"),
+                  Layer("gru_strength", "gru", cfg["strength_gru"], ("conv2", top)),
+                  Layer("strengths", "dense", NB_BANDS, ("gru_strength",), "sigmoid")]
+
+
+def config_from_layers(n_out: dict[str, int], kernel: dict[str, int]) -> dict:
+    """The config whose topology has these layer widths and conv kernels (read back from an
+    exported model); refuses a network that topology() would not build."""
+    try:
+        cfg = {"dense": n_out["dense_in"], "conv": n_out["conv1"],
+               "kernels": (kernel["conv1"], kernel["conv2"]), "gru": n_out["gru1"],
+               "gru_layers": sum(1 for n in n_out if n[3:].isdigit() and n.startswith("gru")),
+               "gain_gru": n_out["gru_gain"], "strength_gru": n_out["gru_strength"]}
+    except KeyError as e:
+        raise ValueError(f"no layer {e.args[0]!r}: not a PercepNet network") from None
+    for layer in topology(cfg):
+        if n_out.get(layer.name) != layer.n_out or kernel.get(layer.name, 1) != layer.kernel:
+            raise ValueError(f"layer {layer.name}: {n_out.get(layer.name)} outputs, kernel "
+                             f"{kernel.get(layer.name, 1)}; the topology needs {layer.n_out}, {layer.kernel}")
+    return cfg
+
+
+def n_in(layer: Layer, net: list[Layer]) -> int:
+    """Inputs per frame: the widths of the layer's sources together."""
+    width = {x.name: x.n_out for x in net} | {"features": NB_FEATURES}
+    return sum(width[s] for s in layer.src)
+
+
+def matrix_shapes(layer: Layer, inputs: int) -> list[tuple[int, int]]:
+    """(rows, cols) of each weight matrix, as the TFLite and .pnw store them (outputs x
+    inputs): dense/conv one over kernel frames, gru W (3 gates x inputs) then U."""
+    if layer.kind == "gru":
+        return [(3 * layer.n_out, inputs), (3 * layer.n_out, layer.n_out)]
+    return [(layer.n_out, layer.kernel * inputs)]
 
 
 def state_sizes(config) -> list[tuple[str, int]]:
-    """(name, size) of each state vector of the step model, in input order after features."""
-    cfg = get_config(config)
-    k1, k2 = cfg["kernels"]
-    sizes = [("conv1_state", (k1 - 1) * cfg["dense"]), ("conv2_state", (k2 - 1) * cfg["conv"])]
-    widths = [cfg["gru"]] * cfg["gru_layers"] + [cfg["gain_gru"], cfg["strength_gru"]]
-    return sizes + [(f"{n}_state", w) for n, w in zip(gru_names(cfg), widths)]
+    """(name, size) of each state vector of the step model, in input order after features:
+    a conv keeps its last kernel-1 input frames, a GRU its output."""
+    net = topology(config)
+    return [(f"{x.name}_state", (x.kernel - 1) * n_in(x, net) if x.kind == "conv" else x.n_out)
+            for x in net if x.kind in ("conv", "gru")]
 
 
 def count_weights(config) -> int:
     """Multiply-accumulate weights (biases excluded): what one frame costs in MACs."""
-    cfg = get_config(config)
-    d, c, k1, k2 = cfg["dense"], cfg["conv"], *cfg["kernels"]
-    n = NB_FEATURES * d + k1 * d * c + k2 * c * c
-    prev = c
-    for _ in range(cfg["gru_layers"]):
-        n += 3 * (prev + cfg["gru"]) * cfg["gru"]
-        prev = cfg["gru"]
-    g, s = cfg["gain_gru"], cfg["strength_gru"]
-    n += 3 * (prev + g) * g + g * NB_BANDS
-    n += 3 * (c + prev + s) * s + s * NB_BANDS
-    return n
+    net = topology(config)
+    return sum(r * c for x in net for r, c in matrix_shapes(x, n_in(x, net)))
 
 
 def build_model(config="small", seq_len=None):
@@ -74,21 +126,22 @@ def build_model(config="small", seq_len=None):
     import keras
     from keras import layers
 
-    cfg = get_config(config)
-    k1, k2 = cfg["kernels"]
-    inp = keras.Input((seq_len, NB_FEATURES), name="features")
-    x = layers.Dense(cfg["dense"], activation="tanh", name="dense_in")(inp)
-    x = layers.Conv1D(cfg["conv"], k1, padding="causal", activation="tanh", name="conv1")(x)
-    conv = layers.Conv1D(cfg["conv"], k2, padding="causal", activation="tanh", name="conv2")(x)
-    h = conv
-    for i in range(cfg["gru_layers"]):
-        h = layers.GRU(cfg["gru"], return_sequences=True, name=f"gru{i + 1}")(h)
-    g = layers.GRU(cfg["gain_gru"], return_sequences=True, name="gru_gain")(h)
-    gains = layers.Dense(NB_BANDS, activation="sigmoid", name="gains")(g)
-    s_in = layers.Concatenate(name="strength_in")([conv, h])
-    s = layers.GRU(cfg["strength_gru"], return_sequences=True, name="gru_strength")(s_in)
-    strengths = layers.Dense(NB_BANDS, activation="sigmoid", name="strengths")(s)
-    return keras.Model(inp, [gains, strengths], name=f"percepnet_{config if isinstance(config, str) else 'custom'}")
+    out = {"features": keras.Input((seq_len, NB_FEATURES), name="features")}
+    for x in topology(config):
+        src = _joined([out[s] for s in x.src], x.name)
+        if x.kind == "dense":
+            out[x.name] = layers.Dense(x.n_out, activation=x.act, name=x.name)(src)
+        elif x.kind == "conv":
+            out[x.name] = layers.Conv1D(x.n_out, x.kernel, padding="causal", activation=x.act, name=x.name)(src)
+        else:
+            out[x.name] = layers.GRU(x.n_out, return_sequences=True, name=x.name)(src)
+    name = f"percepnet_{config if isinstance(config, str) else 'custom'}"
+    return keras.Model(out["features"], [out[o] for o in OUTPUTS], name=name)
+
+
+def _joined(tensors, name):
+    from keras import layers
+    return tensors[0] if len(tensors) == 1 else layers.Concatenate(name=f"{name}_in")(tensors)
 
 
 def _gru_step(x, h, units, name):
@@ -103,14 +156,15 @@ def _gru_step(x, h, units, name):
     return z * h + (1.0 - z) * n
 
 
-def _conv_step(x, state, k, cin, cout, name):
+def _conv_step(x, state, layer: Layer, cin: int):
     """Causal conv over the last k frames: [state (k-1 frames), x] -> dense; new state drops
     the oldest frame."""
     from keras import layers
 
-    win = layers.Concatenate(axis=1, name=f"{name}_window")(
+    k = layer.kernel
+    win = layers.Concatenate(axis=1, name=f"{layer.name}_window")(
         [layers.Reshape((k - 1, cin))(state), layers.Reshape((1, cin))(x)])
-    y = layers.Dense(cout, activation="tanh", name=name)(layers.Reshape((k * cin,))(win))
+    y = layers.Dense(layer.n_out, activation=layer.act, name=layer.name)(layers.Reshape((k * cin,))(win))
     new_state = layers.Reshape(((k - 1) * cin,))(layers.Cropping1D((1, 0))(win))
     return y, new_state
 
@@ -122,26 +176,21 @@ def build_step_model(config="small", seq_model=None):
     import keras
     from keras import layers
 
-    cfg = get_config(config)
-    k1, k2 = cfg["kernels"]
-    names = [n for n, _ in state_sizes(cfg)]
+    net = topology(config)
+    names = [n for n, _ in state_sizes(config)]
     feats = keras.Input((NB_FEATURES,), batch_size=1, name="features")
-    states = {n: keras.Input((size,), batch_size=1, name=n) for n, size in state_sizes(cfg)}
-    new = {}
-    x = layers.Dense(cfg["dense"], activation="tanh", name="dense_in")(feats)
-    x, new["conv1_state"] = _conv_step(x, states["conv1_state"], k1, cfg["dense"], cfg["conv"], "conv1")
-    conv, new["conv2_state"] = _conv_step(x, states["conv2_state"], k2, cfg["conv"], cfg["conv"], "conv2")
-    h = conv
-    for i in range(cfg["gru_layers"]):
-        n = f"gru{i + 1}"
-        h = new[f"{n}_state"] = _gru_step(h, states[f"{n}_state"], cfg["gru"], n)
-    g = new["gru_gain_state"] = _gru_step(h, states["gru_gain_state"], cfg["gain_gru"], "gru_gain")
-    gains = layers.Dense(NB_BANDS, activation="sigmoid", name="gains")(g)
-    s_in = layers.Concatenate(name="strength_in")([conv, h])
-    s = new["gru_strength_state"] = _gru_step(s_in, states["gru_strength_state"], cfg["strength_gru"],
-                                              "gru_strength")
-    strengths = layers.Dense(NB_BANDS, activation="sigmoid", name="strengths")(s)
-    outputs = [layers.Identity(name="gains_out")(gains), layers.Identity(name="strengths_out")(strengths)]
+    states = {n: keras.Input((size,), batch_size=1, name=n) for n, size in state_sizes(config)}
+    out, new = {"features": feats}, {}
+    for x in net:
+        src = _joined([out[s] for s in x.src], x.name)
+        state = f"{x.name}_state"
+        if x.kind == "dense":
+            out[x.name] = layers.Dense(x.n_out, activation=x.act, name=x.name)(src)
+        elif x.kind == "conv":
+            out[x.name], new[state] = _conv_step(src, states[state], x, n_in(x, net))
+        else:
+            out[x.name] = new[state] = _gru_step(src, states[state], x.n_out, x.name)
+    outputs = [layers.Identity(name=f"{o}_out")(out[o]) for o in OUTPUTS]
     outputs += [layers.Identity(name=f"{n}_out")(new[n]) for n in names]
     model = keras.Model([feats] + [states[n] for n in names], outputs, name="percepnet_step")
     if seq_model is not None:

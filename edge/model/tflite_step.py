@@ -5,7 +5,6 @@ Uses LiteRT (ai_edge_litert), falling back to tflite_runtime where only that is 
 the built-in kernels only (no XNNPACK delegate), so the reference is the TFLite kernels."""
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +38,6 @@ def load_interpreter(model):
     return interp
 
 
-def _state_key(name: str):
-    """Order of the step model's states (arch.state_sizes): conv1, conv2, gru1.., gain, strength."""
-    m = re.fullmatch(r"gru(\d+)_state", name)
-    rank = {"conv1_state": 0, "conv2_state": 1, "gru_gain_state": 3, "gru_strength_state": 4}
-    return (2, int(m.group(1))) if m else (rank.get(name, 5), 0)
-
-
 class TFLiteStep:
     """step(features[70] float32) -> outputs[68] float32 (34 gains then 34 strengths)."""
 
@@ -59,7 +51,11 @@ class TFLiteStep:
         names = sigs[key]["inputs"]
         if "features" not in names:
             raise EdgeError(f"{path}: no 'features' input: not a PercepNet step model")
-        self.state_names = sorted((n for n in names if n != "features"), key=_state_key)
+        from edge.export import config_from_tflite
+        from edge.model.arch import state_sizes
+        self.state_names = [n for n, _ in state_sizes(config_from_tflite(self.interp))]
+        if sorted(self.state_names) != sorted(n for n in names if n != "features"):
+            raise EdgeError(f"{path}: its state inputs are not those of its own layers: not a step model")
         details = self.runner.get_input_details()
         self.sizes = {n: int(details[n]["shape"][-1]) for n in names}
         if self.sizes["features"] != NB_FEATURES:
