@@ -162,13 +162,15 @@ def test_first_deploy_installs_switches_current_and_passes_health(sshd, board_en
     rel = prefix / "releases" / b.version
     assert (rel / "edge" / "_lib" / "libpercepnet.so").is_file()
     assert '"snr_db"' in r.health and f"python={rel}/edge/_lib/libpercepnet.so" in r.health
+    assert "alsa ok" in r.health
     unit = (tmp_path / "units" / "percepnet-edge.service").read_text()
-    assert f"ExecStart={sys.executable} -m edge.cli run --board host --telemetry {prefix}/telemetry.jsonl" in unit
+    assert (f"ExecStart={sys.executable} -m edge.cli run --board host --telemetry "
+            f"{prefix}/var/telemetry.jsonl --prometheus {prefix}/var/percepnet-edge.prom") in unit
     assert ["daemon-reload", "restart percepnet-edge"] == [c for c in _calls(state) if c != "is-active percepnet-edge"
                                                            and not c.startswith("enable")]
     assert not list((prefix / "incoming").iterdir())
     # The service ran from the release: the supervisor wrote telemetry where the unit says.
-    frames = [json.loads(line)["frames"] for line in (prefix / "telemetry.jsonl").read_text().splitlines()]
+    frames = [json.loads(line)["frames"] for line in (prefix / "var" / "telemetry.jsonl").read_text().splitlines()]
     assert frames and frames[-1] >= 50
     # The release's own `edge` command runs from the release with its one descriptor.
     out = subprocess.run([prefix / "current" / "bin" / "edge", "boards", "--json"], capture_output=True,

@@ -29,7 +29,8 @@ service_user=yes
 systemctl=yes
 python_version=3.11
 python_numpy=yes
-python_alsaaudio=yes
+alsa_lib=yes
+cpu_features=fp asimd evtstrm crc32 cpuid
 sound_cards=3
 playback_pcm=null
 playback_pcm=hw:CARD=Headphones,DEV=0
@@ -66,25 +67,26 @@ def test_bullseye_board_without_usb_audio_or_sudo_gets_every_reason():
     found = problems(load_board("rpi4"), parse_facts(text), "pi")
     assert any("runs Debian GNU/Linux 11 (bullseye); the bundle needs Debian 12" in f for f in found)
     assert any(f.startswith("pi cannot run sudo without a password") for f in found)
-    assert any("has no numpy: on the board run `sudo apt install python3-numpy python3-alsaaudio`"
+    assert any("has no numpy: on the board run `sudo apt install python3-numpy alsa-utils`"
                in f for f in found)
     assert any(f.startswith("ALSA capture device 'plughw:CARD=Device,DEV=0'") for f in found)
     assert any(f.startswith("ALSA playback device") for f in found)
     assert len(found) == 5
 
 
-def test_pi_with_debians_python_and_pyalsaaudio_0_8_fits_the_rpi4_bundle():
-    # Raspberry Pi OS bookworm's own python3 with python3-numpy and python3-alsaaudio (0.8.4).
+def test_pi_with_debians_python_fits_the_rpi4_bundle_without_python3_alsaaudio():
+    # Raspberry Pi OS bookworm's own python3 with python3-numpy; the release brings its ALSA
+    # binding, so the board's python3-alsaaudio (0.8.4, cannot capture) is neither needed nor used.
     board = load_board("rpi4")
     assert board.deploy.python == "/usr/bin/python3"
     assert problems(board, parse_facts(PI4_FACTS), "pi") == []
 
 
-def test_board_without_pyalsaaudio_gets_the_apt_recipe():
-    facts = parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=no"))
+def test_board_without_libasound_gets_the_apt_recipe():
+    facts = parse_facts(PI4_FACTS.replace("alsa_lib=yes", "alsa_lib=no"))
     assert problems(load_board("rpi4"), facts, "pi") == [
-        "/usr/bin/python3 on the board has no pyalsaaudio: on the board run "
-        "`sudo apt install python3-numpy python3-alsaaudio`"]
+        "/usr/bin/python3 on the board cannot load libasound.so.2 (ALSA's library): on the board "
+        "run `sudo apt install python3-numpy alsa-utils`"]
     gone = parse_facts(PI4_FACTS.replace("python_version=3.11", "python_version="))
     assert problems(load_board("rpi4"), gone, "pi") == [
         "/usr/bin/python3 is not on the board or does not run: " + python_recipe(load_board("rpi4"))]
@@ -93,10 +95,19 @@ def test_board_without_pyalsaaudio_gets_the_apt_recipe():
 def test_a_board_pointed_at_another_python_is_told_to_use_debians():
     board = load_board("rpi4")
     venv = replace(board, deploy=replace(board.deploy, python="/opt/percepnet-edge/venv/bin/python"))
-    found = problems(venv, parse_facts(PI4_FACTS.replace("python_alsaaudio=yes", "python_alsaaudio=no")), "pi")
-    assert found == ["/opt/percepnet-edge/venv/bin/python on the board has no pyalsaaudio: on the "
-                     "board run `sudo apt install python3-numpy python3-alsaaudio` and set "
+    found = problems(venv, parse_facts(PI4_FACTS.replace("python_numpy=yes", "python_numpy=no")), "pi")
+    assert found == ["/opt/percepnet-edge/venv/bin/python on the board has no numpy: on the "
+                     "board run `sudo apt install python3-numpy alsa-utils` and set "
                      '[deploy].python = "/usr/bin/python3"']
+
+
+def test_a_dotprod_bundle_is_refused_by_a_pi4_cpu_before_anything_changes():
+    # A Pi 4 (Cortex-A72) has no asimddp: the rpi5 build would die of SIGILL there.
+    found = problems(load_board("rpi5"), parse_facts(PI4_FACTS), "pi")
+    assert found == ["the board's CPU lacks asimddp (dotprod), which the rpi5 build uses: it would "
+                     "crash there; pick the descriptor of this board (e.g. rpi4 for a Raspberry Pi 4)"]
+    pi5 = PI4_FACTS.replace("cpu_features=fp asimd", "cpu_features=fp asimd asimddp")
+    assert problems(load_board("rpi5"), parse_facts(pi5), "pi") == []
 
 
 @pytest.fixture(scope="module")
@@ -113,13 +124,16 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert b.arch == "aarch64" and b.board == "rpi4"
     for name in ("edge/_lib/libpercepnet.so", "bin/pn_selftest", "bin/edge", "edge/native.py",
                  "edge/cli.py", "boards/rpi4.toml", "percepnet-edge.service", "asound.conf",
-                 "RELEASE.json"):
+                 "pylib/alsaaudio.py", "examples/noisy.wav", "RELEASE.json"):
         assert name in b.files, name
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
     assert not any("__pycache__" in f for f in b.files)
     unit = (root / "percepnet-edge.service").read_text()
     assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
-            "--telemetry /opt/percepnet-edge/telemetry.jsonl") in unit
+            "--telemetry /opt/percepnet-edge/var/telemetry.jsonl "
+            "--prometheus /opt/percepnet-edge/var/percepnet-edge.prom") in unit.splitlines()
+    assert ("Environment=PYTHONPATH=/opt/percepnet-edge/current/pylib:/opt/percepnet-edge/current"
+            in unit.splitlines())
     assert "User=pi" in unit
     # The supervisor speaks sd_notify: systemd waits for READY=1 and kills a loop silent for 5 s.
     for line in ("Type=notify", "WatchdogSec=5", "Restart=always", "RestartSec=2"):

@@ -5,6 +5,9 @@ Layout inside (unpacked as PREFIX/releases/<version>/):
   edge/_lib/libpercepnet.so  the kernel built for the board (edge/native.py looks here)
   bin/pn_selftest        the health check program, bin/edge the command
   boards/<board>.toml    the descriptor `edge run --board` reads
+  pylib/alsaaudio.py     the ALSA binding the release runs with (ahead of the board's own on
+                         PYTHONPATH: Debian 12's python3-alsaaudio cannot capture)
+  examples/noisy.wav     the clip `edge bench --board` and `--dsp` play
   percepnet-edge.service, asound.conf   rendered for the board and prefix
   RELEASE.json           version, board, arch, source commit, sha256 of every file
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -28,6 +32,11 @@ from edge.errors import EdgeError
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "edge"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+BOARD_PYLIB = Path(__file__).resolve().parent / "board_pylib"
+EXAMPLE = ROOT / "examples" / "noisy.wav"
+# Paths written into the systemd unit and shell scripts: absolute, and nothing that a shell,
+# systemd's quoting or its %-specifiers would read as anything but a path.
+_SAFE_PATH = re.compile(r"/[A-Za-z0-9._+/-]*")
 _SKIP_DIRS = {"__pycache__", "_lib"}
 
 
@@ -56,6 +65,14 @@ def build_native(board: Board) -> Path:
     return ROOT / "build" / board.name
 
 
+def check_path(value: str, what: str) -> str:
+    """An absolute path safe to write unquoted into a unit file or a shell script."""
+    if not _SAFE_PATH.fullmatch(value) or "/../" in value + "/" or value.strip("/") == "":
+        raise EdgeError(f"{what} must be an absolute path of letters, digits and . _ + - / "
+                        f"(no spaces, quotes, newlines, $ or %), got {value!r}")
+    return value
+
+
 def render(name: str, **values) -> str:
     return Template((TEMPLATES / name).read_text()).substitute(values)
 
@@ -70,7 +87,8 @@ def _package_files() -> dict[str, bytes]:
     files = {}
     for p in sorted(PACKAGE.rglob("*")):
         rel = p.relative_to(ROOT)
-        if p.is_file() and not _SKIP_DIRS & set(rel.parts) and p.suffix != ".pyc":
+        if (p.is_file() and not _SKIP_DIRS & set(rel.parts) and p.suffix != ".pyc"
+                and BOARD_PYLIB not in p.parents):
             files[rel.as_posix()] = p.read_bytes()
     return files
 
@@ -88,7 +106,13 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
                             f"rebuild with `scons -Q board={board.name}`")
     d = board.deploy
     a = board.audio
+    check_path(prefix, "the install prefix ([deploy].prefix or --prefix)")
+    check_path(d.python, f"[deploy].python of {board.name}")
+    if not EXAMPLE.is_file():
+        raise EdgeError(f"{EXAMPLE} missing (edge bench on the board plays it)")
     files = {name: (data, 0o644) for name, data in _package_files().items()}
+    files["pylib/alsaaudio.py"] = ((BOARD_PYLIB / "alsaaudio.py").read_bytes(), 0o644)
+    files["examples/noisy.wav"] = (EXAMPLE.read_bytes(), 0o644)
     files["edge/_lib/libpercepnet.so"] = (lib.read_bytes(), 0o755)
     files["bin/pn_selftest"] = (selftest.read_bytes(), 0o755)
     files["bin/edge"] = (render("edge.sh", python=d.python).encode(), 0o755)

@@ -12,10 +12,15 @@ MIN_DEBIAN = 12          # the cross toolchains are Debian 12's: their glibc or 
 MIN_PYTHON = (3, 11)
 
 
+# /proc/cpuinfo feature flag (HWCAP) each SIMD level of a board descriptor needs.
+CPU_FEATURE = {"dotprod": "asimddp"}
+
+
 def python_recipe(board: Board) -> str:
-    """How to give the board a Python that runs edge/: Debian's own packages (pyalsaaudio 0.8.4
-    on Debian 12 is enough), so no venv and no compiler on the board."""
-    text = "on the board run `sudo apt install python3-numpy python3-alsaaudio`"
+    """How to give the board a Python that runs edge/: Debian's own packages, so no venv and no
+    compiler on the board. The ALSA binding comes with the release (pylib/alsaaudio.py over
+    libasound): Debian 12's python3-alsaaudio 0.8.4 cannot capture under Python 3.11."""
+    text = "on the board run `sudo apt install python3-numpy alsa-utils`"
     if board.deploy.python != "/usr/bin/python3":
         text += " and set [deploy].python = \"/usr/bin/python3\""
     return text
@@ -79,8 +84,18 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str) -> list
                        f"{MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer is needed")
         if fact(facts, "python_numpy") != "yes":
             out.append(f"{d.python} on the board has no numpy: {python_recipe(board)}")
-        if fact(facts, "python_alsaaudio") != "yes":
-            out.append(f"{d.python} on the board has no pyalsaaudio: {python_recipe(board)}")
+        if fact(facts, "alsa_lib") != "yes":
+            out.append(f"{d.python} on the board cannot load libasound.so.2 (ALSA's library): "
+                       f"{python_recipe(board)}")
+
+    features = fact(facts, "cpu_features").split()
+    if "cpu_features" in facts and features:
+        for level in board.simd:
+            need = CPU_FEATURE.get(level)
+            if need and need not in features:
+                out.append(f"the board's CPU lacks {need} ({level}), which the {board.name} build "
+                           f"uses: it would crash there; pick the descriptor of this board "
+                           f"(e.g. rpi4 for a Raspberry Pi 4)")
 
     cards = int(fact(facts, "sound_cards") or 0)
     for role, key in (("capture", "capture_pcm"), ("playback", "playback_pcm")):

@@ -43,18 +43,24 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         f"build: scons {' '.join(scons_command(board)[1:])} ({board.arch}, "
         f"{' '.join(board.cflags) or 'no extra flags'}, simd {','.join(board.simd) or 'scalar'})",
         "bundle: edge/_lib/libpercepnet.so, bin/pn_selftest, the edge package and models, "
-        f"boards/{board.name}.toml, percepnet-edge.service, asound.conf",
+        f"pylib/alsaaudio.py, examples/noisy.wav, boards/{board.name}.toml, "
+        "percepnet-edge.service, asound.conf",
         f"check {target} over ssh (keys only, host key checked): userland "
         f"{DPKG_ARCH.get(board.arch, board.arch)} ({board.arch}), Debian {MIN_DEBIAN}+, {d.python} "
-        f"with numpy and pyalsaaudio, ALSA capture {a.capture!r} and playback {a.playback!r}, "
+        f"with numpy and libasound.so.2, the CPU features of simd "
+        f"{','.join(board.simd) or 'scalar'}, ALSA capture {a.capture!r} and playback {a.playback!r}, "
         f"user {d.user}, {d.systemctl}; any mismatch stops here with nothing changed",
         f"copy the bundle to {p}/incoming/ (kept only when its sha256 matches)",
-        f"unpack into {p}/releases/<version>",
+        f"unpack into {p}/releases/<version>, create {p}/var for {d.user}, sync",
+        f"precheck the unpacked release as {d.user} (never root): bin/pn_selftest on the bundled "
+        f"library, the bundled model through the kernel, and the bundled ALSA binding "
+        f"(pylib/alsaaudio.py) reading and writing a period on ALSA's null PCMs; a failure "
+        f"deletes it and changes nothing else",
         f"switch {p}/current to the new release by an atomic rename; {p}/previous to the old one",
         f"install {d.unit_dir}/{d.service}.service; {d.systemctl} daemon-reload; "
         f"{d.systemctl} restart {d.service}",
-        f"health: {d.service} active, bin/pn_selftest passes (linked and bundled library), "
-        f"{d.python} imports the release's edge.native; within {d.health_timeout_s:g}s",
+        f"health: {d.service} active within {d.health_timeout_s:g}s and still active a few "
+        f"seconds later",
         "unhealthy: switch back to the previous release, restart it and report why",
     ]
 
@@ -72,8 +78,14 @@ def _switch(board: Board, target: Target, prefix: str, current: str, previous: s
 def _health(board: Board, target: Target, prefix: str) -> str:
     d = board.deploy
     settle = max(1, min(3, round(d.health_timeout_s / 4)))    # whole seconds: sh arithmetic
-    return ssh.run(target, "health", prefix, d.service, d.systemctl, d.python,
+    return ssh.run(target, "health", prefix, d.service, d.systemctl,
                    str(math.ceil(d.health_timeout_s)), str(settle), timeout=d.health_timeout_s + 120)
+
+
+def _precheck(board: Board, target: Target, prefix: str, version: str) -> str:
+    d = board.deploy
+    return ssh.run(target, "precheck", prefix, version, d.python, d.user,
+                   timeout=d.health_timeout_s + 300)
 
 
 def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundle | None = None,
@@ -108,6 +120,14 @@ def _flash(board, target, prefix, bundle, log, on_chunk) -> Report:
                             f"{old_cur or 'no release'}") from None
 
     ssh.run(target, "unpack", prefix, bundle.version, board.deploy.user)
+    log(f"prechecking {bundle.version} as {board.deploy.user}")
+    try:
+        checked = _precheck(board, target, prefix, bundle.version).strip()
+    except RemoteError as e:
+        if f"releases/{bundle.version}" not in (old_cur, old_prev):
+            ssh.run(target, "drop", prefix, bundle.version)
+        raise EdgeError(f"{e}; nothing switched, the board still runs "
+                        f"{old_cur or 'no release'}") from None
     new = f"releases/{bundle.version}"
     report = Report(board=board.name, host=str(target), prefix=prefix, status="deployed",
                     version=bundle.version)
@@ -117,7 +137,7 @@ def _flash(board, target, prefix, bundle, log, on_chunk) -> Report:
         _switch(board, target, prefix, new, back_to[0])
         report.steps.append(f"switched current to {new}")
         log("checking health")
-        report.health = _health(board, target, prefix).strip()
+        report.health = checked + "\n" + _health(board, target, prefix).strip()
         report.current, report.previous = new, back_to[0]
     except RemoteError as e:
         report.status, report.reason = "rolled_back", str(e)

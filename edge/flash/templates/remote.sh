@@ -27,8 +27,10 @@ facts() {
     if command -v "$py" >/dev/null 2>&1; then
         say "python_version=$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)"
         "$py" -c 'import numpy' >/dev/null 2>&1 && say "python_numpy=yes" || say "python_numpy=no"
-        # Any pyalsaaudio will do: edge/audio also drives 0.8 (Debian 12's python3-alsaaudio).
-        "$py" -c 'import alsaaudio' >/dev/null 2>&1 && say "python_alsaaudio=yes" || say "python_alsaaudio=no"
+        # The release brings its own ALSA binding (pylib/alsaaudio.py, ctypes): it needs only
+        # libasound.so.2. precheck opens PCMs with it once the release is unpacked.
+        "$py" -c 'import ctypes; ctypes.CDLL("libasound.so.2")' >/dev/null 2>&1 \
+            && say "alsa_lib=yes" || say "alsa_lib=no"
     else
         say "python_version="
     fi
@@ -39,6 +41,8 @@ facts() {
     fi
     command -v aplay >/dev/null 2>&1 && aplay -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/playback_pcm=/'
     command -v arecord >/dev/null 2>&1 && arecord -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/capture_pcm=/'
+    # CPU features the kernel's build may use (asimddp: the dotprod instructions of a Pi 5).
+    say "cpu_features=$(sed -n 's/^\(Features\|flags\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)"
     say "current=$(target "$prefix/current")"
     say "previous=$(target "$prefix/previous")"
 }
@@ -69,8 +73,57 @@ unpack() {
         mv "$rel.tmp" "$rel"
     fi
     rm -f "$prefix/incoming/$version.tar.gz"
-    touch "$prefix/telemetry.jsonl" && chown "$user" "$prefix/telemetry.jsonl" \
-        || die "cannot create $prefix/telemetry.jsonl for $user"
+    # The service's own writable directory: telemetry lines (rotated) and the Prometheus file.
+    mkdir -p "$prefix/var" && chown "$user" "$prefix/var" || die "cannot create $prefix/var for $user"
+    # On disk before any link points at it: a power cut after the switch finds it whole.
+    sync
+}
+
+# as USER COMMAND...: run a command of the new release as the service user, never as root.
+as() {
+    user=$1; shift
+    if [ "$(id -u)" != 0 ] || [ "$user" = root ]; then "$@"; return; fi
+    setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --reset-env -- "$@"
+}
+
+# precheck PREFIX VERSION PYTHON USER: before anything switches, run the unpacked release as the
+# service user: the native self-test, the bundled model through the kernel, and the bundled
+# ALSA binding reading and writing a period on ALSA's null PCMs.
+precheck() {
+    prefix=$1 version=$2 py=$3 user=$4
+    rel="$prefix/releases/$version"
+    [ -d "$rel" ] || die "release $version is not unpacked"
+    out=$(as "$user" "$rel/bin/pn_selftest" "$rel/edge/_lib/libpercepnet.so" 2>&1) \
+        || die "self-test of the bundled library failed: $(printf '%s' "$out" | tail -n 1)"
+    say "selftest=$out"
+    out=$(cd / && as "$user" env PYTHONPATH="$rel/pylib:$rel" HOME=/ "$py" -c '
+import sys, numpy as np
+rel = sys.argv[1]
+import alsaaudio, edge, edge.native as n
+from edge.kernel import Kernel
+from edge.models import shipped
+for m, what in ((edge, "edge"), (alsaaudio, "the ALSA binding")):
+    if not m.__file__.startswith(rel + "/"):
+        sys.exit("imported %s from %s, not from the release" % (what, m.__file__))
+with Kernel(shipped()) as k:
+    t = np.arange(n.HOP * 20) / n.SAMPLE_RATE
+    x = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    y = np.concatenate([k.process(x[i:i + n.HOP]) for i in range(0, len(x), n.HOP)])
+    if not np.all(np.isfinite(y)):
+        sys.exit("the bundled model gives non-finite output")
+kw = dict(rate=n.SAMPLE_RATE, channels=1, format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=n.HOP,
+          periods=3, device="null")
+cap = alsaaudio.PCM(alsaaudio.PCM_CAPTURE, alsaaudio.PCM_NORMAL, **kw)
+frames, data = cap.read()
+if frames != n.HOP or len(data) != 2 * n.HOP:
+    sys.exit("ALSA capture read gave %r frames, %d bytes" % (frames, len(data)))
+play = alsaaudio.PCM(alsaaudio.PCM_PLAYBACK, alsaaudio.PCM_NORMAL, **kw)
+if play.write(data) != n.HOP:
+    sys.exit("ALSA playback write did not take a period")
+cap.close(); play.close()
+print(n.library_path(), n.fn("pn_version_string")().decode(), "model", shipped().name, "alsa ok")
+' "$rel" 2>&1) || die "the release does not run on this board: $(printf '%s' "$out" | tail -n 1)"
+    say "python=$out"
 }
 
 # link PREFIX NAME TARGET: point PREFIX/NAME at TARGET by an atomic rename ("" removes it).
@@ -93,13 +146,14 @@ switch() {
         && mv "$unit_dir/.$service.service.tmp" "$unit_dir/$service.service" || die "cannot install the unit"
     "$systemctl" daemon-reload || die "systemctl daemon-reload failed"
     "$systemctl" enable "$service" >/dev/null 2>&1 || true
+    sync
     "$systemctl" restart "$service" || die "systemctl restart $service failed"
 }
 
-# health PREFIX SERVICE SYSTEMCTL PYTHON TIMEOUT SETTLE: the service is active, the release's
-# self-tests pass, and the service is still active SETTLE seconds later.
+# health PREFIX SERVICE SYSTEMCTL TIMEOUT SETTLE: the service is active within TIMEOUT seconds
+# and still active SETTLE seconds later (the release's own code ran in precheck, as its user).
 health() {
-    prefix=$1 service=$2 systemctl=$3 py=$4 timeout=$5 settle=$6
+    prefix=$1 service=$2 systemctl=$3 timeout=$4 settle=$5
     rel=$(readlink -f "$prefix/current")
     [ -n "$rel" ] || die "no current release"
     start=$(date +%s)
@@ -110,17 +164,6 @@ health() {
         [ $(( $(date +%s) - start )) -ge "$timeout" ] && die "service $service still $state after ${timeout}s"
         sleep 0.5
     done
-    out=$("$rel/bin/pn_selftest" 2>&1) || die "self-test failed: $out"
-    out=$("$rel/bin/pn_selftest" "$rel/edge/_lib/libpercepnet.so" 2>&1) \
-        || die "self-test of the bundled library failed: $out"
-    say "selftest=$out"
-    out=$(PYTHONPATH="$rel" "$py" -c '
-import sys, edge, edge.native as n
-if not edge.__file__.startswith(sys.argv[1] + "/"):
-    sys.exit("imported edge from %s, not the release" % edge.__file__)
-print(n.library_path(), n.fn("pn_version_string")().decode())' "$rel" 2>&1) \
-        || die "python cannot use the release: $(printf '%s' "$out" | tail -n 1)"
-    say "python=$out"
     # Watch it for SETTLE seconds: longer than the unit's RestartSec, so a crash loop shows.
     end=$(( $(date +%s) + settle ))
     while [ "$(date +%s)" -lt "$end" ]; do
@@ -144,6 +187,6 @@ prune() {
 drop() { rm -rf "$1/releases/$2"; }
 
 case "$cmd" in
-    facts|receive|unpack|switch|health|prune|drop) "$cmd" "$@" ;;
+    facts|receive|unpack|precheck|switch|health|prune|drop) "$cmd" "$@" ;;
     *) die "unknown command $cmd" ;;
 esac
