@@ -1,7 +1,9 @@
 """Per-file quality metrics. Inputs are aligned 48 kHz float signals of equal length.
 
 PESQ-WB and DNSMOS are defined at 16 kHz, so both signals are resampled first; STOI and
-SI-SDR run at 48 kHz (pystoi resamples internally to its 10 kHz)."""
+SI-SDR run at 48 kHz (pystoi resamples internally to its 10 kHz). None of them sees the band
+above 8 kHz, so hf_db reports it: the output's energy above 8 kHz relative to the reference's
+(0 dB: the high band of speech kept; positive: noise left there; negative: speech lost)."""
 from __future__ import annotations
 
 import numpy as np
@@ -40,11 +42,22 @@ def dnsmos(est16: np.ndarray) -> dict:
             "dnsmos_ovrl": float(r["ovrl_mos"])}
 
 
+HIGH_BAND_HZ = 8000.0
+
+
+def high_band_db(x: np.ndarray) -> float:
+    """Mean-square energy above HIGH_BAND_HZ, dB re full scale (a full-scale sine: -3 dB)."""
+    spec = np.abs(np.fft.rfft(np.asarray(x, np.float64))) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / RATE)
+    return float(10 * np.log10(2 * spec[f >= HIGH_BAND_HZ].sum() / max(len(x), 1) ** 2 + 1e-15))
+
+
 def score(est: np.ndarray, ref: np.ndarray) -> dict:
     """All metrics of one enhanced signal against its clean reference."""
     n = min(len(est), len(ref))
     est, ref = np.asarray(est[:n], np.float64), np.asarray(ref[:n], np.float64)
     est16, ref16 = resample(est, RATE, 16000), resample(ref, RATE, 16000)
-    out = {"pesq_wb": pesq_wb(est16, ref16), "stoi": stoi(est, ref), "si_sdr": si_sdr(est, ref)}
+    out = {"pesq_wb": pesq_wb(est16, ref16), "stoi": stoi(est, ref), "si_sdr": si_sdr(est, ref),
+           "hf_db": high_band_db(est) - high_band_db(ref)}
     out.update(dnsmos(est16))
     return out

@@ -8,7 +8,7 @@ import numpy as np
 
 from edge.errors import EdgeError
 
-METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl")
+METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "hf_db")
 
 
 def find_pairs(root: str | Path) -> list[tuple[str, Path, Path]]:
