@@ -139,8 +139,18 @@ class PcmApi:
         return names[0] if names else f"format {code}"
 
     def in_xrun(self, dev) -> bool:
-        """True when the stream is stopped by an xrun (only 0.10+ can tell before a call)."""
-        return self.modern and dev.state() == self.m.PCM_STATE_XRUN
+        """True when the stream is stopped by an xrun (only 0.10+ can tell before a call).
+        Plugin PCMs (pulse, pipewire) notice an underrun only when asked for the stream's
+        position: avail() asks (it returns -EPIPE then), state() alone would miss it, and
+        pyalsaaudio's write() would recover it silently."""
+        if not self.modern:
+            return False
+        try:
+            if dev.avail() == -_EPIPE:
+                return True
+        except (self.m.ALSAAudioError, AttributeError):
+            pass
+        return dev.state() == self.m.PCM_STATE_XRUN
 
     def stop(self, dev, kind: str, drain: bool) -> None:
         """Stop and close one PCM; drain lets queued playback finish."""
@@ -204,6 +214,13 @@ def open_pcm(kind: str, device: str, channels: int, periods: int):
     return dev
 
 
+def _thread_ids() -> set[int]:
+    try:
+        return {int(t) for t in os.listdir("/proc/self/task")}
+    except OSError:
+        return set()
+
+
 class AlsaDuplex:
     """Capture -> hop -> playback at 480-frame periods; the audio side of the supervisor."""
 
@@ -212,6 +229,7 @@ class AlsaDuplex:
         self.config = config
         self.xruns = 0
         self._api = _api()
+        before = _thread_ids()
         self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods)
         try:
             self._play = playback_pcm or open_pcm("playback", config.playback, config.channels,
@@ -219,14 +237,20 @@ class AlsaDuplex:
         except AudioDeviceError:
             self._cap.close()
             raise
-        # Playback starts with all but one period of its buffer queued as silence: the
-        # first result arrives one period later (after the first capture), and from then on
-        # each hop has that much headroom. The same silence refills the buffer after an underrun.
+        # Threads the devices' plugins started in this process (pulse and pipewire plugins
+        # move the audio on a thread of their own): the supervisor gives them real-time
+        # priority with the audio thread, which waits on them every hop.
+        self.helper_threads = sorted(_thread_ids() - before)
+        # Playback starts with all but one period of its buffer queued as silence, queued
+        # when the first capture period is in (not at open: a device whose capture takes a
+        # while to deliver its first period would underrun meanwhile, and on any device the
+        # headroom would shrink by that wait). Each hop then has that much headroom. The same
+        # silence refills the buffer after an underrun.
         self.prefill = (config.periods - 1) * PERIOD
         self._silence = pcm.to_bytes(np.zeros(self.prefill, np.float32), config.channels)
         self._frame_bytes = 2 * config.channels
         self._pending = b""
-        self._write_all(self._silence)
+        self._started = False
 
     def _lost(self, kind: str, device: str, err: Exception) -> AudioDeviceError:
         return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
@@ -256,6 +280,9 @@ class AlsaDuplex:
             else:
                 self._pending += data
         hop, self._pending = self._pending[:need], self._pending[need:]
+        if not self._started:
+            self._started = True
+            self._write_all(self._silence)
         return pcm.to_float(hop, self.config.channels, self.config.capture_channel)
 
     def _write_all(self, data: bytes) -> None:

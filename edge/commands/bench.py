@@ -21,6 +21,15 @@ def add_parser(sub):
                         "--board, {models:g} per model size otherwise)".format(**DEFAULT_SECONDS))
     p.add_argument("--flat-out", action="store_true", help="do not pace in real time")
     p.add_argument("--model", metavar="PATH", help="model for the on-device benchmark (default: shipped)")
+    p.add_argument("--soak", type=float, metavar="MINUTES",
+                   help="run the live loop of `edge run` this long on a clocked device (a private "
+                        "PulseAudio null sink behind ALSA's pulse plugin) and report hops, misses, "
+                        "xruns, bypass, frame times, CPU and RSS")
+    p.add_argument("--stress", action="store_true",
+                   help="with --soak: load every core with stress-ng meanwhile")
+    p.add_argument("--sampler-load-ms", type=float, default=0.0, metavar="MS",
+                   help="with --soak: make each telemetry sample also hold the interpreter this "
+                        "long (measures what a slow sampler does to the audio thread)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return p
 
@@ -28,7 +37,15 @@ def add_parser(sub):
 def run(args) -> int:
     from edge.bench import report
 
-    if args.dsp:
+    from edge.errors import EdgeError
+
+    if args.stress and args.soak is None:
+        raise EdgeError("--stress goes with --soak MINUTES")
+    if args.soak is not None:
+        from edge.bench.soak import bench_soak
+        result = bench_soak(args.soak, stress=args.stress, board=args.board or "host",
+                            model=args.model, sampler_load_ms=args.sampler_load_ms)
+    elif args.dsp:
         from edge.bench.dsp import bench_dsp
         result = bench_dsp(seconds=args.seconds or DEFAULT_SECONDS["dsp"])
     elif args.board or args.flat_out:

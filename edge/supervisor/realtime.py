@@ -31,8 +31,10 @@ class Hygiene:
     warnings: list[str] = field(default_factory=list)
 
 
-def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = True) -> Hygiene:
-    """Make the calling thread as real-time as allowed; returns what was done and what not."""
+def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = True,
+          helpers=()) -> Hygiene:
+    """Make the calling thread as real-time as allowed, and the `helpers` threads (ids) one
+    priority below it; returns what was done and what not."""
     h = Hygiene()
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
@@ -46,6 +48,8 @@ def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = 
         else:
             h.warnings.append(f"mlockall not permitted ({os.strerror(err)}); "
                               f"pages may be swapped out")
+    if helpers and h.applied and h.applied[0].startswith("SCHED_FIFO"):
+        raise_threads(helpers, max(1, priority - 1), h)
     if cpus:
         try:
             os.sched_setaffinity(0, cpus)
@@ -59,6 +63,20 @@ def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = 
     gc.disable()
     h.applied.append("gc frozen and disabled")
     return h
+
+
+def raise_threads(tids, priority: int, h: Hygiene) -> None:
+    """SCHED_FIFO at `priority` for helper threads the audio thread waits on (an ALSA plugin's
+    own I/O thread); what was done or refused goes into `h`."""
+    done = []
+    for tid in tids:
+        try:
+            os.sched_setscheduler(tid, os.SCHED_FIFO, os.sched_param(priority))
+            done.append(tid)
+        except (OSError, AttributeError) as e:
+            h.warnings.append(f"audio plugin thread {tid} not made real-time ({e})")
+    if done:
+        h.applied.append(f"{len(done)} audio plugin thread(s) SCHED_FIFO priority {priority}")
 
 
 def default_audio_cpu() -> int | None:

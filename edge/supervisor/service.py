@@ -119,7 +119,8 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
     # Started before the real-time measures, so this thread keeps the normal policy.
     sampler = Sampler(sample, publish, outputs.interval, warn=warn)
     sampler.start()
-    hygiene = realtime.apply(cpus={cpu} if cpu is not None else None) if rt else None
+    hygiene = realtime.apply(cpus={cpu} if cpu is not None else None,
+                             helpers=getattr(sup.io, "helper_threads", ())) if rt else None
     for w in hygiene.warnings if hygiene else ():
         warn(f"warning: {w}")
     if sup.watchdog:

@@ -1,0 +1,189 @@
+"""`edge bench --board host --soak MINUTES [--stress]`: the live loop of `edge run`, on a
+clocked device (edge.audio.clocked: PulseAudio null sinks behind ALSA's pulse plugin), fed the
+bundled speech looped, for that long; with --stress while stress-ng loads every core.
+
+The loop is run_service itself (real-time measures, telemetry sampler, kernel thread), so
+the figures are those of the deployed loop. Besides what ALSA reports (xruns), the pacing is
+checked independently: a capture overrun loses audio, which shows as the hops taking longer
+than their audio (`lost_ms`).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from edge.errors import EdgeError
+from edge.native import HOP, SAMPLE_RATE
+
+
+def rss_mb() -> float:
+    """Resident set size of this process, MB (VmRSS)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    raise EdgeError("no VmRSS in /proc/self/status")
+
+
+def cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def _start_stress(seconds: float) -> subprocess.Popen:
+    if shutil.which("stress-ng") is None:
+        raise EdgeError("--stress needs stress-ng (Debian: apt-get install stress-ng)")
+    # --cpu 0: one worker per online core, at normal priority (as a busy board's other work).
+    return subprocess.Popen(["stress-ng", "--cpu", "0", "--timeout", f"{int(seconds) + 60}s",
+                             "--quiet"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+RSS_AFTER_HOPS = 100     # RSS is first read 1 s into the loop: mlockall has faulted in
+                         # every mapping by then, so growth after it is the loop's own
+
+
+class _Timed:
+    """The duplex with the wall time of the first and last capture noted, and the RSS once
+    the loop has run RSS_AFTER_HOPS hops."""
+
+    def __init__(self, io):
+        self.io, self.first, self.last = io, None, None
+        self.reads = 0
+        self.rss_start = None
+
+    @property
+    def xruns(self):
+        return self.io.xruns
+
+    @property
+    def prefill(self):
+        return self.io.prefill
+
+    @property
+    def helper_threads(self):
+        return self.io.helper_threads
+
+    def read(self):
+        hop = self.io.read()
+        self.last = time.monotonic()
+        if self.first is None:
+            self.first = self.last
+        self.reads += 1
+        if self.reads == RSS_AFTER_HOPS:
+            self.rss_start = rss_mb()
+        return hop
+
+    def write(self, hop):
+        self.io.write(hop)
+
+
+def _busy_sampler(sample, load_ms: float):
+    """A sampler that also holds the interpreter for `load_ms` per call (pure Python), to
+    measure what a slow telemetry sample does to the audio thread's hand-offs."""
+    def run():
+        end = time.perf_counter() + load_ms / 1000.0
+        n = 0
+        while time.perf_counter() < end:
+            n += sum(range(200))
+        return sample()
+    return run
+
+
+def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=None, *,
+               sampler_load_ms: float = 0.0, interval: float = 1.0, rt: bool = True,
+               warn=None) -> dict:
+    from edge.audio import clocked, pcm
+    from edge.audio.alsa import AlsaDuplex, AudioConfig
+    from edge.bench.dsp import EXAMPLE
+    from edge.boards import load_board
+    from edge.kernel import Kernel
+    from edge.models import shipped
+    from edge.supervisor.realtime import default_audio_cpu
+    from edge.supervisor.service import Outputs, run_service
+    from edge.telemetry.sources import for_board
+    from edge.wavio import read_wav
+
+    if minutes <= 0:
+        raise EdgeError(f"--soak must be a positive number of minutes, got {minutes}")
+    b = load_board(board)
+    model = model or shipped()
+    hops = max(1, round(minutes * 60 * SAMPLE_RATE / HOP))
+    warnings: list[str] = []
+    warn = warn or warnings.append
+    sources = for_board(b)
+    sample = sources.sample
+    if sampler_load_ms > 0:
+        sources.sample = _busy_sampler(sample, sampler_load_ms)
+
+    dev = clocked.ClockedDevice()
+    stressor = None
+    dev.start()
+    old_cfg = os.environ.get("ALSA_CONFIG_PATH")
+    os.environ["ALSA_CONFIG_PATH"] = dev.alsa_config_path
+    try:
+        # Input for the whole run plus the capture start-up, from a process of its own.
+        dev.feed(pcm.to_bytes(read_wav(EXAMPLE)), seconds=minutes * 60 + 30)
+        if stress:
+            stressor = _start_stress(minutes * 60)
+        kernel = Kernel(model)
+        io = _Timed(AlsaDuplex(AudioConfig(capture=clocked.CAPTURE, playback=clocked.PLAYBACK,
+                                           periods=b.audio.periods)))
+        cpu0, t0 = time.process_time(), time.monotonic()
+        try:
+            result = run_service(kernel, io, frames=hops, sources=sources,
+                                 outputs=Outputs(interval=interval), rt=rt, warn=warn,
+                                 cpu=default_audio_cpu(), release=kernel.close)
+        finally:
+            wall = time.monotonic() - t0
+            cpu = time.process_time() - cpu0
+            io.io.close(drain=False)
+        rss1 = rss_mb()
+    finally:
+        if stressor is not None:
+            try:
+                os.killpg(stressor.pid, 15)
+            except ProcessLookupError:
+                pass
+            stressor.wait(10)
+        dev.stop()
+        if old_cfg is None:
+            os.environ.pop("ALSA_CONFIG_PATH", None)
+        else:
+            os.environ["ALSA_CONFIG_PATH"] = old_cfg
+    paced_s = (io.last - io.first) if io.first is not None else 0.0
+    return {
+        "board": b.name,
+        "minutes": minutes,
+        "stress": stress,
+        "device": "PulseAudio null sink via the ALSA pulse plugin (clocked, 48 kHz)",
+        "model": str(model) if model else None,
+        "cpu": cpu_model(),
+        "hops": result["frames"],
+        "deadline_misses": result["deadline_misses"],
+        "xruns": result["xruns"],
+        "bypass_hops": result["bypass_frames"],
+        "kernel_errors": result["kernel_errors"],
+        "kernel_hung": result["kernel_hung"],
+        "frame_us": result["frame_us"],
+        "process_cpu": cpu / wall if wall > 0 else None,
+        "rss_mb_start": io.rss_start if io.rss_start is not None else rss1,
+        "rss_mb_end": rss1,
+        "wall_s": wall,
+        # Audio lost to capture overruns shows as the hops taking longer than their audio.
+        "lost_ms": max(0.0, paced_s - (result["frames"] - 1) * HOP / SAMPLE_RATE) * 1000.0,
+        "switch_interval_ms": sys.getswitchinterval() * 1000.0,
+        "sampler_load_ms": sampler_load_ms,
+        "telemetry_errors": result.get("telemetry_errors", 0),
+        "realtime": result.get("realtime", []),
+        "warnings": warnings,
+    }
