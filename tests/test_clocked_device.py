@@ -3,6 +3,7 @@ null sinks (an ordinary child process) behind ALSA's pulse plugin, paced at 48 k
 Skipped, with the reason, where the server cannot start."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -146,8 +147,12 @@ def test_the_live_loop_on_the_clocked_device_is_paced_and_plays_what_it_hears(de
     assert abs(peak_hz(played) - 440.0) < 2.0
 
 
-def test_edge_bench_soak_reports_the_contract_keys(device):
-    r = subprocess.run([EDGE, "bench", "--board", "host", "--soak", "0.05", "--json"],
+@pytest.mark.parametrize("stress", [False, True])
+def test_edge_bench_soak_reports_the_contract_keys(device, stress):
+    if stress and shutil.which("stress-ng") is None:
+        pytest.skip("stress-ng not installed (Debian: apt-get install stress-ng)")
+    r = subprocess.run([EDGE, "bench", "--board", "host", "--soak", "0.05", "--json"]
+                       + (["--stress"] if stress else []),
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
@@ -157,6 +162,9 @@ def test_edge_bench_soak_reports_the_contract_keys(device):
     assert set(out["frame_us"]) >= {"p50", "p99", "max"}
     assert out["hops"] == 300 and out["wall_s"] > 2.5           # 3 s of audio, paced
     assert out["kernel_errors"] == 0 and out["frame_us"]["p50"] < 10_000
+    assert out["stress"] is stress and out["rss_mb_end"] > 0
+    assert subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True).returncode != 0, \
+        "stress-ng was left running"
 
 
 def test_an_underrun_on_a_plugin_device_is_counted(device):

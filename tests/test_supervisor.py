@@ -4,6 +4,7 @@ import gc
 import json
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -13,7 +14,7 @@ import pytest
 from edge.supervisor import realtime
 from edge.supervisor.deadline import FrameTimes
 from edge.supervisor.loop import HOP, DelayLine, Supervisor
-from edge.supervisor.service import Outputs, run_service
+from edge.supervisor.service import SWITCH_INTERVAL_S, Outputs, run_service
 
 LATENCY = 1440
 PATIENT = 2_000_000_000     # kernel wait for tests of the loop's logic: never reached on a busy host
@@ -270,6 +271,28 @@ def test_realtime_measures_that_are_not_permitted_become_warnings(monkeypatch):
     assert any("mlockall" in w for w in h.warnings)
     assert any("affinity" in w for w in h.warnings)
     assert h.applied == ["gc frozen and disabled"]
+
+
+def test_audio_plugin_threads_get_real_time_one_below_the_audio_thread(monkeypatch):
+    calls = []
+    monkeypatch.setattr(os, "sched_setscheduler", lambda tid, pol, p: calls.append((tid, pol, p.sched_priority)))
+    monkeypatch.setattr(realtime, "_mlockall", lambda: 0)
+    try:
+        h = realtime.apply(priority=70, helpers=[4242, 4243])
+    finally:
+        realtime.release()
+    assert calls == [(0, os.SCHED_FIFO, 70), (4242, os.SCHED_FIFO, 69), (4243, os.SCHED_FIFO, 69)]
+    assert "2 audio plugin thread(s) SCHED_FIFO priority 69" in h.applied
+
+
+def test_service_shortens_the_interpreter_switch_interval_while_it_runs():
+    clock = FakeClock()
+    seen = []
+    before = sys.getswitchinterval()
+    io = ListIO(signal_in(5), on_read=lambda i: seen.append(sys.getswitchinterval()))
+    run_service(StandIn(clock), io, frames=5, rt=False, clock=clock, hang_ns=PATIENT)
+    assert seen and set(seen) == {SWITCH_INTERVAL_S} and SWITCH_INTERVAL_S < 0.001
+    assert sys.getswitchinterval() == before
 
 
 class Blocking:

@@ -101,7 +101,7 @@ def _busy_sampler(sample, load_ms: float):
 
 def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=None, *,
                sampler_load_ms: float = 0.0, interval: float = 1.0, rt: bool = True,
-               warn=None) -> dict:
+               switch_interval_ms: float | None = None, warn=None) -> dict:
     from edge.audio import clocked, pcm
     from edge.audio.alsa import AlsaDuplex, AudioConfig
     from edge.bench.dsp import EXAMPLE
@@ -109,7 +109,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
     from edge.kernel import Kernel
     from edge.models import shipped
     from edge.supervisor.realtime import default_audio_cpu
-    from edge.supervisor.service import Outputs, run_service
+    from edge.supervisor.service import SWITCH_INTERVAL_S, Outputs, run_service
     from edge.telemetry.sources import for_board
     from edge.wavio import read_wav
 
@@ -125,6 +125,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
     if sampler_load_ms > 0:
         sources.sample = _busy_sampler(sample, sampler_load_ms)
 
+    switch_s = SWITCH_INTERVAL_S if switch_interval_ms is None else switch_interval_ms / 1000.0
     dev = clocked.ClockedDevice()
     stressor = None
     dev.start()
@@ -142,7 +143,8 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         try:
             result = run_service(kernel, io, frames=hops, sources=sources,
                                  outputs=Outputs(interval=interval), rt=rt, warn=warn,
-                                 cpu=default_audio_cpu(), release=kernel.close)
+                                 cpu=default_audio_cpu(), release=kernel.close,
+                                 switch_interval_s=switch_s)
         finally:
             wall = time.monotonic() - t0
             cpu = time.process_time() - cpu0
@@ -181,7 +183,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "wall_s": wall,
         # Audio lost to capture overruns shows as the hops taking longer than their audio.
         "lost_ms": max(0.0, paced_s - (result["frames"] - 1) * HOP / SAMPLE_RATE) * 1000.0,
-        "switch_interval_ms": sys.getswitchinterval() * 1000.0,
+        "switch_interval_ms": switch_s * 1000.0,
         "sampler_load_ms": sampler_load_ms,
         "telemetry_errors": result.get("telemetry_errors", 0),
         "realtime": result.get("realtime", []),

@@ -30,6 +30,9 @@ def add_parser(sub):
     p.add_argument("--sampler-load-ms", type=float, default=0.0, metavar="MS",
                    help="with --soak: make each telemetry sample also hold the interpreter this "
                         "long (measures what a slow sampler does to the audio thread)")
+    p.add_argument("--switch-interval-ms", type=float, metavar="MS",
+                   help="with --soak: CPython's thread switch interval for the run (default: "
+                        "what `edge run` uses, 0.5)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     return p
 
@@ -44,7 +47,8 @@ def run(args) -> int:
     if args.soak is not None:
         from edge.bench.soak import bench_soak
         result = bench_soak(args.soak, stress=args.stress, board=args.board or "host",
-                            model=args.model, sampler_load_ms=args.sampler_load_ms)
+                            model=args.model, sampler_load_ms=args.sampler_load_ms,
+                            switch_interval_ms=args.switch_interval_ms)
     elif args.dsp:
         from edge.bench.dsp import bench_dsp
         result = bench_dsp(seconds=args.seconds or DEFAULT_SECONDS["dsp"])

@@ -31,10 +31,20 @@ class Hygiene:
     warnings: list[str] = field(default_factory=list)
 
 
+INTERPRETER_PRIORITY = 1
+
+
 def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = True,
-          helpers=()) -> Hygiene:
+          helpers=(), interpreter_threads=()) -> Hygiene:
     """Make the calling thread as real-time as allowed, and the `helpers` threads (ids) one
-    priority below it; returns what was done and what not."""
+    priority below it; returns what was done and what not.
+
+    `interpreter_threads`: the process's other Python threads (the telemetry sampler). Any
+    of them holding the interpreter lock while the machine is busy would hold up the audio
+    thread until the scheduler runs it again (tens of ms under load: priority inversion
+    through the GIL, which a shorter switch interval does not cure). At the lowest real-time
+    priority no ordinary process can preempt them, so they give the lock back within the
+    switch interval; their children (vcgencmd) start with the normal policy again."""
     h = Hygiene()
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
@@ -48,8 +58,16 @@ def apply(priority: int = 70, cpus: set[int] | None = None, lock_memory: bool = 
         else:
             h.warnings.append(f"mlockall not permitted ({os.strerror(err)}); "
                               f"pages may be swapped out")
-    if helpers and h.applied and h.applied[0].startswith("SCHED_FIFO"):
-        raise_threads(helpers, max(1, priority - 1), h)
+    if h.applied and h.applied[0].startswith("SCHED_FIFO"):
+        if helpers:
+            raise_threads(helpers, max(1, priority - 1), h)
+        for tid in interpreter_threads:
+            try:
+                os.sched_setscheduler(tid, os.SCHED_FIFO | getattr(os, "SCHED_RESET_ON_FORK", 0),
+                                      os.sched_param(INTERPRETER_PRIORITY))
+                h.applied.append(f"telemetry thread SCHED_FIFO priority {INTERPRETER_PRIORITY}")
+            except (OSError, AttributeError) as e:
+                h.warnings.append(f"telemetry thread not made real-time ({e})")
     if cpus:
         try:
             os.sched_setaffinity(0, cpus)

@@ -51,9 +51,17 @@ def hang_wait_ns(io: AudioIO) -> int:
     return max(HOP_NS, prefill * 1_000_000_000 // SAMPLE_RATE)
 
 
+# How long CPython lets one thread run before another that waits for the interpreter lock may
+# take it. The audio thread takes it back after every ALSA call and the kernel thread after
+# every kernel call: with the default 5 ms, a telemetry sample running Python meanwhile can
+# delay each of those hand-offs by up to 5 ms, three of them per 10 ms hop.
+SWITCH_INTERVAL_S = 0.0005
+
+
 def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
                 sources: Sources | None = None, outputs: Outputs | None = None,
-                rt: bool = True, cpu: int | None = None, warn=print, **supervisor_args) -> dict:
+                rt: bool = True, cpu: int | None = None, warn=print,
+                switch_interval_s: float | None = SWITCH_INTERVAL_S, **supervisor_args) -> dict:
     """Run the loop with telemetry until `frames` hops or a signal; returns the last record.
     `cpu` pins the audio thread to that core (when rt). supervisor_args go to Supervisor
     (hang_ns defaults to the playback headroom; release is called once the processor is free;
@@ -62,9 +70,13 @@ def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
     supervisor_args.setdefault("hang_ns", hang_wait_ns(io))
     supervisor_args.setdefault("watchdog", Notifier())
     sup = Supervisor(processor, io, **supervisor_args)
+    old_switch = sys.getswitchinterval()
+    if switch_interval_s is not None:
+        sys.setswitchinterval(switch_interval_s)
     try:
         return _serve(sup, frames, sources, outputs, rt, cpu, warn)
     finally:
+        sys.setswitchinterval(old_switch)
         sup.close()
         if sup.watchdog:
             sup.watchdog.stopping()
@@ -116,11 +128,12 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
     if threading.current_thread() is threading.main_thread():
         for s in (signal.SIGTERM, signal.SIGINT):
             old_handlers[s] = signal.signal(s, on_signal)
-    # Started before the real-time measures, so this thread keeps the normal policy.
+    # Started before the real-time measures, so this thread is not pinned to the audio core.
     sampler = Sampler(sample, publish, outputs.interval, warn=warn)
     sampler.start()
     hygiene = realtime.apply(cpus={cpu} if cpu is not None else None,
-                             helpers=getattr(sup.io, "helper_threads", ())) if rt else None
+                             helpers=getattr(sup.io, "helper_threads", ()),
+                             interpreter_threads=[sampler.native_id]) if rt else None
     for w in hygiene.warnings if hygiene else ():
         warn(f"warning: {w}")
     if sup.watchdog:
