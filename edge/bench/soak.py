@@ -48,18 +48,21 @@ def _start_stress(seconds: float) -> subprocess.Popen:
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 
-RSS_AFTER_HOPS = 100     # RSS is first read 1 s into the loop: mlockall has faulted in
-                         # every mapping by then, so growth after it is the loop's own
+RSS_AFTER_HOPS = 100     # RSS is first read 1 s into the loop (mlockall has faulted in
+                         # every mapping by then) and last at the last hop, devices open:
+                         # growth between the two is the loop's own
 
 
 class _Timed:
     """The duplex with the wall time of the first and last capture noted, and the RSS once
     the loop has run RSS_AFTER_HOPS hops."""
 
-    def __init__(self, io):
+    def __init__(self, io, hops: int):
         self.io, self.first, self.last = io, None, None
-        self.reads = 0
-        self.rss_start = None
+        self.reads, self.hops = 0, hops
+        self.rss_start = self.rss_end = None
+        self.xrun_hops: list[int] = []      # the hops at which xruns were counted (first 100)
+        self._xruns = 0
 
     @property
     def xruns(self):
@@ -81,10 +84,20 @@ class _Timed:
         self.reads += 1
         if self.reads == RSS_AFTER_HOPS:
             self.rss_start = rss_mb()
+        if self.reads == self.hops:              # the last hop, devices still open
+            self.rss_end = rss_mb()
+        self._note_xruns()
         return hop
+
+    def _note_xruns(self) -> None:
+        if self.io.xruns != self._xruns:
+            self._xruns = self.io.xruns
+            if len(self.xrun_hops) < 100:
+                self.xrun_hops.append(self.reads)
 
     def write(self, hop):
         self.io.write(hop)
+        self._note_xruns()
 
 
 def _busy_sampler(sample, load_ms: float):
@@ -138,7 +151,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
             stressor = _start_stress(minutes * 60)
         kernel = Kernel(model)
         io = _Timed(AlsaDuplex(AudioConfig(capture=clocked.CAPTURE, playback=clocked.PLAYBACK,
-                                           periods=b.audio.periods)))
+                                           periods=b.audio.periods)), hops)
         cpu0, t0 = time.process_time(), time.monotonic()
         try:
             result = run_service(kernel, io, frames=hops, sources=sources,
@@ -149,7 +162,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
             wall = time.monotonic() - t0
             cpu = time.process_time() - cpu0
             io.io.close(drain=False)
-        rss1 = rss_mb()
+        rss1 = io.rss_end if io.rss_end is not None else rss_mb()
     finally:
         if stressor is not None:
             try:
@@ -173,6 +186,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "hops": result["frames"],
         "deadline_misses": result["deadline_misses"],
         "xruns": result["xruns"],
+        "xrun_hops": io.xrun_hops,
         "bypass_hops": result["bypass_frames"],
         "kernel_errors": result["kernel_errors"],
         "kernel_hung": result["kernel_hung"],
