@@ -103,6 +103,7 @@ def _asound():
     return _lib
 
 
+_EIO_AS_XRUN = 8       # consecutive EIO reads or writes taken for xruns before giving up
 _LAST_FORMAT = 52      # SND_PCM_FORMAT_LAST in alsa-lib 1.2
 
 
@@ -168,6 +169,7 @@ class PCM:
         self._period, self._periods = ps.value, pn.value
         self._frame_bytes = self._channels * _BYTES_PER_SAMPLE.get(self._format, 2)
         self._buf = ctypes.create_string_buffer(self._period * self._frame_bytes)
+        self._eio = 0
 
     def _handle(self):
         if not self._h:
@@ -219,6 +221,14 @@ class PCM:
             raise ALSAAudioError("read() on a playback PCM")
         h = self._handle()
         n = self._lib.snd_pcm_readi(h, self._buf, self._period)
+        if n == -errno.EIO and self._eio < _EIO_AS_XRUN:
+            # alsa-lib's wait saw POLLERR while the stream was no longer in XRUN: an overrun
+            # that raced with its own recovery (seen on snd-aloop under load). Re-prepare and
+            # report it as one; EIO again and again means the device is really gone.
+            self._eio += 1
+            n = -errno.EPIPE
+        elif n >= 0:
+            self._eio = 0
         if n == -errno.EPIPE:
             self._lib.snd_pcm_prepare(h)
             return -errno.EPIPE, b""
@@ -238,6 +248,11 @@ class PCM:
         h = self._handle()
         frames = len(data) // self._frame_bytes
         n = self._lib.snd_pcm_writei(h, data, frames)
+        if n == -errno.EIO and self._eio < _EIO_AS_XRUN:
+            self._eio += 1      # see read(): an underrun that raced with its recovery
+            n = -errno.EPIPE
+        elif n >= 0:
+            self._eio = 0
         if n == -errno.EPIPE:
             self._lib.snd_pcm_prepare(h)
             n = self._lib.snd_pcm_writei(h, data, frames)
