@@ -224,3 +224,24 @@ def test_board_changes_go_through_sudo_for_a_non_root_login_and_facts_do_not():
     argv = ssh_argv(pi, "true")
     assert "BatchMode=yes" in argv and "StrictHostKeyChecking=yes" in argv
     assert "PasswordAuthentication=no" in argv and argv[-2:] == ["pi@raspberrypi.local", "true"]
+
+
+def test_host_without_a_user_is_refused_unless_the_ssh_config_names_one(capsys, monkeypatch):
+    from edge.commands import flash as flash_cmd
+    monkeypatch.setattr(flash_cmd, "_ssh_config_user", lambda host, port: None)
+    assert main(["flash", "--board", "rpi4", "--host", "raspberrypi.local", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "names no user: give USER@raspberrypi.local" in err and err.count("\n") == 1
+    monkeypatch.setattr(flash_cmd, "_ssh_config_user", lambda host, port: "alice")
+    assert main(["flash", "--board", "rpi4", "--host", "raspberrypi.local", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    # The login user runs the service too; a root login leaves it to [deploy].user.
+    assert "alice@raspberrypi.local" in out and "user alice," in out and "as alice" in out
+    assert main(["flash", "--board", "rpi4", "--host", "root@h", "--dry-run"]) == 0
+    assert "user pi," in capsys.readouterr().out
+    assert main(["flash", "--board", "rpi4", "--host", "root@h", "--service-user", "bob",
+                 "--dry-run"]) == 0
+    assert "as bob (never root)" in capsys.readouterr().out
+    assert main(["flash", "--board", "rpi4", "--host", "root@h", "--service-user", "a b",
+                 "--dry-run"]) == 2
+    assert "--service-user must be a user name" in capsys.readouterr().err

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from edge.errors import EdgeError
@@ -15,7 +18,10 @@ def add_parser(sub):
                                    "service and roll back when it is not healthy.")
     p.add_argument("--board", required=True, metavar="NAME", help="board descriptor (edge boards)")
     p.add_argument("--host", metavar="USER@HOST",
-                   help="the board (USER defaults to the descriptor's [deploy].user)")
+                   help="the board and the SSH login (USER may come from User in ~/.ssh/config)")
+    p.add_argument("--service-user", metavar="NAME",
+                   help="user the service runs as (default: the login user, or the "
+                        "descriptor's [deploy].user when logging in as root)")
     p.add_argument("--port", type=int, default=22, help="SSH port (22)")
     p.add_argument("--identity", type=Path, metavar="KEY", help="SSH private key")
     p.add_argument("--known-hosts", type=Path, metavar="FILE",
@@ -26,6 +32,37 @@ def add_parser(sub):
     p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
+
+
+def _ssh_config_user(host: str, port: int) -> str | None:
+    """User for HOST set in the ssh configuration (`ssh -G` with it differs from without)."""
+    def user(*extra):
+        try:
+            r = subprocess.run(["ssh", "-G", *extra, "-p", str(port), host], capture_output=True,
+                               text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        for line in r.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "user":
+                return value.strip()
+        return None
+    configured, plain = user(), user("-F", "/dev/null")
+    return configured if configured and configured != plain else None
+
+
+def login_user(spec: str, port: int) -> str:
+    """USER of USER@HOST, else the ssh configuration's User for HOST: never a guessed name
+    (current Raspberry Pi OS images have no `pi` user; Imager makes the one you name)."""
+    user, _, host = spec.rpartition("@")
+    if user:
+        return user
+    found = _ssh_config_user(host, port)
+    if not found:
+        raise EdgeError(f"--host {spec!r} names no user: give USER@{host} (the user you created "
+                        f"in Raspberry Pi Imager; current images have no default `pi`), or set "
+                        f"`User` for {host} in ~/.ssh/config")
+    return found
 
 
 def _log(msg: str) -> None:
@@ -58,8 +95,13 @@ def run(args) -> int:
 
     if not args.host:
         raise EdgeError("--host USER@HOST is required (or --bundle OUT.tar.gz to only build)")
-    target = Target.parse(args.host, board.deploy.user, port=args.port, identity=args.identity,
+    target = Target.parse(args.host, "", port=args.port, identity=args.identity,
                           known_hosts=args.known_hosts)
+    target = replace(target, user=login_user(args.host, args.port))
+    service_user = args.service_user or (target.user if target.user != "root" else board.deploy.user)
+    if not re.fullmatch(r"[a-z_][a-z0-9_-]*[$]?", service_user) or len(service_user) > 32:
+        raise EdgeError(f"--service-user must be a user name, got {service_user!r}")
+    board = replace(board, deploy=replace(board.deploy, user=service_user))
     if args.dry_run:
         steps = ([f"switch {target} back to its previous release, restart, check health"]
                  if args.rollback else deploy.plan(board, target, args.prefix))

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -188,9 +187,10 @@ def main() -> int:
     print(f"up in {took:.0f}s. ssh in with:\n  ssh {' '.join(shlex.quote(o) for o in vm.ssh_options())}"
           f" -p {vm.port} root@127.0.0.1\nflash it with:\n  edge flash --board rpi4 --host "
           f"root@127.0.0.1 --port {vm.port} --identity {vm.identity} --known-hosts {vm.known_hosts}"
-          f"\nCtrl-C powers it off.", file=sys.stderr)
+          f"\nCtrl-C powers it off (so does `systemctl poweroff` inside).", file=sys.stderr)
     try:
-        signal.pause()
+        while vm.proc.poll() is None:      # until Ctrl-C, or the guest powers itself off
+            time.sleep(1)
     except KeyboardInterrupt:
         pass
     vm.poweroff()
