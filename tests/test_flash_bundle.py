@@ -245,3 +245,19 @@ def test_host_without_a_user_is_refused_unless_the_ssh_config_names_one(capsys, 
     assert main(["flash", "--board", "rpi4", "--host", "root@h", "--service-user", "a b",
                  "--dry-run"]) == 2
     assert "--service-user must be a user name" in capsys.readouterr().err
+
+
+def test_a_32bit_bundle_brings_the_same_alsa_binding_and_example():
+    # ctypes over libasound: one file for arm64 and armhf (no per-architecture build).
+    files = contents(load_board("rpi3-armv7"), build("rpi3-armv7"), "/opt/percepnet-edge")
+    arm64 = contents(load_board("rpi4"), build("rpi4"), "/opt/percepnet-edge")
+    assert files["pylib/alsaaudio.py"] == arm64["pylib/alsaaudio.py"]
+    assert elf_machine(build("rpi3-armv7") / "libpercepnet.so") == "armv7l"
+    assert files["examples/noisy.wav"][0][:4] == b"RIFF"
+
+
+@pytest.mark.parametrize("prefix", ["/opt/percepnet edge", "/opt/p\nExecStartPre=/bin/evil",
+                                    "/opt/$HOME", "/opt/100%", "relative", "/"])
+def test_prefixes_that_would_break_the_unit_or_the_scripts_are_refused(prefix):
+    with pytest.raises(EdgeError, match="must be an absolute path of letters"):
+        contents(load_board("rpi4"), build("rpi4"), prefix)

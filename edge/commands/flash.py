@@ -72,12 +72,16 @@ def _log(msg: str) -> None:
 def run(args) -> int:
     from edge.boards import load_board
     from edge.flash import deploy
-    from edge.flash.bundle import write_bundle
+    from edge.flash.bundle import check_path, write_bundle
     from edge.flash.ssh import Target
 
     board = load_board(args.board)
     if args.prefix is not None and not (args.prefix.startswith("/") and args.prefix.strip("/")):
         raise EdgeError(f"--prefix must be an absolute path other than /, got {args.prefix!r}")
+    if args.prefix is not None:
+        check_path(args.prefix, "--prefix")
+    check_path(board.deploy.prefix, f"[deploy].prefix of {board.name}")
+    check_path(board.deploy.python, f"[deploy].python of {board.name}")
     if args.identity and not args.identity.is_file():
         raise EdgeError(f"--identity {args.identity}: no such key file")
     if not 0 < args.port < 65536:
