@@ -305,7 +305,8 @@ def test_a_second_release_then_edge_flash_rollback_returns_to_the_first(board, c
     t = time.monotonic()
     assert main(["flash", "--board", "rpi4", *board.cli_host_args(), "--rollback"]) == 0
     TIMINGS["rollback_s"] = round(time.monotonic() - t, 1)
-    assert capsys.readouterr().out.startswith(f"rolled back 127.0.0.1:{PREFIX} to {first}; healthy")
+    assert capsys.readouterr().out.startswith(
+        f"rolled back root@127.0.0.1:{board.vm.port}:{PREFIX} to {first}; healthy")
     assert board.current() == first and board.wait_active() == "active"
     assert board.sh(f"readlink {PREFIX}/previous").stdout.strip() == second["current"]
 
