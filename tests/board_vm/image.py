@@ -221,7 +221,14 @@ def build(log=lambda s: print(s, file=sys.stderr)) -> Path:
                    SUITE, str(rootfs) + "/", MIRROR]
             log(f"board-vm: mmdebstrap {SUITE} {ARCH} ({len(PACKAGES)} packages) into {rootfs}")
             t = time.monotonic()
-            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for attempt in (1, 2):      # a mirror caught mid-sync fails once, not twice
+                r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                if r.returncode == 0 or attempt == 2:
+                    break
+                log("board-vm: mmdebstrap failed, retrying once: "
+                    + " | ".join(r.stdout.splitlines()[-3:]))
+                shutil.rmtree(rootfs)
+                rootfs.mkdir()
             times["mmdebstrap_s"] = round(time.monotonic() - t, 1)
             (work / "mmdebstrap.log").write_text(r.stdout)
             if r.returncode != 0:
