@@ -98,15 +98,24 @@ def test_edge_export_refuses_bad_input_with_one_line(tmp_path, capsys, bad):
     assert not (tmp_path / "x.pnw").exists()
 
 
-def test_calibration_frames_come_after_a_warm_up_with_the_state_carried(features):
+def test_calibration_frames_come_after_a_warm_up_with_the_states_a_stream_reaches(features):
     from edge.model.tflite_export import calibration_inputs
-    step = arch.build_step_model(TINY)
-    seqs = [features[:200], features[200:400]]
-    samples = calibration_inputs(step, seqs, max_frames=20, warmup=100)
-    assert len(samples) == 20
-    taken = [next(t for t in range(400) if np.array_equal(s[0][0], features[t])) for s in samples]
-    assert min(taken[:10]) >= 100 and min(taken[10:]) >= 300 and max(taken) == 399  # spread to the end
-    assert all(np.abs(st).max() > 0 for s in samples for st in s[1:])  # no state is the zero start
+    seq = arch.build_model(TINY)
+    step = arch.build_step_model(TINY, seq)
+    seqs = [features[:40], features[40:80]]
+    samples = calibration_inputs(seq, TINY, seqs, max_frames=6, warmup=20)
+    taken = [next(t for t in range(80) if np.array_equal(s[0][0], features[t])) for s in samples]
+    assert len(samples) == 6 and min(taken[:3]) >= 20 and min(taken[3:]) >= 60 and max(taken) == 79
+    # each sample's states are those of the step model run frame by frame from a zero start
+    for first in (0, 40):
+        states = [np.zeros((1, int(t.shape[-1])), np.float32) for t in step.inputs[1:]]
+        for t in range(first, first + 40):
+            for s, at in zip(samples, taken):
+                if at == t:
+                    for got, want in zip(s[1:], states):
+                        assert np.allclose(got, want, atol=1e-4)
+            outs = step([features[t][None, :]] + states, training=False)
+            states = [np.asarray(o) for o in outs[2:]]
 
 
 def test_one_topology_serves_keras_step_model_weight_count_and_pnw():

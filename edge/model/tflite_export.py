@@ -1,8 +1,8 @@
 """Full-int8 TFLite export of the streaming step model (the model of record).
 
-Weights are int8 per output channel; activations int8 with scales calibrated by running the
-step model over long real feature sequences with its state carried, sampling frames after a
-warm-up, so the states seen during calibration are the states the network really reaches. Inputs and outputs stay float32
+Weights are int8 per output channel; activations int8 with scales calibrated on frames of
+long real feature sequences after a warm-up, each with the state the network really reaches
+there (computed in one pass of the sequence model). Inputs and outputs stay float32
 (quantise/dequantise at the boundary), which is what TFLiteStep and edge denoise feed.
 """
 from __future__ import annotations
@@ -10,34 +10,49 @@ from __future__ import annotations
 import numpy as np
 
 
-def calibration_inputs(step_model, features, max_frames: int = 600,
+def calibration_inputs(seq_model, config, features, max_frames: int = 600,
                        warmup: int = 100) -> list[list[np.ndarray]]:
-    """Step-model input lists (features, states...) for calibration: each sequence of
-    `features` ([T, 70], or a list of them) is run whole with its state carried from zero,
-    and frames after the first `warmup` are taken, evenly spaced, max_frames in all. The
-    scales then cover the states a running stream reaches, not only the first frames."""
+    """Step-model input lists (features, states...) for calibration: frames after the first
+    `warmup` of each sequence of `features` ([T, 70], or a list of them), evenly spaced,
+    max_frames in all, each with the state a stream reaches there from a zero start. The
+    states come from one pass of the sequence model (the same maths as the step model): a
+    conv's state is its input over the kernel-1 frames before, a GRU's its output one frame
+    before. The scales then cover a running stream, not only its first frames."""
+    import keras
+    from edge.model.arch import n_in, topology
+
+    net = [x for x in topology(config) if x.kind in ("conv", "gru")]
+    needed = sorted({s for x in net for s in (x.src if x.kind == "conv" else (x.name,))})
+    probe = keras.Model(seq_model.inputs, [seq_model.get_layer(n).output for n in needed])
     seqs = [np.asarray(s, np.float32) for s in (features if isinstance(features, (list, tuple)) else [features])]
     per_seq = max(1, max_frames // len(seqs))
-    n_states = len(step_model.inputs) - 1
     samples = []
     for seq in seqs:
+        outs = probe(seq[None], training=False)
+        outs = dict(zip(needed, (np.asarray(o)[0] for o in (outs if len(needed) > 1 else [outs]))))
         start = min(warmup, max(0, len(seq) - per_seq))
-        take = set(np.linspace(start, len(seq) - 1, min(per_seq, len(seq) - start)).astype(int).tolist())
-        states = [np.zeros((1, int(t.shape[-1])), np.float32) for t in step_model.inputs[1:]]
-        for t in range(max(take, default=-1) + 1):
-            inputs = [seq[t][None, :]] + states
-            if t in take:
-                samples.append(inputs)
-            outs = step_model(inputs, training=False)
-            states = [np.asarray(o) for o in outs[2:2 + n_states]]
+        for t in np.unique(np.linspace(start, len(seq) - 1, min(per_seq, len(seq) - start)).astype(int)):
+            states = []
+            for x in net:
+                if x.kind == "conv":
+                    src = np.concatenate([outs[s] for s in x.src], axis=-1)
+                    past = np.zeros((x.kernel - 1, n_in(x, topology(config))), np.float32)
+                    got = src[max(0, t - x.kernel + 1):t]
+                    past[len(past) - len(got):] = got
+                    states.append(past.reshape(1, -1))
+                else:
+                    states.append((outs[x.name][t - 1] if t else np.zeros(x.n_out, np.float32))[None])
+            samples.append([seq[t][None, :]] + states)
     return samples
 
 
-def to_tflite_int8(step_model, representative_features, max_frames: int = 600) -> bytes:
-    """Convert a build_step_model() model to an int8 .tflite (bytes)."""
+def to_tflite_int8(step_model, representative_features, max_frames: int = 600, *,
+                   seq_model, config) -> bytes:
+    """Convert a build_step_model() model (with the weights of seq_model, a build_model() of
+    the same config) to an int8 .tflite (bytes)."""
     import tensorflow as tf
 
-    samples = calibration_inputs(step_model, representative_features, max_frames)
+    samples = calibration_inputs(seq_model, config, representative_features, max_frames)
     if not samples:
         raise ValueError("no representative features to calibrate on")
     names = [t.name.split(":")[0] for t in step_model.inputs]

@@ -159,7 +159,7 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
     step = build_step_model(config, seq_model=model)
     seqs = [np.asarray(f, np.float32) for f in features[:16]]
     tfl = out / "model.tflite"
-    tfl.write_bytes(to_tflite_int8(step, seqs, max_frames))
+    tfl.write_bytes(to_tflite_int8(step, seqs, max_frames, seq_model=model, config=config))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
     pnw = out / "model.pnw"
     from edge.export import export as export_pnw
