@@ -107,3 +107,31 @@ def test_train_refuses_a_corpus_without_speech(tmp_path, capsys):
     assert main(["train", "--data", str(tmp_path / "corpus"), "--out", str(tmp_path / "o"),
                  "--steps", "1"]) == 2
     assert "no clean speech" in capsys.readouterr().err
+
+
+def test_edge_train_on_a_tiny_plain_corpus_trains_validates_and_exports(tmp_path, capsys):
+    """The whole command on a corpus in the plain layout: 16 and 48 kHz speech, noise, a room;
+    validation comes from held-out recordings; the export runs in the native engine."""
+    from scipy.io import wavfile
+    rng = np.random.default_rng(0)
+    t16, t48 = np.arange(16000 * 2) / 16000, np.arange(48000 * 2) / 48000
+    voiced = lambda t, f0: sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 12)) * (np.sin(2 * np.pi * 3 * t) > 0)  # noqa: E731
+    corpus = tmp_path / "corpus"
+    for sub in ("clean", "noise", "rir"):
+        (corpus / sub).mkdir(parents=True)
+    for i, f0 in enumerate((110, 140, 180, 220)):
+        wavfile.write(corpus / "clean" / f"s16_{i}.wav", 16000, (3000 * voiced(t16, f0)).astype(np.int16))
+    wavfile.write(corpus / "clean" / "s48.wav", 48000, (3000 * voiced(t48, 160)).astype(np.int16))
+    for i in range(3):
+        wavfile.write(corpus / "noise" / f"n{i}.wav", 16000, (2000 * rng.standard_normal(16000)).astype(np.int16))
+    wavfile.write(corpus / "rir" / "r.wav", 48000, (20000 * np.exp(-np.arange(4800) / 500)
+                                                   * rng.standard_normal(4800)).astype(np.int16))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--examples", "2", "--val-examples", "1",
+                 "--seconds", "2", "--seq-frames", "100", "--batch", "2", "--steps", "2", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "held out for validation" in printed
+    summary = json.loads(printed.strip().splitlines()[-1])
+    assert summary["step"] == 2 and summary["best_val"] is not None
+    from edge.model.native_net import NativeNet
+    assert NativeNet(summary["pnw"]).info()["name"] == "small"

@@ -123,7 +123,8 @@ def format_table(result: dict, label: str = "enhanced") -> str:
     lines += [name.ljust(width) + "".join(f"{v[m]:12.3f}" for m in METRICS) for name, v in rows]
     for metric in ("pesq_wb", "dnsmos_ovrl") if result.get("groups") else ():
         names = [name for name, _ in rows]
-        lines += ["", f"{metric} by condition".ljust(18) + "files" + "".join(f"{n:>16}" for n in names)]
+        lines += ["", f"{metric} by condition", "condition".ljust(18) + "files"
+                  + "".join(f"{n:>16}" for n in names)]
         for g, r in result["groups"].items():
             lines.append(g.ljust(18) + f"{r['n_files']:5d}"
                          + "".join(f"{v[metric]:16.3f}" for _, v in _systems(r, label)))
