@@ -9,14 +9,11 @@ power cut in the middle of a deploy, and `edge bench --board rpi4` on the board.
 Deselect with `-m "not board_vm"`; the image (about 8 minutes to build on 2 idle cores) is
 cached in ~/.cache/percepnet-edge/board-vm/.
 """
-import hashlib
 import json
 import os
 import shutil
 import sys
-import tarfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +33,7 @@ from edge.flash.ssh import Target  # noqa: E402
 from edge.native import HOP, SAMPLE_RATE  # noqa: E402
 from edge.wavio import read_wav, write_wav  # noqa: E402
 from native_build import build  # noqa: E402
+from broken_bundle import broken_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "/opt/percepnet-edge"
@@ -264,26 +262,10 @@ def test_telemetry_json_lines_and_the_prometheus_file_appear(board):
     assert prom.splitlines()[-1] == "pi"
 
 
-def _broken(bundle, tmp_path):
-    """The bundle with a release whose service dies at start-up (a bug in `edge run`)."""
-    d = tmp_path / "broken"
-    with tarfile.open(bundle.path) as tar:
-        tar.extractall(d, filter="data")
-    with open(d / "edge" / "commands" / "run.py", "a") as f:
-        f.write("\nraise SystemExit('edge run: broken on purpose by the test')\n")
-    path = tmp_path / "broken.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name in bundle.files:
-            tar.add(d / name, arcname=name)
-    data = path.read_bytes()
-    return replace(bundle, path=path, version=bundle.version + "-broken",
-                   sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-
-
 def test_an_unhealthy_second_release_is_rolled_back_to_the_first(board, tmp_path):
     first = board.current()
     rb = board.release_board("rpi4, broken release")
-    bad = _broken(write_bundle(rb, tmp_path / "b.tar.gz", build_dir=build("rpi4")), tmp_path)
+    bad = broken_bundle(write_bundle(rb, tmp_path / "b.tar.gz", build_dir=build("rpi4")), tmp_path)
     r = deploy.flash(rb, board.target, bundle=bad)
     assert r.status == "rolled_back", r
     # Type=notify: the broken release exits before READY=1, so `systemctl restart` itself fails.

@@ -1,7 +1,6 @@
 """edge flash against a real sshd on 127.0.0.1: deploy, health check, rollback, interrupted
 copy, and pre-flight refusals. The "board" is this machine, flashed with the host descriptor
 (deploy settings pointed at a temporary prefix and a systemctl stand-in the test controls)."""
-import hashlib
 import json
 import os
 import shutil
@@ -9,9 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
-import tarfile
 import time
-from dataclasses import replace
 
 import pytest
 
@@ -23,6 +20,7 @@ from edge.flash import deploy
 from edge.flash.bundle import write_bundle
 from edge.flash.ssh import CHUNK, Target
 from native_build import build
+from broken_bundle import broken_bundle
 
 SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(not (os.path.exists(SSHD) and os.geteuid() == 0 and shutil.which("ssh")),
@@ -126,22 +124,6 @@ def _bundle(board, prefix, tmp_path):
                         str(prefix), build_dir=build("host"))
 
 
-def _broken(bundle, tmp_path):
-    """The bundle with a release whose service dies at start-up (a bug in `edge run`)."""
-    d = tmp_path / "broken"
-    with tarfile.open(bundle.path) as tar:
-        tar.extractall(d, filter="data")
-    with open(d / "edge" / "commands" / "run.py", "a") as f:
-        f.write("\nraise SystemExit('edge run: broken on purpose by the test')\n")
-    path = tmp_path / "broken.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        for name in bundle.files:
-            tar.add(d / name, arcname=name)
-    data = path.read_bytes()
-    return replace(bundle, path=path, version=bundle.version + "-broken",
-                   sha256=hashlib.sha256(data).hexdigest(), size=len(data))
-
-
 def _release(prefix):
     link = prefix / "current"
     return os.readlink(link) if link.is_symlink() else ""
@@ -183,7 +165,7 @@ def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tm
     good = _bundle(_board(bdir, "release A"), prefix, tmp_path)
     assert deploy.flash(load_board("host", bdir), sshd, str(prefix), bundle=good).status == "deployed"
     bad_board = _board(bdir, "release B")
-    bad = _broken(_bundle(bad_board, prefix, tmp_path), tmp_path)
+    bad = broken_bundle(_bundle(bad_board, prefix, tmp_path), tmp_path)
     r = deploy.flash(bad_board, sshd, str(prefix), bundle=bad)
     assert r.status == "rolled_back"
     assert "service percepnet-edge is failed" in r.reason and "healthy=" in r.health
@@ -195,7 +177,7 @@ def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tm
 def test_unhealthy_first_release_stops_the_service_and_leaves_no_current(sshd, board_env, tmp_path):
     bdir, prefix, state = board_env
     board = _board(bdir, "first release")
-    r = deploy.flash(board, sshd, str(prefix), bundle=_broken(_bundle(board, prefix, tmp_path), tmp_path))
+    r = deploy.flash(board, sshd, str(prefix), bundle=broken_bundle(_bundle(board, prefix, tmp_path), tmp_path))
     assert r.status == "failed" and r.current == ""
     assert not (prefix / "current").exists()
     assert "stop percepnet-edge" in _calls(state)
