@@ -19,7 +19,7 @@ def calibration_inputs(seq_model, config, features, max_frames: int = 600,
     conv's state is its input over the kernel-1 frames before, a GRU's its output one frame
     before. The scales then cover a running stream, not only its first frames."""
     import keras
-    from edge.model.arch import n_in, topology
+    from edge.model.arch import topology
 
     net = [x for x in topology(config) if x.kind in ("conv", "gru")]
     needed = sorted({s for x in net for s in (x.src if x.kind == "conv" else (x.name,))})
@@ -30,28 +30,28 @@ def calibration_inputs(seq_model, config, features, max_frames: int = 600,
     for seq in seqs:
         outs = probe(seq[None], training=False)
         outs = dict(zip(needed, (np.asarray(o)[0] for o in (outs if len(needed) > 1 else [outs]))))
+        # what each state holds over the whole sequence: a conv's joined inputs, a GRU's output
+        held = {x.name: np.concatenate([outs[s] for s in x.src], axis=-1) if x.kind == "conv" else outs[x.name]
+                for x in net}
         start = min(warmup, max(0, len(seq) - per_seq))
         for t in np.unique(np.linspace(start, len(seq) - 1, min(per_seq, len(seq) - start)).astype(int)):
             states = []
             for x in net:
-                if x.kind == "conv":
-                    src = np.concatenate([outs[s] for s in x.src], axis=-1)
-                    past = np.zeros((x.kernel - 1, n_in(x, topology(config))), np.float32)
-                    got = src[max(0, t - x.kernel + 1):t]
-                    past[len(past) - len(got):] = got
-                    states.append(past.reshape(1, -1))
-                else:
-                    states.append((outs[x.name][t - 1] if t else np.zeros(x.n_out, np.float32))[None])
+                frames = x.kernel - 1 if x.kind == "conv" else 1
+                past = np.zeros((frames, held[x.name].shape[1]), np.float32)
+                got = held[x.name][max(0, t - frames):t]
+                past[len(past) - len(got):] = got
+                states.append(past.reshape(1, -1))
             samples.append([seq[t][None, :]] + states)
     return samples
 
 
-def to_tflite_int8(step_model, representative_features, max_frames: int = 600, *,
-                   seq_model, config) -> bytes:
-    """Convert a build_step_model() model (with the weights of seq_model, a build_model() of
-    the same config) to an int8 .tflite (bytes)."""
+def to_tflite_int8(seq_model, config, representative_features, max_frames: int = 600) -> bytes:
+    """The int8 .tflite (bytes) of the step model of a build_model() sequence model."""
     import tensorflow as tf
+    from edge.model.arch import build_step_model
 
+    step_model = build_step_model(config, seq_model=seq_model)
     samples = calibration_inputs(seq_model, config, representative_features, max_frames)
     if not samples:
         raise ValueError("no representative features to calibrate on")

@@ -145,7 +145,6 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
     """int8 .tflite (calibrated on up to 16 whole sequences of `features` [N, T, 70], after a
     warm-up) and native .pnw of a checkpoint."""
     import keras
-    from edge.model.arch import build_step_model
     from edge.model.tflite_export import to_tflite_int8
 
     out = Path(out_dir)
@@ -156,10 +155,9 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
         raise EdgeError(f"{out}: no checkpoint to export")
     model = keras.models.load_model(path, custom_objects=_custom_objects())
     config = read_config(out)
-    step = build_step_model(config, seq_model=model)
     seqs = [np.asarray(f, np.float32) for f in features[:16]]
     tfl = out / "model.tflite"
-    tfl.write_bytes(to_tflite_int8(step, seqs, max_frames, seq_model=model, config=config))
+    tfl.write_bytes(to_tflite_int8(model, config, seqs, max_frames))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
     pnw = out / "model.pnw"
     from edge.export import export as export_pnw
