@@ -21,8 +21,6 @@ from edge.model.loss import MASKED
 from edge.native import FEATURE_VERSION, SAMPLE_RATE as RATE
 
 BAND_MARGIN = 0.97  # resampling filters roll off just below Nyquist
-
-
 FULLBAND_RATE = 44100  # recordings at this rate or above hold the whole band the kernel sees
 
 
@@ -51,10 +49,12 @@ def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> 
     """The recordings one example's talker is drawn from: 44.1/48 kHz ones for cfg.p_fullband
     of the examples (they alone teach the band above 8 kHz), else recorded or TTS speech."""
     if sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded):
-        full = [p for p in sources.speech if _rate(p) >= FULLBAND_RATE]
+        full, limited = [], []
+        for p in sources.speech:
+            (full if _rate(p) >= FULLBAND_RATE else limited).append(p)
         if full and rng.random() < cfg.p_fullband:
             return full
-        return [p for p in sources.speech if p not in full] or full
+        return limited or full
     return sources.synthetic
 
 
