@@ -157,7 +157,19 @@ def test_recorded_speech_gets_its_share_of_examples_beside_tts(loaded, share, ex
         target_voices |= set(loaded[:6])  # the target's six utterances load first, babble after
         babble_voices |= set(loaded[6:])
     assert target_voices == expect
-    assert babble_voices == {"recorded", "tts"}  # babble talkers come from both pools
+    assert babble_voices == expect  # babble talkers come from the target's pool, its band
+
+
+def test_a_band_limited_recorded_noise_limits_the_band_of_fullband_speech(loaded):
+    src = sources.Sources(speech=["d48k"], noise=[f"noise{i}" for i in range(10)])
+    rng, seen = np.random.default_rng(3), set()
+    for _ in range(40):
+        loaded.clear()
+        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0), rng)
+        recorded = any(str(x).startswith("noise") for x in loaded)  # 16 kHz noise
+        assert band_hz == (8000 if recorded else 24000)
+        seen.add(recorded)
+    assert seen == {True, False}
 
 
 def test_one_recorded_noise_clip_does_not_outweigh_the_generators(loaded):

@@ -60,8 +60,9 @@ def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> 
 
 def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     """(noisy, target, band_hz) audio of cfg.seconds from the sources, generators filling the
-    gaps. band_hz is the bandwidth the target can hold: half the lowest native rate of its
-    speech (all of it for a noise-only example, whose silent target holds everywhere)."""
+    gaps. band_hz is the band where the ideal gain says something: up to half the lowest native
+    rate of the speech and of a recorded noise. Fullband speech over 16 kHz noise would teach
+    that whatever sounds above 8 kHz is speech, which no real microphone delivers."""
     from edge.data import noise as gen
     from edge.data.rooms import simulated_rir
 
@@ -72,20 +73,21 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     speech = fill([u for u, _ in picks], n, rng)
     # a recorded noise in up to half the examples, a tenth per file: one clip must not
     # outweigh the generators
-    recorded = []
+    recorded, noise_band = [], RATE / 2
     if sources.noise and rng.random() < min(0.5, 0.1 * len(sources.noise)):
-        clip = _load(sources.noise[int(rng.integers(len(sources.noise)))])
-        recorded = [clip] if len(clip) else []
-    voices = sources.speech + sources.synthetic  # babble talkers, drawn apart from the target's
-    talkers = [u for u in (_load(voices[int(i)]) for i in rng.integers(0, len(voices), 8)) if len(u)]
+        item = sources.noise[int(rng.integers(len(sources.noise)))]
+        clip, rate = _read(item)
+        recorded, noise_band = ([clip], rate / 2) if len(clip) else ([], noise_band)
+    # babble talkers share the target's band, so the babble never masks the band above it
+    talkers = [u for u in (_load(pool[int(i)]) for i in rng.integers(0, len(pool), 8)) if len(u)]
     noise = gen.random_noise(n, rng, talkers, recorded)
     rir = None
     if rng.random() < cfg.p_reverb:
         use_real = sources.rirs and rng.random() < 0.3
         rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
     noisy, target = mix(speech, noise, rir, rng, cfg)
-    band_hz = RATE / 2 if not target.any() else min(r for _, r in picks) / 2
-    return noisy, target, band_hz
+    speech_band = RATE / 2 if not target.any() else min(r for _, r in picks) / 2
+    return noisy, target, min(speech_band, noise_band)
 
 
 def _make_shard(job) -> str:
