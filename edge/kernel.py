@@ -16,7 +16,8 @@ class _Config(C.Structure):
 
 class _Stats(C.Structure):
     _fields_ = [("frames", C.c_long), ("dsp_us", C.c_float), ("nnet_us", C.c_float),
-                ("pitch_period", C.c_float), ("pitch_corr", C.c_float), ("energy_db", C.c_float)]
+                ("pitch_period", C.c_float), ("pitch_corr", C.c_float), ("energy_db", C.c_float),
+                ("total_us", C.c_double)]
 
 
 def latency_samples() -> int:
@@ -124,6 +125,14 @@ class Kernel:
     def stats(self) -> dict:
         check(fn("pn_get_stats")(self._live(), C.byref(self._stats)), "pn_get_stats")
         return {name: getattr(self._stats, name) for name, _ in _Stats._fields_}
+
+    def total_us(self) -> float | None:
+        """Time spent in the C kernel by every hop so far (DSP + network), µs; None once closed."""
+        if not self._st:
+            return None
+        s = _Stats()    # its own struct: the telemetry thread reads this while hops run
+        check(fn("pn_get_stats")(self._st, C.byref(s)), "pn_get_stats")
+        return s.total_us
 
     def close(self) -> None:
         if self._st:

@@ -22,7 +22,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 # Mirrors of native/include/percepnet.h (a test checks they agree with it).
-ABI_VERSION = 1
+ABI_VERSION = 2
 SAMPLE_RATE = 48000
 HOP = 480
 NB_BANDS = 34

@@ -291,6 +291,9 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     assert p.returncode == 0, err
     result = json.loads(out)
     assert result["frames"] == 150 and result["final"]
+    split = result["split_us"]     # per hop: the kernel timed in C, the threads' CPU time
+    parts = [split[f"audio_thread_{k}"] for k in ("read", "step", "write")]
+    assert split["kernel_c"] > 0 and min(parts) > 0 and split["process"] >= sum(parts)
     out = played(alsa_dir)[:, 0]
     assert out.size == 2 * HOP + x.size and not out[:2 * HOP].any()   # host board: 3 periods
     # `edge run` uses the shipped model when there is one: so does the reference.

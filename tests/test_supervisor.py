@@ -350,6 +350,29 @@ def test_inline_kernel_runs_on_the_audio_thread_without_a_guard():
     assert proc.threads == {threading.get_ident()} and sup.close()
 
 
+def test_a_hung_inline_kernel_stops_the_watchdog_pings(tmp_path):
+    """Inline (the default), a call that never returns holds the audio thread: the pings stop,
+    so systemd's WatchdogSec restarts the service."""
+    from edge.supervisor.sdnotify import Notifier
+    sock = notify_socket(tmp_path)
+    proc = Blocking(at=20)
+    io = ListIO(signal_in(10), on_read=lambda i: time.sleep(0.002))
+    dog = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "10000",
+                    "WATCHDOG_PID": str(os.getpid())})
+    sup = Supervisor(proc, io, watchdog=dog)
+    loop = threading.Thread(target=sup.run, args=(60,), daemon=True)
+    loop.start()
+    while proc.calls <= 20:
+        time.sleep(0.005)
+    time.sleep(0.05)
+    before = received(sock)
+    time.sleep(0.2)                              # 20 watchdog periods, the call still stuck
+    assert before.count("WATCHDOG=1") >= 2 and received(sock) == []
+    proc.let_go.set()
+    loop.join(5)
+    assert sup.stats()["frames"] == 60 and "WATCHDOG=1" in received(sock)
+
+
 def test_a_stuck_kernel_is_not_released_under_its_call():
     proc = Blocking(at=0)
     released = threading.Event()

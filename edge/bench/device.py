@@ -125,6 +125,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         "rtf": sum_frame_s(stats) / audio_s,
         "wall_s": wall,
         "frame_us": stats["frame_us"],
+        "split_us": stats["split_us"],
         "deadline_misses": stats["deadline_misses"],
         "kernel_errors": stats["kernel_errors"],
         "power_source": sources.power_source,

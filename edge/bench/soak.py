@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 from edge.errors import EdgeError
@@ -191,6 +190,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "kernel_errors": result["kernel_errors"],
         "kernel_hung": result["kernel_hung"],
         "frame_us": result["frame_us"],
+        "split_us": result["split_us"],
         "process_cpu": cpu / wall if wall > 0 else None,
         "rss_mb_start": io.rss_start if io.rss_start is not None else rss1,
         "rss_mb_end": rss1,

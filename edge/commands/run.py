@@ -33,8 +33,11 @@ def add_parser(sub):
     p.add_argument("--cpu", type=int, metavar="N",
                    help="pin the audio thread to this core (default: the last core)")
     p.add_argument("--kernel-wait", type=float, metavar="MS",
-                   help="how long a hop waits for the kernel before playing the delayed input "
-                        "(default: the playback headroom, 20 ms with 3 periods)")
+                   help="run the kernel on a guard thread and let a hop wait at most MS for it "
+                        "before playing the delayed input (20 is the playback headroom with 3 "
+                        "periods). Default: the kernel runs on the audio thread, which costs "
+                        "less CPU; a hung kernel call then stops the systemd watchdog pings and "
+                        "the service is restarted")
     p.add_argument("--no-realtime", action="store_true",
                    help="skip SCHED_FIFO, mlockall and affinity (e.g. on a shared machine)")
     return p

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.native import NB_FEATURES, NB_OUTPUTS
+from edge.native import NB_FEATURES
 
 
 def load_interpreter(model):

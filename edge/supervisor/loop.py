@@ -7,11 +7,14 @@ jump in time) for `cooldown` hops. The kernel is then fed again for enough hops 
 its buffers (its output still discarded), and switched back in with a one-hop crossfade.
 Anything the processor raises is contained here: the audio keeps flowing.
 
-A kernel call that never returns (a C call stuck inside the library) must not stop the audio
-either: the kernel runs on a worker thread (ctypes releases the GIL during the call) and each
-hop waits for it at most `hang_ns`; a result not there by then is replaced by the delayed
-input for that hop. A worker still inside an earlier hop's call is not fed again: the loop
-bypasses (counted once per stuck call as kernel_hung) until the call returns, if ever.
+The kernel is called on the audio thread itself by default: handing each hop to a worker
+thread and back costs more CPU than the rest of the loop (README, "What the live process
+costs"), and a call that never returns (a C call stuck inside the library) stops the watchdog
+pings, so systemd restarts the service. With `hang_ns` the kernel runs on a worker thread
+instead (ctypes releases the GIL during the call) and each hop waits for it at most hang_ns; a
+result not there by then is replaced by the delayed input for that hop. A worker still inside
+an earlier hop's call is not fed again: the loop bypasses (counted once per stuck call as
+kernel_hung) until the call returns, if ever.
 """
 from __future__ import annotations
 
@@ -59,7 +62,8 @@ _WORKER_STACK = 1 << 20
 
 
 class _Inline:
-    """The kernel called on the audio thread itself (hang_ns=None): no hand-off, no guard."""
+    """The kernel called on the audio thread itself (hang_ns=None): no hand-off; a hung call
+    is the watchdog's to catch."""
     busy = False
     calls = 0
 
@@ -205,14 +209,15 @@ class Counters:
     bypass_entries: int = 0
     last_error: str = ""
     times: FrameTimes = field(default_factory=FrameTimes)
+    cpu_ns: dict = field(default_factory=lambda: {"read": 0, "step": 0, "write": 0})  # audio thread
 
 
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
-                 cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = HOP_NS,
+                 cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = None,
                  release=None, watchdog=None, clock=time.monotonic_ns):
-        """hang_ns: how long a hop waits for the kernel before it plays the delayed input
-        (None: call the kernel on the audio thread, unguarded). release: called once the
+        """hang_ns: run the kernel on a guard thread, and wait this long for it before a hop
+        plays the delayed input (None: call it on the audio thread). release: called once the
         processor is no longer in use (at close, or when a stuck call returns). watchdog:
         its tick() is called after every hop (edge.supervisor.sdnotify.Notifier)."""
         self.proc = processor
@@ -233,6 +238,7 @@ class Supervisor:
         self._hung_call = 0
         self.watchdog = watchdog
         self.stop_requested = False
+        self._process_cpu0: int | None = None    # process CPU time when the loop first ran
 
     @property
     def bypassing(self) -> bool:
@@ -308,9 +314,22 @@ class Supervisor:
         """Loop until `frames` hops (None: until stop_requested is set, e.g. by SIGTERM)."""
         self._kernel.start()
         tick = self.watchdog.tick if self.watchdog else (lambda: None)
+        cpu, spent = time.thread_time_ns, self.counters.cpu_ns   # this thread's CPU time
+        if self._process_cpu0 is None:
+            self._process_cpu0 = time.process_time_ns()
+        t0 = cpu()
         while not self.stop_requested and (frames is None or self.counters.frames < frames):
-            self.io.write(self.step(self.io.read()))
+            x = self.io.read()
+            t1 = cpu()
+            y = self.step(x)
+            t2 = cpu()
+            self.io.write(y)
             tick()
+            t3 = cpu()
+            spent["read"] += t1 - t0
+            spent["step"] += t2 - t1
+            spent["write"] += t3 - t2
+            t0 = t3
         return self.counters
 
     def close(self, wait_s: float = 1.0) -> bool:
@@ -318,9 +337,22 @@ class Supervisor:
         still stuck in it, and it must not be freed under that call)."""
         return self._kernel.close(wait_s)
 
+    def split_us(self) -> dict:
+        """Per hop, µs: the kernel's own time timed in C (None when the processor does not
+        time itself); the audio thread's CPU time in capture, the hop's processing (with the
+        kernel when it is called inline) and playback; the whole process's CPU time (all
+        threads: a kernel worker, telemetry, an audio plugin's own threads)."""
+        c = self.counters
+        n = max(1, c.frames)
+        total = getattr(self.proc, "total_us", lambda: None)()
+        process = 0 if self._process_cpu0 is None else time.process_time_ns() - self._process_cpu0
+        return {"kernel_c": None if total is None else total / n,
+                **{f"audio_thread_{k}": v / n / 1000 for k, v in c.cpu_ns.items()},
+                "process": process / n / 1000}
+
     def stats(self) -> dict:
         c = self.counters
-        return {"frames": c.frames, "frame_us": c.times.summary(),
+        return {"frames": c.frames, "frame_us": c.times.summary(), "split_us": self.split_us(),
                 "deadline_misses": c.times.misses, "xruns": self.io.xruns,
                 "kernel_errors": c.kernel_errors, "kernel_hung": c.kernel_hung,
                 "kernel_stuck": self._kernel.busy, "bypass_frames": c.bypass_frames,

@@ -16,10 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.native import SAMPLE_RATE
 from edge.supervisor import realtime
 from edge.supervisor.sdnotify import Notifier
-from edge.supervisor.deadline import HOP_NS
 from edge.supervisor.loop import AudioIO, Processor, Supervisor
 from edge.telemetry import export
 from edge.telemetry.sources import Sampler, Sources
@@ -47,13 +45,6 @@ def _open_jsonl(outputs: Outputs):
         raise EdgeError(f"telemetry file {outputs.jsonl}: {e}") from None
 
 
-def hang_wait_ns(io: AudioIO) -> int:
-    """How long a hop may wait for the kernel: the playback headroom (the silence queued ahead
-    of the first result) when the audio side has one, else one hop."""
-    prefill = getattr(io, "prefill", 0)
-    return max(HOP_NS, prefill * 1_000_000_000 // SAMPLE_RATE)
-
-
 # How long CPython lets one thread run before another that waits for the interpreter lock may
 # take it. The audio thread takes it back after every ALSA call and the kernel thread after
 # every kernel call: with the default 5 ms, a telemetry sample running Python meanwhile can
@@ -67,10 +58,9 @@ def run_service(processor: Processor, io: AudioIO, *, frames: int | None = None,
                 switch_interval_s: float | None = SWITCH_INTERVAL_S, **supervisor_args) -> dict:
     """Run the loop with telemetry until `frames` hops or a signal; returns the last record.
     `cpu` pins the audio thread to that core (when rt). supervisor_args go to Supervisor
-    (hang_ns defaults to the playback headroom; release is called once the processor is free;
+    (hang_ns runs the kernel on a guard thread; release is called once the processor is free;
     watchdog defaults to systemd's, from $NOTIFY_SOCKET and $WATCHDOG_USEC)."""
     outputs = outputs or Outputs()
-    supervisor_args.setdefault("hang_ns", hang_wait_ns(io))
     supervisor_args.setdefault("watchdog", Notifier())
     sup = Supervisor(processor, io, **supervisor_args)
     old_switch = sys.getswitchinterval()

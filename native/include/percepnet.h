@@ -22,7 +22,7 @@ extern "C" {
 #define PN_EXPORT
 #endif
 
-#define PN_ABI_VERSION 1
+#define PN_ABI_VERSION 2
 #define PN_SAMPLE_RATE 48000
 #define PN_HOP 480             /* 10 ms */
 #define PN_WINDOW 960          /* 20 ms, power-complementary */
@@ -63,6 +63,7 @@ typedef struct {
     float pitch_period;   /* tracked period of the synthesised frame, samples at 48 kHz */
     float pitch_corr;     /* its normalised correlation, 0..1 */
     float energy_db;      /* newest frame energy, dBFS */
+    double total_us;      /* all hops synthesised: DSP + network time, for a mean per hop */
 } pn_stats;
 
 typedef struct {

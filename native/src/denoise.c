@@ -208,6 +208,7 @@ int pn_synthesize(pn_state *st, const float *gains, const float *strengths, floa
         st->synth_mem[i] = st->window[PN_HOP + i] * x[PN_HOP + i];
 
     st->stats.dsp_us = st->analyze_us + (float)(pn_now_us() - t0);
+    st->stats.total_us += st->stats.dsp_us + st->stats.nnet_us;
     return PN_OK;
 }
 

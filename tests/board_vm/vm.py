@@ -15,7 +15,6 @@ and a known_hosts file naming that host key, so ssh and `edge flash` keep strict
 """
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import socket
