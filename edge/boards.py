@@ -59,6 +59,17 @@ class Deploy:
 
 
 @dataclass(frozen=True)
+class Estimate:
+    """What `edge bench --estimate` needs to turn instruction counts into time on the board."""
+    mca_cpu: str                   # llvm-mca -mcpu scheduling model for the board's core
+    clock_ghz: float | None        # core clock; None: this machine's, from /proc/cpuinfo
+    dram_read_gbps: float | None   # one core streaming reads from DRAM; None: no memory bound
+    cache_bytes: int               # weights up to this size stream from cache (0: never)
+    cache_read_gbps: float | None  # one core streaming reads from that cache
+    sources: tuple[str, ...]       # where the figures come from
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     description: str
@@ -73,6 +84,7 @@ class Board:
     audio: Audio
     telemetry: Telemetry
     deploy: Deploy
+    estimate: Estimate | None = None  # [estimate], optional
 
     def summary(self) -> dict:
         """JSON-ready view for `edge boards --json`."""
@@ -80,10 +92,15 @@ class Board:
                 "toolchain": self.toolchain, "cflags": list(self.cflags), "simd": list(self.simd),
                 "qemu": self.qemu, "qemu_cpu": self.qemu_cpu, "path": str(self.path),
                 "audio": asdict(self.audio), "telemetry": asdict(self.telemetry),
-                "deploy": asdict(self.deploy)}
+                "deploy": asdict(self.deploy),
+                "estimate": asdict(self.estimate) if self.estimate else None}
 
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
+
+
+def _positive(v) -> str | None:
+    return None if v > 0 else "above 0"
 
 
 def _abs_or_empty(v) -> str | None:
@@ -131,6 +148,15 @@ _SCHEMA = {
                      "/etc/systemd/system"),
         "health_timeout_s": ((int, float), lambda v: None if 0 < v <= 600 else "between 0 and 600 s",
                              30),
+    },
+    "estimate": {
+        "mca_cpu": (str, lambda v: None if v else "an llvm-mca -mcpu name", _REQUIRED),
+        "clock_ghz": ((int, float), lambda v: None if 0 < v <= 10 else "between 0 and 10 GHz", None),
+        "dram_read_gbps": ((int, float), _positive, None),
+        "cache_bytes": (int, lambda v: None if v >= 0 else "0 or more", 0),
+        "cache_read_gbps": ((int, float), _positive, None),
+        "sources": (list, lambda v: None if all(isinstance(s, str) for s in v) else "a list of strings",
+                    []),
     },
 }
 _TOP = {"name": str, "description": str}
@@ -224,6 +250,13 @@ def load_board(name: str, boards_dir: Path | None = None) -> Board:
     deploy = _section(data, path, "deploy")
     deploy["prefix"] = deploy["prefix"].rstrip("/")
     deploy["health_timeout_s"] = float(deploy["health_timeout_s"])
+    estimate = None
+    if "estimate" in data:
+        est = _section(data, path, "estimate")
+        if est["cache_bytes"] and est["cache_read_gbps"] is None:
+            raise BoardError(f"{path}: missing field [estimate].cache_read_gbps "
+                             f"(cache_bytes is {est['cache_bytes']})")
+        estimate = Estimate(**{**est, "sources": tuple(est["sources"])})
     return Board(
         name=name,
         description=data.get("description", ""),
@@ -238,6 +271,7 @@ def load_board(name: str, boards_dir: Path | None = None) -> Board:
         audio=Audio(**audio),
         telemetry=Telemetry(**_section(data, path, "telemetry")),
         deploy=Deploy(**deploy),
+        estimate=estimate,
     )
 
 

@@ -338,3 +338,28 @@ def test_edge_bench_board_rpi4_runs_on_the_vm_and_prints_json(board):
     assert out["board"] == "rpi4" and out["seconds"] == 3.0
     assert {"cpu_share", "rtf", "deadline_misses", "power_w_above_idle"} <= set(out)
     assert out["rtf"] > 0 and out["frame_us"]["p50"] > 0
+
+
+def test_a_login_with_only_the_narrowed_sudo_right_deploys_and_can_do_nothing_else(board, capsys):
+    from edge.flash import sudo
+    # A deploy login with full passwordless sudo, as a fresh Raspberry Pi OS user has.
+    board.sh("id deployer >/dev/null 2>&1 || useradd -m deployer; install -d -o deployer "
+             "~deployer/.ssh && install -o deployer -m 600 /root/.ssh/authorized_keys ~deployer/.ssh/ "
+             "&& echo 'deployer ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deployer-full")
+    login = ["--host", "deployer@127.0.0.1", *board.cli_host_args()[2:], "--service-user", "pi"]
+    assert main(["flash", "--board", "rpi4", *login, "--install-sudoers"]) == 0
+    assert "allows nothing else" in capsys.readouterr().out
+    board.sh("rm /etc/sudoers.d/deployer-full")
+    assert main(["flash", "--board", "rpi4", *login, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["status"] == "deployed" and board.current() == f"releases/{report['version']}"
+    assert board.wait_active() == "active"
+
+    def as_deployer(cmd):
+        return board.sh(f"su deployer -c {cmd!r}", check=False)
+    assert as_deployer("sudo -n true").returncode != 0                    # no general root
+    r = as_deployer(f"sudo -n {sudo.HELPER} drop /etc x")
+    assert r.returncode == 3 and "pinned to /opt/percepnet-edge" in r.stderr
+    r = as_deployer(f"sudo -n {sudo.HELPER} unpack {PREFIX} {report['version']} root")
+    assert r.returncode == 3 and "pinned to pi" in r.stderr
+    assert board.current() == f"releases/{report['version']}"

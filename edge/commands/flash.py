@@ -30,6 +30,11 @@ def add_parser(sub):
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--bundle", type=Path, metavar="OUT.tar.gz", help="only build the bundle")
     p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
+    p.add_argument("--install-sudoers", action="store_true",
+                   help="once, as a login with full passwordless sudo: install a root-owned "
+                        "deploy helper pinned to this board's settings and a sudoers drop-in "
+                        "letting the login run it and nothing else; later flashes need no "
+                        "other sudo right (--dry-run shows the drop-in)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -86,8 +91,8 @@ def run(args) -> int:
         raise EdgeError(f"--identity {args.identity}: no such key file")
     if not 0 < args.port < 65536:
         raise EdgeError(f"--port must be 1-65535, got {args.port}")
-    if args.bundle and args.rollback:
-        raise EdgeError("--bundle builds a bundle; it does not go with --rollback")
+    if sum(map(bool, (args.bundle, args.rollback, args.install_sudoers))) > 1:
+        raise EdgeError("--bundle, --rollback and --install-sudoers each do one thing: give one")
 
     if args.bundle:
         b = write_bundle(board, args.bundle, args.prefix)
@@ -116,6 +121,9 @@ def run(args) -> int:
             print("\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1)))
         return 0
 
+    if args.install_sudoers:
+        print(deploy.install_sudoers(board, target, args.prefix))
+        return 0
     if args.rollback:
         report = deploy.rollback(board, target, args.prefix)
     else:

@@ -77,6 +77,13 @@ def render(name: str, **values) -> str:
     return Template((TEMPLATES / name).read_text()).substitute(values)
 
 
+def unit_file(board: Board, prefix: str) -> str:
+    """The systemd unit of the board's service under prefix."""
+    d = board.deploy
+    return render("percepnet-edge.service", board=board.name, user=d.user, prefix=prefix,
+                  python=d.python)
+
+
 def _git_short_hash() -> str:
     r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                        text=True)
@@ -117,9 +124,7 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files["bin/pn_selftest"] = (selftest.read_bytes(), 0o755)
     files["bin/edge"] = (render("edge.sh", python=d.python).encode(), 0o755)
     files[f"boards/{board.name}.toml"] = (board.path.read_bytes(), 0o644)
-    files["percepnet-edge.service"] = (render(
-        "percepnet-edge.service", board=board.name, user=d.user, prefix=prefix,
-        python=d.python).encode(), 0o644)
+    files["percepnet-edge.service"] = (unit_file(board, prefix).encode(), 0o644)
     files["asound.conf"] = (render(
         "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
         channels=a.channels).encode(), 0o644)

@@ -45,8 +45,10 @@ def _pcm_present(name: str, listed: list[str], cards: int) -> bool:
     return name in listed
 
 
-def problems(board: Board, facts: dict[str, list[str]], login_user: str) -> list[str]:
-    """Every reason this board cannot take the board's bundle, one clear sentence each."""
+def problems(board: Board, facts: dict[str, list[str]], login_user: str,
+             narrowed: bool = False) -> list[str]:
+    """Every reason this board cannot take the board's bundle, one clear sentence each.
+    narrowed: the login deploys through the board's pinned helper (edge/flash/sudo.py)."""
     out = []
     # The userland decides: a 32-bit Raspberry Pi OS reports aarch64 from its 64-bit kernel.
     uname, dpkg = fact(facts, "uname_m"), fact(facts, "dpkg_arch")
@@ -66,9 +68,12 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str) -> list
         out.append(f"the board runs {pretty}; the bundle needs Debian {MIN_DEBIAN} (bookworm) or "
                    f"newer, e.g. Raspberry Pi OS bookworm")
 
-    if fact(facts, "uid") != "0" and fact(facts, "sudo") != "yes":
-        out.append(f"{login_user} cannot run sudo without a password on the board: log in as root "
-                   f"or allow passwordless sudo for {login_user}")
+    if fact(facts, "uid") != "0" and fact(facts, "sudo") != "yes" and not narrowed:
+        stale = ("; the deploy helper on the board was installed for other settings or another "
+                 "edge version" if fact(facts, "helper_sha") else "")
+        out.append(f"{login_user} cannot run sudo without a password on the board{stale}: log in "
+                   f"as root, or install the narrowed right once with `edge flash "
+                   f"--install-sudoers` as root or a login with passwordless sudo")
     d = board.deploy
     if fact(facts, "service_user") != "yes":
         out.append(f"the service user {d.user} ([deploy].user) does not exist on the board")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 from edge.boards import Board
 from edge.errors import EdgeError
-from edge.flash import ssh
+from edge.flash import ssh, sudo
 from edge.flash.bundle import Bundle, scons_command, write_bundle
 from edge.flash.checks import DPKG_ARCH, MIN_DEBIAN, fact, parse_facts, problems
 from edge.flash.ssh import RemoteError, Target
@@ -50,6 +50,10 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         f"with numpy and libasound.so.2, the CPU features of simd "
         f"{','.join(board.simd) or 'scalar'}, ALSA capture {a.capture!r} and playback {a.playback!r}, "
         f"user {d.user}, {d.systemctl}; any mismatch stops here with nothing changed",
+        f"as root: directly for a root login; for {target.user or 'another login'} through "
+        f"`sudo -n {sudo.HELPER}` where `edge flash --install-sudoers` installed it (remote.sh "
+        f"pinned to these settings; drop-in {sudo.DROPIN}: "
+        f"`{sudo.dropin(target.user or 'LOGIN').splitlines()[-1]}`), else full passwordless sudo",
         f"copy the bundle to {p}/incoming/ (kept only when its sha256 matches)",
         f"unpack into {p}/releases/<version>, create {p}/var for {d.user}, sync",
         f"precheck the unpacked release as {d.user} (never root): bin/pn_selftest on the bundled "
@@ -67,7 +71,47 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
 
 def board_facts(board: Board, target: Target, prefix: str) -> dict[str, list[str]]:
     d = board.deploy
-    return parse_facts(ssh.run(target, "facts", d.python, d.systemctl, d.user, prefix))
+    return parse_facts(ssh.run(target, "facts", d.python, d.systemctl, d.user, prefix, sudo.HELPER))
+
+
+def _checked(board: Board, target: Target, prefix: str, check: bool = True):
+    """(target, facts): the target runs the pinned helper when the board has the one made
+    for these settings and lets this login run it; with check, raises with every problem
+    found."""
+    facts = board_facts(board, target, prefix)
+    if (target.user != "root" and fact(facts, "helper_sudo") == "yes"
+            and fact(facts, "helper_sha") == sudo.helper_sha(board, prefix)):
+        target = replace(target, helper=sudo.HELPER)
+    found = problems(board, facts, target.user, narrowed=target.helper is not None) if check else []
+    if found:
+        raise EdgeError(f"{target} cannot take the {board.name} bundle, nothing changed: "
+                        + "; ".join(found))
+    return target, facts
+
+
+def install_sudoers(board: Board, target: Target, prefix: str | None = None) -> str:
+    """Install the pinned helper and the sudoers drop-in letting target's login run it (see
+    edge/flash/sudo.py); needs root or full passwordless sudo this once."""
+    prefix = (prefix or board.deploy.prefix).rstrip("/")
+    if target.user == "root":
+        raise EdgeError("--install-sudoers gives a login other than root its narrowed sudo "
+                        "right: name that login in --host USER@HOST")
+    with ssh.session(target) as shared:
+        facts = board_facts(board, shared, prefix)
+        if fact(facts, "sudo") != "yes":
+            raise EdgeError(f"{target} cannot run sudo without a password: installing the "
+                            f"narrowed right needs full passwordless sudo (or root) this once")
+        with tempfile.TemporaryDirectory(prefix="edge-flash-") as tmp:
+            helper = Path(tmp) / "helper.sh"
+            helper.write_text(sudo.helper_script(board, prefix))
+            ssh.send(shared, helper, "install_helper", sudo.HELPER, sudo.DROPIN,
+                     sudo.dropin(target.user))
+        facts = board_facts(board, shared, prefix)
+    if fact(facts, "helper_sha") != sudo.helper_sha(board, prefix) or fact(facts, "helper_sudo") != "yes":
+        raise EdgeError(f"installed {sudo.HELPER} and {sudo.DROPIN} on {target.host}, but sudo "
+                        f"does not let {target.user} run the helper (check the board's sudoers)")
+    return (f"{target.user} on {target.host} may now run {sudo.HELPER} (pinned to {prefix}, "
+            f"service user {board.deploy.user}) through sudo; {sudo.DROPIN} allows nothing else")
 
 
 def _switch(board: Board, target: Target, prefix: str, current: str, previous: str) -> None:
@@ -100,11 +144,7 @@ def flash(board: Board, target: Target, prefix: str | None = None, bundle: Bundl
 
 
 def _flash(board, target, prefix, bundle, log, on_chunk) -> Report:
-    facts = board_facts(board, target, prefix)
-    found = problems(board, facts, target.user)
-    if found:
-        raise EdgeError(f"{target} cannot take the {board.name} bundle, nothing changed: "
-                        + "; ".join(found))
+    target, facts = _checked(board, target, prefix)
     old_cur, old_prev = fact(facts, "current"), fact(facts, "previous")
 
     with tempfile.TemporaryDirectory(prefix="edge-flash-") as tmp:
@@ -166,7 +206,7 @@ def rollback(board: Board, target: Target, prefix: str | None = None) -> Report:
 
 
 def _rollback(board, target, prefix) -> Report:
-    facts = board_facts(board, target, prefix)
+    target, facts = _checked(board, target, prefix, check=False)
     cur, prev = fact(facts, "current"), fact(facts, "previous")
     if not prev:
         raise EdgeError(f"no previous release under {prefix} on {target.host} to roll back to "

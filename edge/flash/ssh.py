@@ -1,7 +1,9 @@
 """SSH to the board with the system ssh binary: keys only, host keys checked, never a prompt.
 
 Every remote step runs templates/remote.sh passed as `sh -c SCRIPT`, so stdin stays free to
-stream the bundle. A login other than root runs it through `sudo -n` (no password prompt).
+stream the bundle. A login other than root runs it through `sudo -n` (no password prompt),
+or, once `edge flash --install-sudoers` has installed it, runs the board's pinned copy of
+remote.sh through `sudo -n` and needs no other sudo right (edge/flash/sudo.py).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ class Target:
     identity: Path | None = None
     known_hosts: Path | None = None
     control: str | None = None    # socket of a shared connection (session())
+    helper: str | None = None     # the board's pinned remote.sh, run through sudo (sudo.py)
 
     @classmethod
     def parse(cls, spec: str, default_user: str, **kw) -> "Target":
@@ -102,10 +105,11 @@ READ_ONLY = {"facts"}
 
 
 def remote_command(t: Target, command: str, *args: str) -> str:
+    argv = " ".join(shlex.quote(a) for a in (command, *args))
+    if t.helper and command not in READ_ONLY:
+        return f"sudo -n {shlex.quote(t.helper)} {argv}"
     sudo = "" if t.user == "root" or command in READ_ONLY else "sudo -n "
-    script = REMOTE_SCRIPT.read_text()
-    return f"{sudo}sh -c {shlex.quote(script)} remote.sh " + " ".join(
-        shlex.quote(a) for a in (command, *args))
+    return f"{sudo}sh -c {shlex.quote(REMOTE_SCRIPT.read_text())} remote.sh {argv}"
 
 
 def explain_ssh_failure(t: Target, stderr: str) -> str:

@@ -8,12 +8,20 @@ cmd=$1; shift
 say() { printf '%s\n' "$*"; }
 die() { printf 'remote: %s\n' "$*" >&2; exit 3; }
 
+# The copy that `edge flash --install-sudoers` installs for a narrowed sudo right sets PIN_*
+# above this file (edge/flash/sudo.py) and refuses every other setting; run as `sh -c` by root
+# or a login with full sudo, nothing is pinned.
+pin() { [ -z "$2" ] || [ "$1" = "$2" ] || die "this board's deploy helper is pinned to $2, not $1: run \`edge flash --install-sudoers\` again"; }
+pinned() { [ -n "${PIN_PREFIX-}" ]; }
+release_name() { case "$1" in ""|.*|*[!A-Za-z0-9._+-]*) die "not a release name: $1";; esac; }
+
 # Where a link points, relative to the prefix ("" when absent).
 target() { [ -L "$1" ] && readlink "$1" || true; }
 
-# facts PYTHON SYSTEMCTL USER PREFIX: key=value lines for the pre-flight checks; changes nothing.
+# facts PYTHON SYSTEMCTL USER PREFIX HELPER: key=value lines for the pre-flight checks; changes
+# nothing.
 facts() {
-    py=$1 systemctl=$2 user=$3 prefix=$4
+    py=$1 systemctl=$2 user=$3 prefix=$4 helper=$5
     say "uname_m=$(uname -m)"
     command -v dpkg >/dev/null 2>&1 && say "dpkg_arch=$(dpkg --print-architecture)"
     if [ -r /etc/os-release ]; then
@@ -22,6 +30,10 @@ facts() {
     fi
     say "uid=$(id -u)"
     [ "$(id -u)" = 0 ] || { sudo -n true >/dev/null 2>&1 && say "sudo=yes" || say "sudo=no"; }
+    if [ -f "$helper" ]; then
+        say "helper_sha=$(sha256sum "$helper" | cut -d' ' -f1)"
+        [ "$(id -u)" = 0 ] || { sudo -n -l "$helper" >/dev/null 2>&1 && say "helper_sudo=yes"; }
+    fi
     id "$user" >/dev/null 2>&1 && say "service_user=yes" || say "service_user=no"
     command -v "$systemctl" >/dev/null 2>&1 && say "systemctl=yes" || say "systemctl=no"
     if command -v "$py" >/dev/null 2>&1; then
@@ -50,6 +62,7 @@ facts() {
 # receive PREFIX VERSION SHA256: the bundle on stdin into incoming/, kept only when complete.
 receive() {
     prefix=$1 version=$2 sha=$3
+    pin "$prefix" "${PIN_PREFIX-}"; release_name "$version"
     mkdir -p "$prefix/incoming" "$prefix/releases" || die "cannot create $prefix"
     rm -f "$prefix"/incoming/*.part
     part="$prefix/incoming/$version.tar.gz.part"
@@ -65,6 +78,7 @@ receive() {
 # unpack PREFIX VERSION USER: incoming bundle -> releases/VERSION (complete or absent).
 unpack() {
     prefix=$1 version=$2 user=$3
+    pin "$prefix" "${PIN_PREFIX-}"; release_name "$version"; pin "$user" "${PIN_USER-}"
     rel="$prefix/releases/$version"
     if [ ! -d "$rel" ]; then
         rm -rf "$rel.tmp" && mkdir -p "$rel.tmp" || die "cannot create $rel.tmp"
@@ -91,6 +105,8 @@ as() {
 # ALSA binding reading and writing a period on ALSA's null PCMs.
 precheck() {
     prefix=$1 version=$2 py=$3 user=$4
+    pin "$prefix" "${PIN_PREFIX-}"; release_name "$version"
+    pin "$py" "${PIN_PYTHON-}"; pin "$user" "${PIN_USER-}"
     rel="$prefix/releases/$version"
     [ -d "$rel" ] || die "release $version is not unpacked"
     out=$(as "$user" "$rel/bin/pn_selftest" "$rel/edge/_lib/libpercepnet.so" 2>&1) \
@@ -136,6 +152,13 @@ link() {
 # current release's unit and restart the service (stop it when there is no current).
 switch() {
     prefix=$1 cur=$2 prev=$3 service=$4 systemctl=$5 unit_dir=$6
+    pin "$prefix" "${PIN_PREFIX-}"; pin "$service" "${PIN_SERVICE-}"
+    pin "$systemctl" "${PIN_SYSTEMCTL-}"; pin "$unit_dir" "${PIN_UNIT_DIR-}"
+    for r in "$cur" "$prev"; do [ -z "$r" ] || release_name "${r#releases/}"; done
+    if [ -n "$cur" ] && pinned; then
+        sha=$(sha256sum "$prefix/$cur/percepnet-edge.service" | cut -d' ' -f1)
+        pin "$sha" "$PIN_UNIT_SHA"
+    fi
     link "$prefix" previous "$prev"
     link "$prefix" current "$cur"
     if [ -z "$cur" ]; then
@@ -154,6 +177,7 @@ switch() {
 # and still active SETTLE seconds later (the release's own code ran in precheck, as its user).
 health() {
     prefix=$1 service=$2 systemctl=$3 timeout=$4 settle=$5
+    pin "$prefix" "${PIN_PREFIX-}"; pin "$service" "${PIN_SERVICE-}"; pin "$systemctl" "${PIN_SYSTEMCTL-}"
     rel=$(readlink -f "$prefix/current")
     [ -n "$rel" ] || die "no current release"
     start=$(date +%s)
@@ -177,6 +201,7 @@ health() {
 # prune PREFIX KEEP: delete releases other than current/previous beyond the KEEP newest.
 prune() {
     prefix=$1 keep=$2
+    pin "$prefix" "${PIN_PREFIX-}"
     cur=$(target "$prefix/current") prev=$(target "$prefix/previous")
     ls -1t "$prefix/releases" 2>/dev/null | tail -n +$((keep + 1)) | while read -r r; do
         [ "releases/$r" = "$cur" ] || [ "releases/$r" = "$prev" ] || rm -rf "$prefix/releases/$r"
@@ -184,9 +209,26 @@ prune() {
 }
 
 # drop PREFIX VERSION: remove a release that failed its health check.
-drop() { rm -rf "$1/releases/$2"; }
+drop() { pin "$1" "${PIN_PREFIX-}"; release_name "$2"; rm -rf "$1/releases/$2"; }
+
+# install_helper HELPER DROPIN TEXT: the pinned helper on stdin becomes HELPER (root's, 0755)
+# and TEXT the sudoers drop-in that lets the login run it. Both are checked, then renamed in.
+install_helper() {
+    helper=$1 dropin=$2 text=$3
+    pinned && die "the pinned helper cannot install helpers"
+    mkdir -p "$(dirname "$helper")" "$(dirname "$dropin")" || die "cannot create $(dirname "$helper")"
+    cat > "$helper.tmp" && chown root:root "$helper.tmp" && chmod 0755 "$helper.tmp" \
+        || die "cannot write $helper"
+    sh -n "$helper.tmp" || die "the helper does not parse"
+    # sudo skips drop-in names with a dot: the .tmp is never live
+    printf '%s' "$text" > "$dropin.tmp" && chmod 0440 "$dropin.tmp" || die "cannot write $dropin"
+    if command -v visudo >/dev/null 2>&1; then
+        visudo -cqf "$dropin.tmp" >/dev/null || { rm -f "$dropin.tmp"; die "visudo refuses the drop-in"; }
+    fi
+    mv "$helper.tmp" "$helper" && mv "$dropin.tmp" "$dropin" || die "cannot install $helper"
+}
 
 case "$cmd" in
-    facts|receive|unpack|precheck|switch|health|prune|drop) "$cmd" "$@" ;;
+    facts|receive|unpack|precheck|switch|health|prune|drop|install_helper) "$cmd" "$@" ;;
     *) die "unknown command $cmd" ;;
 esac
