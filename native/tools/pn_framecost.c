@@ -8,7 +8,9 @@
  * The network's cost is frame minus dsp. Everything outside the hop loop (loading, set-up) is
  * the same for any FRAMES, so the difference of two runs is the cost of the extra hops.
  * SIMD picks a path with pn_simd_select (default: the best the CPU has).
- * Prints one JSON line; exit 0 done, 1 kernel or I/O error, 2 usage. */
+ * Prints one JSON line (with where main was loaded, so a report can name the functions of the
+ * addresses qemu saw); exit 0 done, 1 kernel or I/O error, 2 usage. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,7 +98,7 @@ int main(int argc, char **argv)
     free(audio);
     if (rc != PN_OK)
         return fail("processing", pn_strerror(rc));
-    printf("{\"mode\": \"%s\", \"frames\": %ld, \"simd\": \"%s\"}\n", argv[1], frames,
-           pn_simd_active());
+    printf("{\"mode\": \"%s\", \"frames\": %ld, \"simd\": \"%s\", \"main\": \"0x%jx\"}\n",
+           argv[1], frames, pn_simd_active(), (uintmax_t)(uintptr_t)main);
     return 0;
 }
