@@ -45,6 +45,21 @@ def test_32bit_os_variants_are_armv7_and_their_64bit_twins_aarch64():
     assert load_board("rpizero2w-armv7").arch == "armv7l"
 
 
+def test_every_arm_board_has_estimate_figures_with_sources():
+    for name in ALL:
+        b = load_board(name)
+        if b.arch in ("aarch64", "armv7l"):
+            e = b.estimate
+            assert e and e.mca_cpu and e.clock_ghz and e.dram_read_gbps and e.sources, name
+    assert load_board("host").estimate.clock_ghz is None  # read from /proc/cpuinfo
+    assert load_board("rpi5").estimate.cache_bytes > 1 << 20  # its L3 holds the small network
+
+
+def test_board_without_estimate_section_loads_without_one(tmp_path):
+    d = _copy(tmp_path, edit=lambda t: t[:t.index("[estimate]")])
+    assert load_board("rpi4", d).estimate is None
+
+
 def test_missing_field_names_the_file_and_the_field(tmp_path):
     d = _copy(tmp_path, edit=lambda t: t.replace('power = "none"\n', ""))
     with pytest.raises(BoardError, match=r"rpi4\.toml: missing field \[telemetry\]\.power"):
@@ -72,6 +87,12 @@ def test_misspelt_field_is_refused_not_ignored(tmp_path):
     ("vcgencmd = true", "vcgencmd = 1", r"\[telemetry\]\.vcgencmd must be true or false"),
     ('prefix = "/opt/percepnet-edge"', 'prefix = "opt"', r"\[deploy\]\.prefix must be an absolute"),
     ('simd = ["neon"]', 'simd = ["sse9"]', r"\[cpu\]\.simd has unknown ISA 'sse9'"),
+    ("clock_ghz = 1.5", "clock_ghz = 0", r"\[estimate\]\.clock_ghz must be between 0 and 10"),
+    ("dram_read_gbps = 3.5", 'dram_read_gbps = "fast"', r"\[estimate\]\.dram_read_gbps must be"),
+    ('mca_cpu = "cortex-a72"', 'mca_cpu = ""', r"\[estimate\]\.mca_cpu must be an llvm-mca"),
+    ("dram_read_gbps = 3.5", "dram_read_gbps = 3.5\ncache_bytes = 1048576",
+     r"missing field \[estimate\]\.cache_read_gbps"),
+    ("clock_ghz = 1.5", "clock_gz = 1.5", r"unknown field \[estimate\]\.clock_gz"),
 ])
 def test_bad_value_is_reported_with_file_and_field(tmp_path, old, new, field):
     d = _copy(tmp_path, edit=lambda t: t.replace(old, new))
@@ -93,6 +114,7 @@ def test_edge_boards_json_lists_every_board_with_its_sections(capsys):
     rpi4 = out["boards"][names.index("rpi4")]
     assert rpi4["arch"] == "aarch64" and rpi4["simd"] == ["neon"]
     assert rpi4["audio"]["period_frames"] == 480 and rpi4["deploy"]["service"] == "percepnet-edge"
+    assert rpi4["estimate"]["mca_cpu"] == "cortex-a72" and rpi4["estimate"]["sources"]
 
 
 def test_edge_boards_table_has_a_line_per_board(capsys):

@@ -276,6 +276,9 @@ def symbolizer(board: Board, program: Path, main: int | None):
     syms = sorted((int(a, 16), int(size, 16), name) for a, size, kind, name in
                   (line.split() for line in r.stdout.splitlines() if len(line.split()) == 4)
                   if kind in "tTwW")
+    if board.arch == "armv7l":  # a Thumb function's address (main's too) has bit 0 set
+        syms = [(a & ~1, size, name) for a, size, name in syms]
+        main = main & ~1 if main is not None else None
     main_at = next((a for a, _, name in syms if name == "main"), None)
     if main is None or main_at is None:
         return lambda vaddr: None

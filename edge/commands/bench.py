@@ -13,14 +13,25 @@ def add_parser(sub):
         description="Without options: per-frame microseconds of the network alone and of the "
                     "whole frame for each model size, plus peak RSS. --dsp: the DSP alone. "
                     "--board/--seconds/--flat-out: on-device run against the real-time clock "
-                    "with CPU, temperature and power telemetry.")
+                    "with CPU, temperature and power telemetry. --estimate BOARD: what a frame "
+                    "would cost on a board that is not here (instruction counts under qemu-user, "
+                    "llvm-mca cycles, a weight-streaming bound), with this machine's ratio of "
+                    "measured to estimated time as the error bar.")
     p.add_argument("--dsp", action="store_true", help="time the DSP alone (no network)")
     p.add_argument("--board", metavar="NAME", help="on-device benchmark with this board's telemetry")
     p.add_argument("--seconds", type=float, default=None, metavar="N",
                    help="audio seconds to process (default: {dsp:g} with --dsp, {board:g} with "
                         "--board, {models:g} per model size otherwise)".format(**DEFAULT_SECONDS))
     p.add_argument("--flat-out", action="store_true", help="do not pace in real time")
-    p.add_argument("--model", metavar="PATH", help="model for the on-device benchmark (default: shipped)")
+    p.add_argument("--model", metavar="PATH",
+                   help="model for the on-device benchmark (default: shipped); with --estimate: "
+                        "small, paper (those sizes with random weights) or a .pnw file (default: small)")
+    p.add_argument("--estimate", metavar="BOARD",
+                   help="estimate the per-frame cost on this board from its cross build (needs "
+                        "qemu-user and llvm-19)")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="with --estimate: skip the error bar (the same method against `edge bench` "
+                        "on this machine, about 15 s)")
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="run the live loop of `edge run` this long on a clocked device (a private "
                         "PulseAudio null sink behind ALSA's pulse plugin) and report hops, misses, "
@@ -44,7 +55,14 @@ def run(args) -> int:
 
     if args.stress and args.soak is None:
         raise EdgeError("--stress goes with --soak MINUTES")
-    if args.soak is not None:
+    if args.no_calibration and not args.estimate:
+        raise EdgeError("--no-calibration goes with --estimate BOARD")
+    if args.estimate:
+        if args.dsp or args.board or args.soak is not None or args.flat_out:
+            raise EdgeError("--estimate BOARD runs alone (not with --dsp, --board, --soak, --flat-out)")
+        from edge.bench.estimate import estimate
+        result = estimate(args.estimate, model=args.model or "small", calibrate=not args.no_calibration)
+    elif args.soak is not None:
         from edge.bench.soak import bench_soak
         result = bench_soak(args.soak, stress=args.stress, board=args.board or "host",
                             model=args.model, sampler_load_ms=args.sampler_load_ms,
