@@ -15,7 +15,7 @@ from edge.cli import main
 BUDGET = json.loads((Path(__file__).resolve().parent.parent / "native" / "budget.json").read_text())
 LLVM_MCA = f"llvm-mca-{est.LLVM}"
 needs_llvm = pytest.mark.skipif(shutil.which(LLVM_MCA) is None,
-                                reason=f"{LLVM_MCA} not installed (Debian: apt-get install llvm-{est.LLVM})")
+                                reason=f"{LLVM_MCA} not installed (Debian: apt-get install llvm-19)")
 
 
 @pytest.mark.parametrize("board", sorted(BUDGET["instructions_per_frame"]))
@@ -97,7 +97,9 @@ def test_unknown_model_file_is_refused(tmp_path):
 
 def test_missing_tools_name_their_debian_package(monkeypatch):
     monkeypatch.setattr(est.shutil, "which", lambda name: None)
-    with pytest.raises(est.EstimateError, match=r"qemu-aarch64 not found \(Debian: apt-get install qemu-user\)"):
+    with pytest.raises(est.EstimateError,
+                       match=r"qemu-aarch64 not found \(Debian: apt-get install qemu-user\)"):
         est.runner(load_board("rpi4"))
-    with pytest.raises(est.EstimateError, match=rf"{LLVM_MCA} not found \(Debian: apt-get install llvm-19\)"):
+    with pytest.raises(est.EstimateError,
+                       match=rf"{LLVM_MCA} not found \(Debian: apt-get install llvm-19\)"):
         est.mca_cycles([], "aarch64", "cortex-a72")

@@ -25,13 +25,14 @@ import platform
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.boards import Board, load_board
 from edge.errors import EdgeError
+from edge.flash.bundle import build_native
+from edge.native import HOP, SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "build" / "qemu" / "libtbcount.so"
@@ -39,7 +40,7 @@ FRAMES = 100              # N: the runs are N and 3N hops
 MODEL_SIZES = ("small", "paper")
 HOT_BLOCKS = 8            # blocks listed per part in the report
 MCA_ITERATIONS = 100
-HOP_US = 10_000.0         # one 480-sample hop at 48 kHz: the real-time budget of a frame
+HOP_US = 1e6 * HOP / SAMPLE_RATE  # one hop of audio: the real-time budget of a frame
 CALIBRATION_SECONDS = 10.0  # audio `edge bench` times on this machine for the error bar
 LLVM = "19"               # Debian 12: apt-get install llvm-19 (llvm-mc-19, llvm-mca-19)
 RUN_TIMEOUT_S = 600
@@ -109,15 +110,8 @@ def runner(board: Board) -> list[str]:
 
 
 def build(board: Board) -> Path:
-    """The board's pn_framecost and the plugin (scons rebuilds what is stale)."""
-    venv_scons = Path(sys.executable).with_name("scons")
-    cmd = [str(venv_scons) if venv_scons.is_file() else _tool("scons", "scons"), "-Q",
-           f"board={board.name}"]
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        tail = (r.stdout + r.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise EstimateError(f"build for {board.name} failed (scons -Q board={board.name}): {tail[0]}")
-    return ROOT / "build" / board.name / "bin" / "pn_framecost"
+    """The board's pn_framecost; the same scons run builds the plugin."""
+    return build_native(board) / "bin" / "pn_framecost"
 
 
 def run_counted(board: Board, program: Path, mode: str, audio: Path, frames: int,
