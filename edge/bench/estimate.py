@@ -145,7 +145,8 @@ def count(board: Board, model_path: Path, audio: Path, frames: int = FRAMES,
     """Per-frame block executions of the DSP alone and of the network (frame minus DSP)."""
     program = build(board)
     if not PLUGIN.is_file():
-        raise EstimateError(f"{PLUGIN} missing: build it with `scons -Q board={board.name}`")
+        raise EstimateError(f"{PLUGIN} missing: scons builds it with this machine's C compiler "
+                            f"(Debian: apt-get install gcc)")
     blocks, dsp, _ = per_frame(board, program, "dsp", audio, None, frames, simd)
     more, frame, info = per_frame(board, program, "frame", audio, model_path, frames, simd)
     blocks.update(more)
@@ -355,7 +356,8 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
         "frames": [frames, 3 * frames],
         "dsp": dsp,
         "network": net,
-        "frame": {"instructions": dsp["instructions"] + net["instructions"], "us": frame_us,
+        "frame": {"instructions": dsp["instructions"] + net["instructions"],
+                  "compute_cycles": dsp["cycles"] + net["cycles"], "us": frame_us,
                   "core_pct": 100 * frame_us / HOP_US,
                   "compute_us": dsp["us"] + compute_us,
                   "memory_us": memory["us"] if memory else None},
