@@ -1,6 +1,7 @@
 """Whole-signal enhancement on top of the streaming kernel: with a network (native int8 engine
 or the TFLite reference) or with oracle gains from a clean reference. Outputs have the input's
-length and alignment: the kernel's delay is dropped and the tail flushed with zeros."""
+length and alignment: the kernel's delay is dropped and the tail flushed with zeros.
+atten_lim (dB, None or 0: none) keeps every band's gain at or above -atten_lim dB."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -43,7 +44,8 @@ def _aligned(out_hops: list, n: int, latency: int) -> np.ndarray:
     return y[latency: latency + n]
 
 
-def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter") -> np.ndarray:
+def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter",
+                   atten_lim: float | None = None) -> np.ndarray:
     """Enhance with the ideal gains (and strengths) computed from the clean signal."""
     from edge.kernel import Kernel
 
@@ -54,7 +56,7 @@ def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter") -> np.ndarr
         raise EdgeError(f"noisy and clean differ in length ({len(noisy)} vs {len(clean)} samples)")
     comb, postfilter = ORACLE_MODES[mode]
     zeros = np.zeros(NB_BANDS, np.float32)
-    with Kernel(comb=comb, postfilter=postfilter) as k:
+    with Kernel(comb=comb, postfilter=postfilter, atten_lim=atten_lim) as k:
         hn, hc = _padded_hops(noisy, k.latency), _padded_hops(clean, k.latency)
         out = []
         for a, b in zip(hn, hc):
@@ -70,7 +72,8 @@ def _default_model(backend: str) -> Path:
     return path
 
 
-def denoise(noisy, model: str | Path | None = None, backend: str = "native") -> np.ndarray:
+def denoise(noisy, model: str | Path | None = None, backend: str = "native",
+            atten_lim: float | None = None) -> np.ndarray:
     """Enhance with a network: the native int8 engine, or the TFLite interpreter between the
     kernel's analysis and synthesis."""
     from edge.kernel import Kernel
@@ -82,7 +85,7 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native") -> 
     if not path.is_file():
         raise EdgeError(f"{path}: no such model file")
     if backend == "native":
-        with Kernel(path) as k:
+        with Kernel(path, atten_lim=atten_lim) as k:
             return _aligned([k.process(h) for h in _padded_hops(noisy, k.latency)], len(noisy), k.latency)
     from edge.model.tflite_step import TFLiteStep
 
@@ -92,19 +95,19 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native") -> 
         o = np.stack([np.asarray(net.step(f), np.float32) for f in features])
         return o[:, :NB_BANDS], o[:, NB_BANDS: 2 * NB_BANDS]
 
-    return denoise_with(noisy, network)
+    return denoise_with(noisy, network, atten_lim=atten_lim)
 
 
-def denoise_with(noisy, network) -> np.ndarray:
+def denoise_with(noisy, network, atten_lim: float | None = None) -> np.ndarray:
     """Enhance with any network, offline: network(features [T, 70]) -> (gains, strengths), each
     [T, 34], for the whole signal's frames at once (a TFLite step, a float Keras model...)."""
     from edge.kernel import Kernel
 
     noisy = _signal(noisy, "noisy")
-    with Kernel() as k:
+    # synthesis needs the analysis state of each hop: k runs the analysis again
+    with Kernel() as a, Kernel(atten_lim=atten_lim) as k:
         hops = _padded_hops(noisy, k.latency)
-        gains, strengths = network(np.stack([k.analyze(h) for h in hops]))
-    with Kernel() as k:  # synthesis needs the analysis state of each hop: run it again
+        gains, strengths = network(np.stack([a.analyze(h) for h in hops]))
         out = []
         for h, g, r in zip(hops, gains, strengths):
             k.analyze(h)

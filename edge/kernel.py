@@ -34,9 +34,11 @@ def band_centres_hz() -> np.ndarray:
 
 class Kernel:
     """One pn_state. Without a model, process() runs the DSP with unit gains and no comb
-    (audio passes through, delayed by `latency`); with a .pnw model it runs the network."""
+    (audio passes through, delayed by `latency`); with a .pnw model it runs the network.
+    atten_lim: no band's gain goes below -atten_lim dB (None or 0: no limit)."""
 
-    def __init__(self, model: str | Path | None = None, *, comb: bool = True, postfilter: bool = True):
+    def __init__(self, model: str | Path | None = None, *, comb: bool = True, postfilter: bool = True,
+                 atten_lim: float | None = None):
         self._st = C.c_void_p()
         self._model = C.c_void_p()
         if model is not None:
@@ -49,6 +51,10 @@ class Kernel:
         if code != 0:
             self._free_model()
             check(code, "pn_create")
+        if atten_lim is not None and fn("pn_set_atten_lim")(self._st, atten_lim) != 0:
+            self.close()
+            raise NativeError(f"attenuation limit must be 0 (off) or a positive number of dB, "
+                              f"got {atten_lim}")
         self.has_model = model is not None
         self.latency = latency_samples()
         self._in = np.zeros(HOP, np.float32)

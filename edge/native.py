@@ -60,6 +60,7 @@ _PROTOTYPES = {
     "pn_synthesize": (C.c_int, [_P, _F, _F, _F]),
     "pn_process": (C.c_int, [_P, _F, _F]),
     "pn_get_stats": (C.c_int, [_P, _P]),
+    "pn_set_atten_lim": (C.c_int, [_P, C.c_float]),
     "pn_oracle_step": (C.c_int, [_P, _F, _F, _F, _F, _F]),
     "pn_nnet_create": (C.c_int, [_P, C.POINTER(_P)]),
     "pn_nnet_destroy": (None, [_P]),

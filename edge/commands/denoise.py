@@ -23,6 +23,9 @@ def add_parser(sub):
     p.add_argument("--allow-truncated", action="store_true",
                    help="enhance a wav cut short inside its data chunk (with a warning) "
                         "instead of refusing it")
+    p.add_argument("--atten-lim", type=float, metavar="DB",
+                   help="remove at most DB dB of each band, keeping some ambience "
+                        "(0 or absent: no limit)")
     p.add_argument("--oracle-mode", choices=ORACLE_MODES, default="band+comb+postfilter",
                    help="which parts of the method the oracle uses (default: all)")
     return p
@@ -44,8 +47,8 @@ def run(args) -> int:
     check_writable(args.out)
     noisy = load(args.noisy)
     if args.oracle:
-        y = denoise.denoise_oracle(noisy, load(args.oracle), args.oracle_mode)
+        y = denoise.denoise_oracle(noisy, load(args.oracle), args.oracle_mode, atten_lim=args.atten_lim)
     else:
-        y = denoise.denoise(noisy, model=args.model, backend=args.backend)
+        y = denoise.denoise(noisy, model=args.model, backend=args.backend, atten_lim=args.atten_lim)
     write_wav(args.out, y)
     return 0

@@ -30,6 +30,9 @@ def add_parser(sub):
                    help="telemetry period in seconds (default 1)")
     p.add_argument("--live", action="store_true", help="show telemetry live on the terminal")
     p.add_argument("--model", metavar="PATH", help="model weights (default: the shipped model)")
+    p.add_argument("--atten-lim", type=float, metavar="DB",
+                   help="remove at most DB dB of each band, keeping some ambience "
+                        "(0 or absent: no limit)")
     p.add_argument("--cpu", type=int, metavar="N",
                    help="pin the audio thread to this core (default: the last core)")
     p.add_argument("--kernel-wait", type=float, metavar="MS",
@@ -84,7 +87,7 @@ def run(args) -> int:
         if model is None:
             _warn("warning: no shipped model found; running the DSP with unity gains "
                   "(delayed passthrough)")
-    kernel = Kernel(model)
+    kernel = Kernel(model, atten_lim=args.atten_lim)
     try:
         io = AlsaDuplex(config)
     except BaseException:

@@ -97,6 +97,11 @@ PN_EXPORT int pn_analyze(pn_state *st, const float *in, float *features);
 PN_EXPORT int pn_synthesize(pn_state *st, const float *gains, const float *strengths, float *out);
 PN_EXPORT int pn_process(pn_state *st, const float *in, float *out);
 PN_EXPORT int pn_get_stats(const pn_state *st, pn_stats *stats);
+/* Attenuation limit: no band's final gain (after the postfilter, in pn_synthesize and so in
+ * pn_process) goes below -db dB; 0 turns it off (the default). A negative or NaN db is
+ * refused (PN_ERR_ARG) and the previous limit kept. Survives pn_reset; allocates nothing, so
+ * it may be called between hops of a real-time stream. */
+PN_EXPORT int pn_set_atten_lim(pn_state *st, float db);
 
 /* Training and oracle: push one hop of the noisy signal and the same hop of the clean
  * target. features: as pn_analyze on the noisy hop. gains/strengths: the ideal values for

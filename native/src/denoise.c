@@ -194,8 +194,10 @@ int pn_synthesize(pn_state *st, const float *gains, const float *strengths, floa
     }
     if (st->cfg.postfilter)
         pn_postfilter(g, g);
+    /* The floor goes on the final band gain: norm only restores the comb mix to the input's
+     * band energy, so the output keeps at least gain_floor^2 of each band's energy. */
     for (int b = 0; b < PN_NB_BANDS; b++)
-        g[b] *= norm[b];
+        g[b] = fmaxf(g[b], st->gain_floor) * norm[b];
     pn_band_interp(&st->bands, g, g_bin);
     for (int k = 0; k < PN_BINS; k++) {
         Z[k].r *= g_bin[k];
@@ -228,6 +230,14 @@ int pn_process(pn_state *st, const float *in, float *out)
     if (rc != PN_OK)
         return rc;
     return pn_synthesize(st, outputs, outputs + PN_NB_BANDS, out);
+}
+
+int pn_set_atten_lim(pn_state *st, float db)
+{
+    if (!st || !(db >= 0.f))
+        return PN_ERR_ARG;  /* negative or NaN */
+    st->gain_floor = db > 0.f ? powf(10.f, -db / 20.f) : 0.f;
+    return PN_OK;
 }
 
 int pn_get_stats(const pn_state *st, pn_stats *stats)

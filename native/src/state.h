@@ -6,6 +6,7 @@
 
 struct pn_state {
     pn_config cfg;
+    float gain_floor;           /* pn_set_atten_lim's limit as a linear gain; 0: none */
     const pn_model *model;
     pn_nnet *nn;                /* NULL without a model */
     const pn_dsp_ops *ops;
