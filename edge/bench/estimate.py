@@ -52,9 +52,11 @@ REP_ITERATION_CYCLES = 1.0
 _X86_GLIBC = {"GLIBC_TUNABLES": "glibc.cpu.x86_rep_movsb_threshold=1073741824:"
                                 "glibc.cpu.x86_rep_stosb_threshold=1073741824"}
 
-# llvm-mc/llvm-mca target per arch. Debian's armhf gcc emits Thumb-2 by default.
-_TRIPLES = {"aarch64": "aarch64-linux-gnu", "armv7l": "thumbv8a-linux-gnueabihf",
-            "x86_64": "x86_64-linux-gnu"}
+# llvm-mc/llvm-mca targets per arch, tried in order for each block. Debian's armhf gcc emits
+# Thumb-2 by default; parts of glibc (memcpy) are in ARM mode.
+_TRIPLES = {"aarch64": ("aarch64-linux-gnu",),
+            "armv7l": ("thumbv8a-linux-gnueabihf", "armv8a-linux-gnueabihf"),
+            "x86_64": ("x86_64-linux-gnu",)}
 _ENCODING = re.compile(r"^\s*(.*?)\s*(?://|@|#) encoding: \[")  # an instruction line
 
 
@@ -234,14 +236,10 @@ def resolve_cpu(mcpu: str) -> str:
     return m.group(1)
 
 
-def mca_cycles(blocks: list[Block], arch: str, mcpu: str) -> dict:
-    """{key: cycles per execution}: llvm-mca's steady state of each block run in a loop."""
+def _mca(asm: dict, triple: str, mcpu: str) -> dict:
+    """{key: cycles per execution} of disassembled blocks: llvm-mca's steady state of each
+    block run in a loop."""
     mca = _tool(f"llvm-mca-{LLVM}", f"llvm-{LLVM}")
-    try:
-        triple = _TRIPLES[arch]
-    except KeyError:
-        raise EstimateError(f"no llvm-mca target for arch {arch}") from None
-    asm = disassemble(blocks, triple, mcpu)
     keys = list(asm)
     src = []
     for n, key in enumerate(keys):  # a line-start '#' is a comment to every target's parser
@@ -260,6 +258,19 @@ def mca_cycles(blocks: list[Block], arch: str, mcpu: str) -> dict:
     for key, lines in asm.items():
         if len(lines) == 1 and lines[0].startswith("rep"):
             cycles[key] = REP_ITERATION_CYCLES
+    return cycles
+
+
+def mca_cycles(blocks: list[Block], arch: str, mcpu: str) -> dict:
+    """{key: cycles per execution} of every block some instruction set of the arch decodes."""
+    _tool(f"llvm-mca-{LLVM}", f"llvm-{LLVM}")
+    if arch not in _TRIPLES:
+        raise EstimateError(f"no llvm-mca target for arch {arch}")
+    cycles = {}
+    for triple in _TRIPLES[arch]:
+        asm = disassemble([b for b in blocks if b.key not in cycles], triple, mcpu)
+        if asm:
+            cycles.update(_mca(asm, triple, mcpu))
     return cycles
 
 
