@@ -54,6 +54,8 @@ def test_estimate_json_has_the_contract_keys_and_adds_up(capsys):
     assert main(["bench", "--estimate", "rpi5", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["board"] == "rpi5" and r["model"] == "small"
+    assert r["core"] == {"mca_cpu": "neoverse-n1", "clock_ghz": 2.4, "qemu_cpu": "cortex-a76",
+                         "simd": "dotprod"}  # the Pi 5 build counted on its dotprod path
     dsp, net, frame = r["dsp"], r["network"], r["frame"]
     budget = BUDGET["instructions_per_frame"]["rpi5"]
     assert abs(dsp["instructions"] / budget["dsp"] - 1) <= BUDGET["tolerance"]

@@ -82,6 +82,7 @@ class Counts:
     dsp: dict             # key -> executions per frame
     network: dict
     main: int | None      # where pn_framecost's main was loaded, for naming blocks
+    simd: str             # the kernel's SIMD path in the runs
 
 
 def _tool(name: str, package: str) -> str:
@@ -154,7 +155,7 @@ def count(board: Board, model_path: Path, audio: Path, frames: int = FRAMES,
     blocks.update(more)
     net = {k: frame.get(k, 0) - dsp.get(k, 0) for k in frame.keys() | dsp.keys()}
     return Counts(program, blocks, dsp, {k: v for k, v in net.items() if v},
-                  int(info["main"], 16) if "main" in info else None)
+                  int(info["main"], 16) if "main" in info else None, info["simd"])
 
 
 def instructions(blocks: dict, rate: dict) -> float:
@@ -362,8 +363,8 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
         part["core_pct"] = 100 * part["us"] / HOP_US
     return {
         "board": board.name,
-        "core": {"mca_cpu": mcpu, "clock_ghz": clock, "qemu_cpu": board.qemu_cpu,
-                 "simd": board.simd},
+        "core": {"mca_cpu": mcpu, "clock_ghz": clock, "qemu_cpu": board.qemu_cpu or "max",
+                 "simd": c.simd},
         "frames": [frames, 3 * frames],
         "dsp": dsp,
         "network": net,

@@ -1,5 +1,5 @@
-/* tbcount: a QEMU TCG plugin (API v1, qemu-user 7.2+) that counts how often each translation
- * block runs, for `edge bench --estimate`.
+/* tbcount: a QEMU TCG plugin that counts how often each translation block runs, for
+ * `edge bench --estimate`. Written for Debian 12's qemu-user 7.2 (plugin API version 1).
  *
  *   qemu-aarch64 -plugin build/qemu/libtbcount.so,out=FILE PROGRAM ARGS...
  *
@@ -10,7 +10,8 @@
  * translation: the key is its address and length.
  *
  * Debian's qemu ships no qemu-plugin.h: the few API v1 entry points used are declared here.
- * Their signatures are QEMU's public plugin ABI (include/qemu/qemu-plugin.h, QEMU 4.2+). */
+ * Their signatures are QEMU's public plugin ABI as of 7.2 (later QEMUs replace the inline
+ * counter call with a per-vCPU one). */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
