@@ -344,6 +344,7 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
     if board.estimate is None:
         raise EstimateError(f"{board.path}: no [estimate] section (llvm-mca model, clock, "
                             f"read bandwidth): this board cannot be estimated")
+    _tool(f"llvm-mc-{LLVM}", f"llvm-{LLVM}")  # before the qemu runs, not after them
     clock = board.estimate.clock_ghz or _host_clock_ghz()
     mcpu = resolve_cpu(board.estimate.mca_cpu)
     c = count(board, model_path, audio, frames, simd)
@@ -363,6 +364,9 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
         part["core_pct"] = 100 * part["us"] / HOP_US
     return {
         "board": board.name,
+        "method": (f"instructions: tbcount plugin under {runner(board)[0].rsplit('/', 1)[-1]}, "
+                   f"{3 * frames} minus {frames} hops; cycles: llvm-mca-{LLVM} -mcpu={mcpu} per "
+                   f"block; memory: weight bytes / one-core read bandwidth"),
         "core": {"mca_cpu": mcpu, "clock_ghz": clock, "qemu_cpu": board.qemu_cpu or "max",
                  "simd": c.simd},
         "frames": [frames, 3 * frames],
