@@ -382,17 +382,23 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
 
 
 def calibration(model_path: Path, audio: Path, frames: int = FRAMES) -> dict:
-    """The method on this machine against `edge bench` here: measured / estimated, per part."""
+    """The method on this machine against `edge bench` here: measured / estimated, per part.
+    Both run the SIMD path qemu's CPU gets (QEMU 7.2 has AVX2 but no AVX-VNNI, for one)."""
     import numpy as np
 
     from edge.bench.dsp import _cpu_name, _looped, bench_dsp
     from edge.bench.models import time_model
-    from edge.native import fn
+    from edge.native import check, fn
 
-    simd = fn("pn_simd_active")().decode()
-    est = estimate_board(load_board("host"), model_path, audio, frames, simd)
-    dsp = bench_dsp(seconds=CALIBRATION_SECONDS)["dsp_us_per_frame"]["p50"]
-    net, frame = time_model(model_path, _looped(CALIBRATION_SECONDS))
+    est = estimate_board(load_board("host"), model_path, audio, frames)
+    simd = est["core"]["simd"]
+    native = fn("pn_simd_active")().decode()
+    check(fn("pn_simd_select")(simd.encode()), f"pn_simd_select {simd} (the path qemu ran)")
+    try:
+        dsp = bench_dsp(seconds=CALIBRATION_SECONDS)["dsp_us_per_frame"]["p50"]
+        net, frame = time_model(model_path, _looped(CALIBRATION_SECONDS))
+    finally:
+        check(fn("pn_simd_select")(native.encode()), f"pn_simd_select {native}")
     measured = {"dsp": dsp, "network": float(np.percentile(net, 50)),
                 "frame": float(np.percentile(frame, 50))}
     estimated = {"dsp": est["dsp"]["us"], "network": est["network"]["us"], "frame": est["frame"]["us"]}
