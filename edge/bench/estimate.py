@@ -81,7 +81,7 @@ class Counts:
     blocks: dict          # key -> Block
     dsp: dict             # key -> executions per frame
     network: dict
-    main: int | None      # where pn_framecost's main was loaded, for naming blocks
+    main: int             # where pn_framecost's main was loaded, for naming blocks
     simd: str             # the kernel's SIMD path in the runs
 
 
@@ -155,7 +155,7 @@ def count(board: Board, model_path: Path, audio: Path, frames: int = FRAMES,
     blocks.update(more)
     net = {k: frame.get(k, 0) - dsp.get(k, 0) for k in frame.keys() | dsp.keys()}
     return Counts(program, blocks, dsp, {k: v for k, v in net.items() if v},
-                  int(info["main"], 16) if "main" in info else None, info["simd"])
+                  int(info["main"], 16), info["simd"])
 
 
 def instructions(blocks: dict, rate: dict) -> float:
@@ -275,7 +275,7 @@ def mca_cycles(blocks: list[Block], arch: str, mcpu: str) -> dict:
     return cycles
 
 
-def symbolizer(board: Board, program: Path, main: int | None):
+def symbolizer(board: Board, program: Path, main: int):
     """vaddr -> "function+0xoffset" inside pn_framecost (None elsewhere: libc, libm)."""
     nm = f"{board.toolchain}-nm" if board.toolchain else "nm"
     r = subprocess.run([_tool(nm, f"binutils-{board.toolchain}" if board.toolchain else "binutils"),
@@ -285,9 +285,9 @@ def symbolizer(board: Board, program: Path, main: int | None):
                   if kind in "tTwW")
     if board.arch == "armv7l":  # a Thumb function's address (main's too) has bit 0 set
         syms = [(a & ~1, size, name) for a, size, name in syms]
-        main = main & ~1 if main is not None else None
+        main &= ~1
     main_at = next((a for a, _, name in syms if name == "main"), None)
-    if main is None or main_at is None:
+    if main_at is None:  # a stripped program: blocks go unnamed
         return lambda vaddr: None
     starts = [a + main - main_at for a, _, _ in syms]
 
