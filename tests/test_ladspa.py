@@ -4,6 +4,7 @@ compensated by the host (sox -l), within one LSB; bypass gives the input back; o
 refused; the model comes from $PERCEPNET_MODEL or beside the library. ladspa_check drives the
 plugin of every board (under qemu for ARM) and under ASan: any block size, bypass, no
 allocation in run()."""
+import os
 import shutil
 import subprocess
 import sys
@@ -28,9 +29,13 @@ def _plugin(board="host") -> Path:
     return build(board) / "libpercepnet_ladspa.so"
 
 
-def _need(tool):
-    if shutil.which(tool) is None:
-        pytest.skip(f"{tool} not installed")
+def _host(*cmd, **env):
+    """Runs a LADSPA host (applyplugin, sox) with the plugin's model from `env` only."""
+    if shutil.which(cmd[0]) is None:
+        pytest.skip(f"{cmd[0]} not installed")
+    clean = {k: v for k, v in os.environ.items() if k != "PERCEPNET_MODEL"}
+    return subprocess.run(list(map(str, cmd)), capture_output=True, text=True, timeout=120,
+                          env={**clean, **env})
 
 
 def _edge_denoise(src, dst, *args):
@@ -49,9 +54,7 @@ def noisy(tmp_path_factory):
 
 @pytest.mark.parametrize("atten", ["0", "6"])
 def test_applyplugin_gives_edge_denoise_delayed_by_the_latency(noisy, tmp_path, atten):
-    _need("applyplugin")
-    r = subprocess.run(["applyplugin", "-s1", str(noisy), str(tmp_path / "p.wav"), str(_plugin()),
-                        "percepnet_mono", atten, "0"], capture_output=True, text=True, timeout=120)
+    r = _host("applyplugin", "-s1", noisy, tmp_path / "p.wav", _plugin(), "percepnet_mono", atten, "0")
     assert r.returncode == 0, r.stderr
     ref = _edge_denoise(noisy, tmp_path / "e.wav", "--atten-lim", atten)
     delay = HOP + latency_samples()
@@ -62,11 +65,9 @@ def test_applyplugin_gives_edge_denoise_delayed_by_the_latency(noisy, tmp_path, 
 
 
 def test_sox_compensates_the_latency_port_and_any_block_size_gives_the_same(noisy, tmp_path):
-    _need("sox")
     # a 2000-byte buffer gives sox blocks of 500 samples, not a multiple of the 480-sample hop
-    r = subprocess.run(["sox", "--buffer", "2000", str(noisy), str(tmp_path / "s.wav"),
-                        "ladspa", "-l", str(_plugin()), "percepnet_mono", "6", "0"],
-                       capture_output=True, text=True, timeout=120)
+    r = _host("sox", "--buffer", "2000", noisy, tmp_path / "s.wav",
+              "ladspa", "-l", _plugin(), "percepnet_mono", "6", "0")
     assert r.returncode == 0, r.stderr
     ref = _edge_denoise(noisy, tmp_path / "e.wav", "--atten-lim", "6")
     y = read_wav(tmp_path / "s.wav")
@@ -75,9 +76,7 @@ def test_sox_compensates_the_latency_port_and_any_block_size_gives_the_same(nois
 
 
 def test_bypass_gives_the_input_delayed_by_the_same_latency(noisy, tmp_path):
-    _need("applyplugin")
-    r = subprocess.run(["applyplugin", "-s1", str(noisy), str(tmp_path / "b.wav"), str(_plugin()),
-                        "percepnet_mono", "0", "1"], capture_output=True, text=True, timeout=120)
+    r = _host("applyplugin", "-s1", noisy, tmp_path / "b.wav", _plugin(), "percepnet_mono", "0", "1")
     assert r.returncode == 0, r.stderr
     x = read_wav(noisy)
     delay = HOP + latency_samples()
@@ -87,25 +86,21 @@ def test_bypass_gives_the_input_delayed_by_the_same_latency(noisy, tmp_path):
 
 
 def test_another_rate_is_refused_with_a_reason(tmp_path):
-    _need("sox")
     write_wav(tmp_path / "n44.wav", np.zeros(44100, np.float32), rate=44100)
-    r = subprocess.run(["sox", str(tmp_path / "n44.wav"), str(tmp_path / "o.wav"),
-                        "ladspa", "-l", str(_plugin()), "percepnet_mono", "0", "0"], capture_output=True, text=True, timeout=60)
+    r = _host("sox", tmp_path / "n44.wav", tmp_path / "o.wav", "ladspa", "-l", _plugin(), "percepnet_mono", "0", "0")
     assert r.returncode != 0
     assert "44100 Hz is not supported" in r.stderr
 
 
 def test_model_from_the_environment_or_beside_the_library(noisy, tmp_path):
-    _need("applyplugin")
     alone = tmp_path / "libpercepnet_ladspa.so"      # no percepnet.pnw beside this copy
     shutil.copy(_plugin(), alone)
-    cmd = ["applyplugin", str(noisy), str(tmp_path / "p.wav"), str(alone), "percepnet_mono", "0", "0"]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    cmd = ["applyplugin", noisy, tmp_path / "p.wav", alone, "percepnet_mono", "0", "0"]
+    r = _host(*cmd)
     assert r.returncode != 0
     assert f"{tmp_path}/percepnet.pnw" in r.stderr
     tiny = FIXTURES / "tiny.pnw"
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "PERCEPNET_MODEL": str(tiny)})
+    r = _host(*cmd, PERCEPNET_MODEL=str(tiny))
     assert r.returncode == 0, r.stderr
     ref = _edge_denoise(noisy, tmp_path / "e.wav", "--model", str(tiny))
     delay = HOP + latency_samples()
