@@ -343,7 +343,7 @@ def test_edge_bench_board_rpi4_runs_on_the_vm_and_prints_json(board):
 def test_a_login_with_only_the_narrowed_sudo_right_deploys_and_can_do_nothing_else(board, capsys):
     from edge.flash import sudo
     # A deploy login with full passwordless sudo, as a fresh Raspberry Pi OS user has.
-    board.sh("id deployer >/dev/null 2>&1 || useradd -m deployer; install -d -o deployer "
+    board.sh("id deployer >/dev/null 2>&1 || useradd -m -G audio deployer; install -d -o deployer "
              "~deployer/.ssh && install -o deployer -m 600 /root/.ssh/authorized_keys ~deployer/.ssh/ "
              "&& echo 'deployer ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deployer-full")
     login = ["--host", "deployer@127.0.0.1", *board.cli_host_args()[2:], "--service-user", "pi"]
