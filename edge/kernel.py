@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.native import HOP, NB_BANDS, NB_FEATURES, NativeError, check, fn, fptr
+from edge.native import HOP, NB_BANDS, NB_FEATURES, RATES, SAMPLE_RATE, NativeError, check, fn, fptr
 
 
 class _Config(C.Structure):
-    _fields_ = [("comb", C.c_int), ("postfilter", C.c_int)]
+    _fields_ = [("comb", C.c_int), ("postfilter", C.c_int), ("rate", C.c_int)]
 
 
 class _Stats(C.Structure):
@@ -20,9 +20,19 @@ class _Stats(C.Structure):
                 ("total_us", C.c_double)]
 
 
-def latency_samples() -> int:
-    """Algorithmic delay of the kernel: output sample n is input sample n - latency."""
-    return int(fn("pn_latency_samples")())
+def hop_samples(rate: int = SAMPLE_RATE) -> int:
+    """Samples in one 10 ms hop at `rate`; a rate the kernel does not take is refused."""
+    n = int(fn("pn_hop_samples")(int(rate)))
+    if n <= 0:
+        raise NativeError(f"{rate} Hz is not a supported sample rate; percepnet-edge takes "
+                          + ", ".join(str(r) for r in RATES) + " Hz")
+    return n
+
+
+def latency_samples(rate: int = SAMPLE_RATE) -> int:
+    """Algorithmic delay of the kernel at `rate`: output sample n is input sample n - latency."""
+    hop_samples(rate)
+    return int(fn("pn_latency_samples")(int(rate)))
 
 
 def band_centres_hz() -> np.ndarray:
@@ -35,10 +45,14 @@ def band_centres_hz() -> np.ndarray:
 class Kernel:
     """One pn_state. Without a model, process() runs the DSP with unit gains and no comb
     (audio passes through, delayed by `latency`); with a .pnw model it runs the network.
-    atten_lim: no band's gain goes below -atten_lim dB (None or 0: no limit)."""
+    atten_lim: no band's gain goes below -atten_lim dB (None or 0: no limit). rate: of the
+    samples in and out (one of RATES; others than 48 kHz are converted inside the kernel), a
+    hop being `hop` = rate / 100 samples."""
 
     def __init__(self, model: str | Path | None = None, *, comb: bool = True, postfilter: bool = True,
-                 atten_lim: float | None = None):
+                 atten_lim: float | None = None, rate: int = SAMPLE_RATE):
+        self.hop = hop_samples(rate)
+        self.rate = int(rate)
         self._st = C.c_void_p()
         self._model = C.c_void_p()
         if model is not None:
@@ -46,7 +60,7 @@ class Kernel:
             code = fn("pn_model_load_file")(str(model).encode(), C.byref(self._model), err, len(err))
             if code != 0:
                 raise NativeError(f"{model}: {err.value.decode(errors='replace') or fn('pn_strerror')(code).decode()}")
-        cfg = _Config(int(bool(comb)), int(bool(postfilter)))
+        cfg = _Config(int(bool(comb)), int(bool(postfilter)), self.rate)
         code = fn("pn_create")(C.byref(cfg), self._model, C.byref(self._st))
         if code != 0:
             self._free_model()
@@ -56,10 +70,10 @@ class Kernel:
             raise NativeError(f"attenuation limit must be 0 (off) or a positive number of dB, "
                               f"got {atten_lim}")
         self.has_model = model is not None
-        self.latency = latency_samples()
-        self._in = np.zeros(HOP, np.float32)
-        self._clean = np.zeros(HOP, np.float32)
-        self._out = np.zeros(HOP, np.float32)
+        self.latency = latency_samples(rate)
+        self._in = np.zeros(self.hop, np.float32)
+        self._clean = np.zeros(self.hop, np.float32)
+        self._out = np.zeros(self.hop, np.float32)
         self._feat = np.zeros(NB_FEATURES, np.float32)
         self._g = np.zeros(NB_BANDS, np.float32)
         self._r = np.zeros(NB_BANDS, np.float32)
@@ -77,8 +91,8 @@ class Kernel:
 
     def _load(self, dst: np.ndarray, hop) -> None:
         a = np.asarray(hop, dtype=np.float32)
-        if a.shape != (HOP,):
-            raise NativeError(f"a hop is {HOP} samples, got shape {a.shape}")
+        if a.shape != (self.hop,):
+            raise NativeError(f"a hop is {self.hop} samples at {self.rate} Hz, got shape {a.shape}")
         dst[:] = a
 
     def _live(self):
@@ -87,7 +101,7 @@ class Kernel:
         return self._st
 
     def process(self, hop, out: np.ndarray | None = None) -> np.ndarray:
-        """One hop in, one hop out: a new array, or written into `out` (float32[480]) so that a
+        """One hop in, one hop out: a new array, or written into `out` (float32[hop]) so that a
         real-time caller allocates nothing per hop."""
         st = self._live()
         self._load(self._in, hop)
@@ -187,4 +201,4 @@ def analyze_pair(noisy: np.ndarray, clean: np.ndarray):
     return feats, gains, strengths
 
 
-__all__ = ["Kernel", "analyze_pair", "band_centres_hz", "latency_samples"]
+__all__ = ["Kernel", "analyze_pair", "band_centres_hz", "hop_samples", "latency_samples"]

@@ -22,9 +22,10 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 # Mirrors of native/include/percepnet.h (a test checks they agree with it).
-ABI_VERSION = 2
-SAMPLE_RATE = 48000
-HOP = 480
+ABI_VERSION = 3
+SAMPLE_RATE = 48000                                   # the kernel's own rate
+HOP = 480                                             # 10 ms at SAMPLE_RATE
+RATES = (8000, 16000, 24000, 32000, 44100, 48000)     # what a state takes (pn_hop_samples)
 NB_BANDS = 34
 NB_FEATURES = 70
 NB_OUTPUTS = 68
@@ -45,7 +46,8 @@ _PROTOTYPES = {
     "pn_abi_version": (C.c_int, []),
     "pn_version_string": (C.c_char_p, []),
     "pn_strerror": (C.c_char_p, [C.c_int]),
-    "pn_latency_samples": (C.c_int, []),
+    "pn_hop_samples": (C.c_int, [C.c_int]),
+    "pn_latency_samples": (C.c_int, [C.c_int]),
     "pn_feature_version": (C.c_int, []),
     "pn_band_centres_hz": (None, [_F]),
     "pn_config_default": (None, [_P]),

@@ -85,11 +85,11 @@ def test_bypass_gives_the_input_delayed_by_the_same_latency(noisy, tmp_path):
     assert not np.any(y[:delay])
 
 
-def test_another_rate_is_refused_with_a_reason(tmp_path):
-    write_wav(tmp_path / "n44.wav", np.zeros(44100, np.float32), rate=44100)
-    r = _host("sox", tmp_path / "n44.wav", tmp_path / "o.wav", "ladspa", "-l", _plugin(), "percepnet_mono", "0", "0")
+def test_a_rate_the_kernel_does_not_take_is_refused_with_a_reason(tmp_path):
+    write_wav(tmp_path / "n22.wav", np.zeros(22050, np.float32), rate=22050)
+    r = _host("sox", tmp_path / "n22.wav", tmp_path / "o.wav", "ladspa", "-l", _plugin(), "percepnet_mono", "0", "0")
     assert r.returncode != 0
-    assert "44100 Hz is not supported" in r.stderr
+    assert "22050 Hz: sample rate not supported" in r.stderr
 
 
 def test_model_from_the_environment_or_beside_the_library(noisy, tmp_path):
@@ -122,6 +122,7 @@ def test_each_boards_plugin_passes_the_c_drive(board):
                     str(variant / "percepnet.pnw"))
     assert r.returncode == 0, f"{board}: {r.stdout[-3000:]}\n{r.stderr[-3000:]}"
     assert f"latency {HOP + latency_samples()} samples" in r.stdout and "run() allocated nothing" in r.stdout
+    assert f"16000 Hz: latency {160 + latency_samples(16000)} samples" in r.stdout
 
 
 def test_plugin_is_clean_under_asan():

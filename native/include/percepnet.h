@@ -1,11 +1,14 @@
 /* percepnet-edge native kernel: PercepNet-style speech enhancement, 48 kHz, 10 ms hops.
  *
- * One opaque state per audio stream. Per 480-sample hop:
+ * A state works at the rate its config names (8, 16, 24, 32, 44.1 or 48 kHz): a hop is then
+ * pn_hop_samples(rate) = rate / 100 samples, converted to 48 kHz and back inside the calls
+ * below (48 kHz itself is not converted). One opaque state per audio stream. Per hop:
  *   pn_analyze()    pushes the hop, returns the network features of the newest frame;
  *   pn_synthesize() applies band gains and comb strengths to the frame PN_LOOKAHEAD_FRAMES
- *                   hops back and returns 480 output samples;
+ *                   hops back and returns one hop of output;
  *   pn_process()    does both with the built-in int8 network (needs a model).
- * Output is the input delayed by pn_latency_samples() (window overlap + lookahead).
+ * Output is the input delayed by pn_latency_samples(rate) (window overlap + lookahead, plus
+ * the conversions' 2 * 16 samples at other rates than 48 kHz).
  * Samples are float in [-1, 1]. Nothing here allocates after create, prints or aborts. */
 #ifndef PERCEPNET_H
 #define PERCEPNET_H
@@ -22,9 +25,9 @@ extern "C" {
 #define PN_EXPORT
 #endif
 
-#define PN_ABI_VERSION 2
-#define PN_SAMPLE_RATE 48000
-#define PN_HOP 480             /* 10 ms */
+#define PN_ABI_VERSION 3
+#define PN_SAMPLE_RATE 48000   /* the kernel's own rate */
+#define PN_HOP 480             /* 10 ms at PN_SAMPLE_RATE */
 #define PN_WINDOW 960          /* 20 ms, power-complementary */
 #define PN_BINS 481            /* 50 Hz apart */
 #define PN_NB_BANDS 34
@@ -44,7 +47,8 @@ enum {
     PN_ERR_MODEL_SHAPE = -7,    /* layer sizes disagree with PN_NB_FEATURES/PN_NB_OUTPUTS */
     PN_ERR_NO_MODEL = -8,       /* pn_process on a state created without a model */
     PN_ERR_SIMD = -9,           /* requested SIMD path not compiled in or not supported by CPU */
-    PN_ERR_MODEL_FEATURES = -10 /* model trained on another feature version or sample rate */
+    PN_ERR_MODEL_FEATURES = -10,/* model trained on another feature version or sample rate */
+    PN_ERR_RATE = -11           /* sample rate not among 8000, 16000, 24000, 32000, 44100, 48000 */
 };
 
 typedef struct pn_state pn_state;
@@ -54,6 +58,7 @@ typedef struct pn_nnet pn_nnet;
 typedef struct {
     int comb;        /* 1: mix the comb-filtered spectrum by the strengths (default 1) */
     int postfilter;  /* 1: envelope postfilter and energy normalisation (default 1) */
+    int rate;        /* Hz of the caller's samples (default PN_SAMPLE_RATE) */
 } pn_config;
 
 typedef struct {
@@ -75,7 +80,10 @@ typedef struct {
 PN_EXPORT int pn_abi_version(void);
 PN_EXPORT const char *pn_version_string(void);
 PN_EXPORT const char *pn_strerror(int err);
-PN_EXPORT int pn_latency_samples(void);
+/* At `rate`: samples per hop (rate / 100), and the delay from input to output of a state
+ * (PN_ERR_RATE for a rate the kernel does not take). */
+PN_EXPORT int pn_hop_samples(int rate);
+PN_EXPORT int pn_latency_samples(int rate);
 PN_EXPORT int pn_feature_version(void);
 /* Centre frequency of each of the PN_NB_BANDS bands, Hz (band b spans centres b-1..b+1). */
 PN_EXPORT void pn_band_centres_hz(float *hz);
@@ -89,7 +97,8 @@ PN_EXPORT void pn_model_free(pn_model *model);
 PN_EXPORT int pn_model_get_info(const pn_model *model, pn_model_info *info);
 
 /* Streams. model may be NULL (DSP only: oracle, explicit gains, benchmarks).
- * The model must outlive every state created from it. */
+ * The model must outlive every state created from it. A config with a rate the kernel does not
+ * take gives PN_ERR_RATE. in, out, noisy and clean hold one hop at the state's rate. */
 PN_EXPORT int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out);
 PN_EXPORT void pn_destroy(pn_state *st);
 PN_EXPORT void pn_reset(pn_state *st);

@@ -1,8 +1,9 @@
 /* Drives libpercepnet_ladspa.so as a LADSPA host would, on the host and under qemu for each
  * board, and compares it with the kernel linked in here:
  *   ladspa_check PLUGIN.so MODEL.pnw
- * Checks: other rates refused; output = the kernel's output delayed by the `latency` port, bit
- * for bit, for any block sizes (and in place); the attenuation port; bypass = the input delayed
+ * Checks: rates the kernel does not take refused; output = the kernel's output delayed by the
+ * `latency` port, bit for bit, for any block sizes (and in place), at 48 kHz and at 16 and
+ * 44.1 kHz (converted inside the kernel); the attenuation port; bypass = the input delayed
  * by the same latency, and back to the kernel's output (it kept running); a NaN sample does not
  * stop the stream; activate() starts over; run() calls no allocator (malloc and friends are
  * interposed here and counted). */
@@ -42,16 +43,20 @@ static float sig[LEN], ref[LEN], ref6[LEN], out[LEN];
 static LADSPA_Data atten, bypass, latency;
 static const LADSPA_Descriptor *d;
 
-/* The kernel's own output for sig with an attenuation limit of db */
-static int kernel_out(const char *model_path, float db, float *y)
+/* The kernel's own output for HOPS hops of sig at `rate` with an attenuation limit of db */
+static int kernel_out(const char *model_path, float db, int rate, float *y)
 {
     pn_model *m;
     pn_state *st;
+    pn_config cfg;
+    pn_config_default(&cfg);
+    cfg.rate = rate;
+    const int hop = pn_hop_samples(rate);
     if (pn_model_load_file(model_path, &m, NULL, 0) != PN_OK)
         return 0;
-    int ok = pn_create(NULL, m, &st) == PN_OK && pn_set_atten_lim(st, db) == PN_OK;
+    int ok = pn_create(&cfg, m, &st) == PN_OK && pn_set_atten_lim(st, db) == PN_OK;
     for (int h = 0; ok && h < HOPS; h++)
-        ok = pn_process(st, sig + h * PN_HOP, y + h * PN_HOP) == PN_OK;
+        ok = pn_process(st, sig + h * hop, y + h * hop) == PN_OK;
     pn_destroy(st);
     pn_model_free(m);
     return ok;
@@ -80,6 +85,26 @@ static float err_delayed(const float *y, const float *x, int delay, int from, in
     return e;
 }
 
+/* At another rate than 48 kHz: the latency port, and the kernel's output at that rate delayed
+ * by one hop, bit for bit, in odd block sizes. */
+static int check_rate(const char *model_path, int rate, const int *sizes)
+{
+    const int hop = pn_hop_samples(rate), n = HOPS * hop;
+    CHECK(kernel_out(model_path, 0.f, rate, ref));
+    LADSPA_Handle h = d->instantiate(d, (unsigned long)rate);
+    CHECK(h);
+    d->connect_port(h, PORT_ATTEN, &atten);
+    d->connect_port(h, PORT_BYPASS, &bypass);
+    d->connect_port(h, PORT_LATENCY, &latency);
+    d->activate(h);
+    play(h, sig, out, 0, n, sizes);
+    CHECK((int)latency == hop + pn_latency_samples(rate));
+    CHECK(err_delayed(out, ref, hop, 0, n) == 0.f);
+    d->cleanup(h);
+    printf("%d Hz: latency %d samples\n", rate, (int)latency);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -90,7 +115,7 @@ int main(int argc, char **argv)
     for (int i = 0; i < LEN; i++)  /* a vowel-like harmonic tone in noise */
         sig[i] = 0.1f * sinf(0.0196f * i) + 0.05f * sinf(0.0392f * i + 1.f)
                  + 0.08f * ((float)rand() / RAND_MAX - 0.5f);
-    CHECK(kernel_out(argv[2], 0.f, ref) && kernel_out(argv[2], 6.f, ref6));
+    CHECK(kernel_out(argv[2], 0.f, PN_SAMPLE_RATE, ref) && kernel_out(argv[2], 6.f, PN_SAMPLE_RATE, ref6));
     CHECK(setenv("PERCEPNET_MODEL", argv[2], 1) == 0);
 
     void *so = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
@@ -103,7 +128,7 @@ int main(int argc, char **argv)
     CHECK(LADSPA_IS_HARD_RT_CAPABLE(d->Properties) && !LADSPA_IS_INPLACE_BROKEN(d->Properties));
     CHECK(!strcmp(d->PortNames[PORT_LATENCY], "latency"));
     CHECK(d->PortDescriptors[PORT_LATENCY] == (LADSPA_PORT_OUTPUT | LADSPA_PORT_CONTROL));
-    CHECK(d->instantiate(d, 44100) == NULL && d->instantiate(d, 16000) == NULL);
+    CHECK(d->instantiate(d, 22050) == NULL && d->instantiate(d, 96000) == NULL);
 
     allocs = 0;
     counting = 1;
@@ -120,7 +145,7 @@ int main(int argc, char **argv)
     d->activate(h);
     play(h, sig, out, 0, LEN, hop_sized);
     const int L = (int)latency;
-    CHECK(L == PN_HOP + pn_latency_samples());
+    CHECK(L == PN_HOP + pn_latency_samples(PN_SAMPLE_RATE));
     CHECK(err_delayed(out, ref, PN_HOP, 0, LEN) == 0.f);
     d->activate(h);
     play(h, sig, out, 0, LEN, odd);
@@ -172,6 +197,9 @@ int main(int argc, char **argv)
 
     CHECK(allocs == 0);
     d->cleanup(h);
+    if (check_rate(argv[2], 16000, odd) || check_rate(argv[2], 44100, odd))
+        return 1;
+    CHECK(allocs == 0);
     dlclose(so);
     printf("ok: latency %d samples, output = kernel delayed by one hop, bit-exact for block sizes "
            "1..4096%s\n", L, COUNTS_ALLOCS ? "; run() allocated nothing" : "");

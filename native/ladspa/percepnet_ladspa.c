@@ -1,10 +1,11 @@
 /* LADSPA plugin: the kernel as a mono effect for PipeWire's filter-chain, sox, Ardour...
  *
- * The host's blocks, of any size, are gathered into 480-sample hops: output sample n is the
+ * The host's blocks, of any size, are gathered into 10 ms hops: output sample n is the
  * kernel's output for input sample n - latency, with latency = one hop of gathering plus
- * pn_latency_samples(), reported on the `latency` output port. Bypass plays the input delayed
- * by the same latency (the kernel keeps running, so switching back is seamless), crossfaded
- * over one hop. 48 kHz only for now: instantiate() refuses other rates.
+ * pn_latency_samples(rate), reported on the `latency` output port. Bypass plays the input
+ * delayed by the same latency (the kernel keeps running, so switching back is seamless),
+ * crossfaded over one hop. Any rate the kernel takes (8 to 48 kHz, converted inside it);
+ * instantiate() refuses others.
  *
  * The model is $PERCEPNET_MODEL, or percepnet.pnw in the plugin's own directory. Everything is
  * allocated in instantiate(); run() neither allocates, locks nor prints. */
@@ -31,11 +32,12 @@ typedef struct {
     LADSPA_Data *port[N_PORTS];
     float atten_db;            /* the limit the state has */
     float mix;                 /* 0: enhanced, 1: bypassed; < 0 right after activate */
+    int hop;                   /* samples per hop at the host's rate, at most PN_HOP */
     int pos;                   /* position in the hop being gathered (and the one being played) */
     float in[PN_HOP];          /* the hop being gathered */
     float wet[PN_HOP];         /* the last hop's kernel output, played while the next gathers */
     float dry[PN_HOP];         /* the same hop of input, delayed as the kernel delays it */
-    float *delay;              /* pn_latency_samples() of input, for dry */
+    float *delay;              /* pn_latency_samples(rate) of input, for dry */
     int delay_len, delay_pos;
 } plugin;
 
@@ -66,8 +68,11 @@ static int model_path(char *path, size_t size)
 static LADSPA_Handle instantiate(const LADSPA_Descriptor *d, unsigned long rate)
 {
     (void)d;
-    if (rate != PN_SAMPLE_RATE) {
-        fprintf(stderr, "percepnet: %lu Hz is not supported (48000 Hz only)\n", rate);
+    pn_config cfg;
+    pn_config_default(&cfg);
+    cfg.rate = rate > PN_SAMPLE_RATE ? 0 : (int)rate;
+    if (pn_hop_samples(cfg.rate) < 0) {
+        fprintf(stderr, "percepnet: %lu Hz: %s\n", rate, pn_strerror(PN_ERR_RATE));
         return NULL;
     }
     char path[4096], err[256] = "";
@@ -78,11 +83,12 @@ static LADSPA_Handle instantiate(const LADSPA_Descriptor *d, unsigned long rate)
     plugin *p = calloc(1, sizeof *p);
     if (!p)
         return NULL;
-    p->delay_len = pn_latency_samples();
+    p->hop = pn_hop_samples(cfg.rate);
+    p->delay_len = pn_latency_samples(cfg.rate);
     p->delay = calloc((size_t)p->delay_len, sizeof *p->delay);
     int rc = p->delay ? pn_model_load_file(path, &p->model, err, sizeof err) : PN_ERR_NOMEM;
     if (rc == PN_OK)
-        rc = pn_create(NULL, p->model, &p->st);
+        rc = pn_create(&cfg, p->model, &p->st);
     if (rc != PN_OK) {
         fprintf(stderr, "percepnet: %s: %s\n", path, *err ? err : pn_strerror(rc));
         cleanup(p);
@@ -112,14 +118,14 @@ static void activate(LADSPA_Handle h)
 /* The gathered hop is complete: enhance it into wet, delay it into dry. */
 static void hop(plugin *p)
 {
-    for (int i = 0; i < PN_HOP; i++) {
+    for (int i = 0; i < p->hop; i++) {
         p->dry[i] = p->delay[p->delay_pos];
         p->delay[p->delay_pos] = p->in[i];
         if (++p->delay_pos == p->delay_len)
             p->delay_pos = 0;
     }
     if (pn_process(p->st, p->in, p->wet) != PN_OK)
-        memcpy(p->wet, p->dry, sizeof p->wet);  /* never silence */
+        memcpy(p->wet, p->dry, (size_t)p->hop * sizeof *p->wet);  /* never silence */
 }
 
 static void run(LADSPA_Handle h, unsigned long n)
@@ -127,7 +133,7 @@ static void run(LADSPA_Handle h, unsigned long n)
     plugin *p = h;
     const LADSPA_Data *in = p->port[PORT_IN];
     LADSPA_Data *out = p->port[PORT_OUT];
-    *p->port[PORT_LATENCY] = (LADSPA_Data)(PN_HOP + p->delay_len);
+    *p->port[PORT_LATENCY] = (LADSPA_Data)(p->hop + p->delay_len);
 
     float db = *p->port[PORT_ATTEN];   /* NaN keeps the last limit */
     db = db < 0.f ? 0.f : (db > ATTEN_MAX_DB ? ATTEN_MAX_DB : db);
@@ -140,10 +146,10 @@ static void run(LADSPA_Handle h, unsigned long n)
     for (unsigned long i = 0; i < n; i++) {
         const float x = in[i];         /* read before out[i] is written: in-place is fine */
         if (p->mix != target)
-            p->mix = target > p->mix ? fminf(p->mix + 1.f / PN_HOP, target) : fmaxf(p->mix - 1.f / PN_HOP, target);
+            p->mix = target > p->mix ? fminf(p->mix + 1.f / p->hop, target) : fmaxf(p->mix - 1.f / p->hop, target);
         out[i] = (1.f - p->mix) * p->wet[p->pos] + p->mix * p->dry[p->pos];
         p->in[p->pos] = isfinite(x) ? x : 0.f;  /* the kernel refuses a hop with a NaN in it */
-        if (++p->pos == PN_HOP) {
+        if (++p->pos == p->hop) {
             hop(p);
             p->pos = 0;
         }
@@ -174,7 +180,7 @@ static const LADSPA_Descriptor descriptor = {
     .UniqueID = UNIQUE_ID,
     .Label = "percepnet_mono",
     .Properties = LADSPA_PROPERTY_HARD_RT_CAPABLE,
-    .Name = "PercepNet speech enhancement (mono, 48 kHz)",
+    .Name = "PercepNet speech enhancement (mono, 8-48 kHz)",
     .Maker = "percepnet-edge",
     .Copyright = "BSD-3-Clause",
     .PortCount = N_PORTS,

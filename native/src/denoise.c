@@ -12,7 +12,23 @@
 #define LOG_FLOOR 1e-5f
 #define EPS 1e-9f
 
-int pn_latency_samples(void) { return (PN_LOOKAHEAD_FRAMES + 1) * PN_HOP; }
+int pn_hop_samples(int rate)
+{
+    static const int rates[] = {8000, 16000, 24000, 32000, 44100, 48000};
+    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
+        if (rate == rates[i])
+            return rate / 100;
+    return PN_ERR_RATE;
+}
+
+int pn_latency_samples(int rate)
+{
+    const int hop = pn_hop_samples(rate);
+    if (hop < 0)
+        return hop;
+    /* window overlap and lookahead, then the conversion each way, PN_RESAMPLE_HALF each */
+    return (PN_LOOKAHEAD_FRAMES + 1) * hop + (rate == PN_SAMPLE_RATE ? 0 : 2 * PN_RESAMPLE_HALF);
+}
 
 void pn_config_default(pn_config *cfg)
 {
@@ -20,6 +36,7 @@ void pn_config_default(pn_config *cfg)
         return;
     cfg->comb = 1;
     cfg->postfilter = 1;
+    cfg->rate = PN_SAMPLE_RATE;
 }
 
 double pn_now_us(void)
@@ -43,12 +60,20 @@ int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out)
         pn_config_default(&st->cfg);
     st->model = model;
     st->ops = pn_dsp_ops_active();
-    if (model) {
-        int rc = pn_nnet_create(model, &st->nn);
-        if (rc != PN_OK) {
-            free(st);
-            return rc;
-        }
+    st->hop = pn_hop_samples(st->cfg.rate);
+    int rc = st->hop < 0 ? st->hop : PN_OK;
+    if (rc == PN_OK && st->hop != PN_HOP) {
+        rc = pn_resampler_init(&st->up, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
+        if (rc == PN_OK)
+            rc = pn_resampler_init(&st->up_clean, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
+        if (rc == PN_OK)
+            rc = pn_resampler_init(&st->down, PN_SAMPLE_RATE, st->cfg.rate, PN_HOP);
+    }
+    if (rc == PN_OK && model)
+        rc = pn_nnet_create(model, &st->nn);
+    if (rc != PN_OK) {
+        pn_destroy(st);
+        return rc;
     }
     pn_fft_init(&st->fft, st->ops->fft_stage);
     pn_bands_init(&st->bands);
@@ -63,6 +88,9 @@ void pn_destroy(pn_state *st)
     if (!st)
         return;
     pn_nnet_destroy(st->nn);
+    pn_resampler_free(&st->up);
+    pn_resampler_free(&st->up_clean);
+    pn_resampler_free(&st->down);
     free(st);
 }
 
@@ -74,6 +102,11 @@ void pn_reset(pn_state *st)
     pn_pitch_reset(&st->pitch);
     pn_nnet_reset(st->nn);
     st->period = PN_PITCH_MIN;
+    if (st->hop != PN_HOP) {
+        pn_resampler_reset(&st->up);
+        pn_resampler_reset(&st->up_clean);
+        pn_resampler_reset(&st->down);
+    }
 }
 
 void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int period, int kmax, float *q)
@@ -89,19 +122,29 @@ void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int per
         q[b] = C[b] / sqrtf(t->E[s][b] * Ep[b] + 1e-12f);
 }
 
-int pn_hop_is_finite(const float *x)
+int pn_hop_is_finite(const float *x, int n)
 {
     float acc = 0.f;
-    for (int i = 0; i < PN_HOP; i++)
+    for (int i = 0; i < n; i++)
         acc += x[i] * 0.f;  /* NaN or infinity make it NaN */
     return acc == 0.f;
 }
 
+const float *pn_state_to_kernel(pn_resampler *r, const pn_state *st, const float *x, float *buf)
+{
+    if (st->hop == PN_HOP)
+        return x;
+    pn_resample(r, x, st->hop, buf);
+    return buf;
+}
+
 int pn_analyze(pn_state *st, const float *in, float *features)
 {
-    if (!st || !in || !features || !pn_hop_is_finite(in))
+    if (!st || !in || !features || !pn_hop_is_finite(in, st->hop))
         return PN_ERR_ARG;  /* a NaN would stay in the history and the pitch track */
     double t0 = pn_now_us();
+    float buf[PN_HOP];
+    in = pn_state_to_kernel(&st->up, st, in, buf);
     pn_track *t = &st->noisy;
     pn_track_push(t, &st->fft, &st->bands, st->window, in);
     pn_pitch_push(&st->pitch, st->ops, t->hist + PN_HIST - PN_HOP);
@@ -204,10 +247,13 @@ int pn_synthesize(pn_state *st, const float *gains, const float *strengths, floa
         Z[k].i *= g_bin[k];
     }
     pn_irfft(&st->fft, Z, x);
+    float y48[PN_HOP], *y = st->hop == PN_HOP ? out : y48;
     for (int i = 0; i < PN_HOP; i++)
-        out[i] = st->window[i] * x[i] + st->synth_mem[i];
+        y[i] = st->window[i] * x[i] + st->synth_mem[i];
     for (int i = 0; i < PN_HOP; i++)
         st->synth_mem[i] = st->window[PN_HOP + i] * x[PN_HOP + i];
+    if (y != out)
+        pn_resample(&st->down, y, PN_HOP, out);
 
     st->stats.dsp_us = st->analyze_us + (float)(pn_now_us() - t0);
     st->stats.total_us += st->stats.dsp_us + st->stats.nnet_us;

@@ -33,12 +33,13 @@ static float strength(float qx, float qy, float eps, float *g)
 int pn_oracle_step(pn_state *st, const float *noisy, const float *clean, float *features, float *gains,
                    float *strengths)
 {
-    if (!st || !noisy || !clean || !features || !gains || !strengths || !pn_hop_is_finite(clean))
+    if (!st || !noisy || !clean || !features || !gains || !strengths || !pn_hop_is_finite(clean, st->hop))
         return PN_ERR_ARG;
     int rc = pn_analyze(st, noisy, features);
     if (rc != PN_OK)
         return rc;
-    pn_track_push(&st->clean, &st->fft, &st->bands, st->window, clean);
+    float buf[PN_HOP];
+    pn_track_push(&st->clean, &st->fft, &st->bands, st->window, pn_state_to_kernel(&st->up_clean, st, clean, buf));
 
     const int back = PN_LOOKAHEAD_FRAMES;
     const float *Ey = st->noisy.E[pn_track_slot(&st->noisy, back)];

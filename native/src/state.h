@@ -2,6 +2,7 @@
 #ifndef PN_STATE_H
 #define PN_STATE_H
 
+#include "resample.h"
 #include "stft.h"
 
 struct pn_state {
@@ -13,6 +14,9 @@ struct pn_state {
     pn_fft fft;
     pn_bands bands;
     float window[PN_WINDOW];
+    int hop;                    /* samples per hop at cfg.rate */
+    /* cfg.rate to 48 kHz (noisy and, for the oracle, clean) and back; unused at 48 kHz */
+    pn_resampler up, up_clean, down;
     /* cleared by pn_reset from here on */
     pn_track noisy;
     pn_track clean;             /* oracle only */
@@ -28,7 +32,9 @@ struct pn_state {
  * from the other periods (taps -PN_COMB_M..kmax without k = 0): the band pitch coherence. */
 void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int period, int kmax, float *q);
 double pn_now_us(void);
-/* 1 when all PN_HOP samples are finite */
-int pn_hop_is_finite(const float *x);
+/* 1 when all n samples are finite */
+int pn_hop_is_finite(const float *x, int n);
+/* x, one hop at the state's rate, at 48 kHz: x itself at 48 kHz, else converted into buf */
+const float *pn_state_to_kernel(pn_resampler *r, const pn_state *st, const float *x, float *buf);
 
 #endif

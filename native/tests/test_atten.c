@@ -26,7 +26,7 @@ static int run(pn_state *st, const float *g, const float *r, float *y)
 /* output energy over input energy, dB, once the delay line is full */
 static double ratio_db(const float *y)
 {
-    const int L = pn_latency_samples();
+    const int L = pn_latency_samples(PN_SAMPLE_RATE);
     double ei = 0.0, eo = 0.0;
     for (int i = L + PN_HOP; i < LEN; i++) {
         ei += (double)sig[i - L] * sig[i - L];
@@ -47,7 +47,7 @@ int main(void)
     for (int i = 0; i < LEN; i++)  /* a harmonic tone in noise: the comb filter has work to do */
         sig[i] = 0.2f * sinf(0.0261799f * i) + 0.1f * sinf(0.0523599f * i)
                  + 0.05f * ((float)rand() / RAND_MAX - 0.5f);
-    const int L = pn_latency_samples();
+    const int L = pn_latency_samples(PN_SAMPLE_RATE);
     const float floor6 = powf(10.f, -6.f / 20.f);
 
     pn_state *st;

@@ -41,7 +41,7 @@ int main(void)
         zeros[b] = 0.f;
     }
     make_signal();
-    const int L = pn_latency_samples();
+    const int L = pn_latency_samples(PN_SAMPLE_RATE);
     CHECK(L == 3 * PN_HOP);  /* 30 ms */
 
     pn_config cfg;

@@ -1,7 +1,7 @@
 /* pn_selftest [LIBRARY.so]: the health check `edge flash` runs on a board.
  *
  * Pushes one second of synthetic voiced audio through pn_analyze/pn_synthesize with unit gains
- * and checks the output is finite, not silent, and the input delayed by pn_latency_samples().
+ * and checks the output is finite, not silent, and the input delayed by pn_latency_samples(PN_SAMPLE_RATE).
  * Without an argument it tests the kernel linked into this program; with one it dlopen()s
  * that library (the copy a release ships in edge/_lib/) and tests it through the same calls.
  * Prints one JSON line; exit 0 healthy, 1 unhealthy, 2 usage. */
@@ -21,7 +21,7 @@ typedef struct {
     int (*abi_version)(void);
     const char *(*version_string)(void);
     const char *(*strerror_)(int);
-    int (*latency_samples)(void);
+    int (*latency_samples)(int);
     const char *(*simd_active)(void);
     void (*config_default)(pn_config *);
     int (*create)(const pn_config *, const pn_model *, pn_state **);
@@ -137,7 +137,7 @@ int main(int argc, char **argv)
     }
     api.destroy(st);
 
-    delay = api.latency_samples();
+    delay = api.latency_samples(PN_SAMPLE_RATE);
     n = HOPS * PN_HOP;
     if (delay < 0 || delay >= n / 2)
         return fail("pn_latency_samples", "out of range");
