@@ -70,8 +70,8 @@ def test_rpi4_matvec_uses_widening_multiply_and_pairwise_accumulate():
 
 def test_rpi5_network_kernels_use_sdot():
     dis = disassembly("rpi5")
-    kernel = function(dis, "pn_matvec_dotprod")
-    assert "sdot" in mnemonics(kernel)
+    # the kernel itself or the row-block loop it branches to (GCC may outline the larger one)
+    assert "sdot" in mnemonics(reachable(dis, "pn_matvec_dotprod", depth=1))
     # the dense and GRU layers of the dotprod copy reach it (inlined or called)
     assert "sdot" in mnemonics(reachable(dis, "pn_nnet_run_dotprod"))
 

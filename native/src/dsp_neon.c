@@ -1,4 +1,7 @@
-/* NEON twins of dsp.c's scalar primitives (armv7 and aarch64). */
+/* NEON twins of dsp.c's scalar primitives (armv7 and aarch64). Multiply-adds are fused
+ * (vfmaq_f32, one rounding, as the AVX2 twins' FMA): AArch64 has no unfused vector
+ * multiply-add, so vmlaq_f32 there is a multiply and an add. Like AVX2, these sums are
+ * reassociated and fused, so they agree with scalar to rounding, not bit for bit. */
 #include <arm_neon.h>
 
 #include "dsp.h"
@@ -12,45 +15,84 @@ static float hsum(float32x4_t v)
     return vget_lane_f32(vpadd_f32(s, s), 0);
 }
 
+/* Four accumulators: a fused multiply-add's latency (4 cycles on Cortex-A72/A76) would
+ * otherwise bound the loop. */
 static float dot_neon(const float *x, const float *y, int n)
 {
-    float32x4_t a0 = vdupq_n_f32(0.f), a1 = vdupq_n_f32(0.f);
+    float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        a0 = vmlaq_f32(a0, vld1q_f32(x + i), vld1q_f32(y + i));
-        a1 = vmlaq_f32(a1, vld1q_f32(x + i + 4), vld1q_f32(y + i + 4));
+    for (; i + 16 <= n; i += 16) {
+        a0 = vfmaq_f32(a0, vld1q_f32(x + i), vld1q_f32(y + i));
+        a1 = vfmaq_f32(a1, vld1q_f32(x + i + 4), vld1q_f32(y + i + 4));
+        a2 = vfmaq_f32(a2, vld1q_f32(x + i + 8), vld1q_f32(y + i + 8));
+        a3 = vfmaq_f32(a3, vld1q_f32(x + i + 12), vld1q_f32(y + i + 12));
     }
-    float acc = hsum(vaddq_f32(a0, a1));
+    for (; i + 4 <= n; i += 4)
+        a0 = vfmaq_f32(a0, vld1q_f32(x + i), vld1q_f32(y + i));
+    float acc = hsum(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
     for (; i < n; i++)
         acc += x[i] * y[i];
     return acc;
 }
 
+/* a[k] += x * y[k..k+4) for k = 0..3, y[0..7) held in y0 and lanes 0..2 of y4: the shifted
+ * vectors are built with vextq_f32 rather than loaded again, unaligned. */
+static inline void xcorr4_step(float32x4_t *a, float32x4_t xv, float32x4_t y0, float32x4_t y4)
+{
+    a[0] = vfmaq_f32(a[0], xv, y0);
+    a[1] = vfmaq_f32(a[1], xv, vextq_f32(y0, y4, 1));
+    a[2] = vfmaq_f32(a[2], xv, vextq_f32(y0, y4, 2));
+    a[3] = vfmaq_f32(a[3], xv, vextq_f32(y0, y4, 3));
+}
+
+/* Lags 0 .. 4*g-1 (g = 1 or 2, a constant at each call) of x against yl, into out. Eight
+ * accumulators keep a fused multiply-add's latency off the critical path where four cannot
+ * (Cortex-A53, Neoverse-N1); each step reads 4 samples of x and 4 new samples of yl. */
+static inline void xcorr_lags(const float *x, const float *yl, int n, int g, float *out)
+{
+    float32x4_t a[8];
+    for (int k = 0; k < 4 * g; k++)
+        a[k] = vdupq_n_f32(0.f);
+    int i = 0;
+    if (n >= 4) {  /* yl holds n + 4g - 1 samples: the last lag reads up to yl[n + 4g - 2] */
+        float32x4_t y0 = vld1q_f32(yl), y4 = g == 2 ? vld1q_f32(yl + 4) : y0;
+        for (; i + 4 <= n; i += 4) {
+            /* the next 4 samples; at the last step yl[i + 4g + 3] is past the end, and its
+             * lane is never used: the other three come from a load one sample earlier */
+            float32x4_t yn = i + 5 <= n ? vld1q_f32(yl + i + 4 * g)
+                                        : vextq_f32(vld1q_f32(yl + i + 4 * g - 1), y0, 1);
+            float32x4_t xv = vld1q_f32(x + i);
+            xcorr4_step(a, xv, y0, g == 2 ? y4 : yn);
+            if (g == 2)
+                xcorr4_step(a + 4, xv, y4, yn);
+            y0 = g == 2 ? y4 : yn;
+            y4 = yn;
+        }
+    }
+    float s[8];
+    for (int k = 0; k < 4 * g; k++)
+        s[k] = hsum(a[k]);
+    for (int k = 0; k < 4 * g; k += 4)
+        pn_xcorr4_tail(x, yl + k, i, n, s[k], s[k + 1], s[k + 2], s[k + 3], out + k);
+}
+
 static void xcorr_neon(const float *x, const float *y, int n, int lags, float *out)
 {
     int l = 0;
-    for (; l + 4 <= lags; l += 4) {
-        float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
-        const float *yl = y + l;
-        int i = 0;
-        for (; i + 4 <= n; i += 4) {
-            float32x4_t xv = vld1q_f32(x + i);
-            a0 = vmlaq_f32(a0, xv, vld1q_f32(yl + i));
-            a1 = vmlaq_f32(a1, xv, vld1q_f32(yl + i + 1));
-            a2 = vmlaq_f32(a2, xv, vld1q_f32(yl + i + 2));
-            a3 = vmlaq_f32(a3, xv, vld1q_f32(yl + i + 3));
-        }
-        pn_xcorr4_tail(x, yl, i, n, hsum(a0), hsum(a1), hsum(a2), hsum(a3), out + l);
-    }
+    for (; l + 8 <= lags; l += 8)
+        xcorr_lags(x, y + l, n, 2, out + l);
+    for (; l + 4 <= lags; l += 4)
+        xcorr_lags(x, y + l, n, 1, out + l);
     for (; l < lags; l++)
         out[l] = dot_neon(x, y + l, n);
 }
 
 static void axpy_neon(float *y, const float *x, float a, int n)
 {
+    const float32x4_t av = vdupq_n_f32(a);  /* armv7 has no vfmaq_n_f32 */
     int i = 0;
     for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vmlaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(x + i), av));
     for (; i < n; i++)
         y[i] += a * x[i];
 }

@@ -7,17 +7,29 @@
 
 #define PN_ISA neon
 
+/* The high halves' products. AArch64 multiplies the high halves of two q registers in one
+ * instruction; vmull_s8(vget_high_s8(w), ...) there costs an extra mov per multiply. On armv7
+ * a d register is half of a q register, so vget_high_s8 is free. */
+#if defined(__aarch64__)
+#define MULL_HIGH(w, x) vmull_high_s8(w, x)
+#define MLAL_HIGH(acc, w, x) vmlal_high_s8(acc, w, x)
+#else
+#define MULL_HIGH(w, x) vmull_s8(vget_high_s8(w), vget_high_s8(x))
+#define MLAL_HIGH(acc, w, x) vmlal_s8(acc, vget_high_s8(w), vget_high_s8(x))
+#endif
+
 static inline int32x4_t rows4_sum(int32x4_t a, int32x4_t b)
 {
     return vcombine_s32(vpadd_s32(vget_low_s32(a), vget_high_s32(a)),
                         vpadd_s32(vget_low_s32(b), vget_high_s32(b)));
 }
 
-static inline int8x8_t dup4(const int8_t *x)
+/* x[0..4) repeated over a q register, so both halves pair with a 2-row x 4-column block */
+static inline int8x16_t dup4(const int8_t *x)
 {
     int32_t x4;
     memcpy(&x4, x, sizeof x4);
-    return vreinterpret_s8_s32(vdup_n_s32(x4));
+    return vreinterpretq_s8_s32(vdupq_n_s32(x4));
 }
 
 static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y)
@@ -27,20 +39,20 @@ static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int3
     /* two column groups per step: a product is at most 127*127, so two of them still fit
      * the int16 lane (vmull + vmlal) before the pairwise widening add */
     for (; c + 8 <= cols_pad; c += 8, w += 64) {
-        int8x8_t xa = dup4(x + c), xb = dup4(x + c + 4);
+        int8x16_t xa = dup4(x + c), xb = dup4(x + c + 4);
         int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), w2 = vld1q_s8(w + 32), w3 = vld1q_s8(w + 48);
-        a0 = vpadalq_s16(a0, vmlal_s8(vmull_s8(vget_low_s8(w0), xa), vget_low_s8(w2), xb));
-        a1 = vpadalq_s16(a1, vmlal_s8(vmull_s8(vget_high_s8(w0), xa), vget_high_s8(w2), xb));
-        a2 = vpadalq_s16(a2, vmlal_s8(vmull_s8(vget_low_s8(w1), xa), vget_low_s8(w3), xb));
-        a3 = vpadalq_s16(a3, vmlal_s8(vmull_s8(vget_high_s8(w1), xa), vget_high_s8(w3), xb));
+        a0 = vpadalq_s16(a0, vmlal_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(xa)), vget_low_s8(w2), vget_low_s8(xb)));
+        a1 = vpadalq_s16(a1, MLAL_HIGH(MULL_HIGH(w0, xa), w2, xb));
+        a2 = vpadalq_s16(a2, vmlal_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(xa)), vget_low_s8(w3), vget_low_s8(xb)));
+        a3 = vpadalq_s16(a3, MLAL_HIGH(MULL_HIGH(w1, xa), w3, xb));
     }
     if (c < cols_pad) {
-        int8x8_t xa = dup4(x + c);
+        int8x16_t xa = dup4(x + c);
         int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16);
-        a0 = vpadalq_s16(a0, vmull_s8(vget_low_s8(w0), xa));
-        a1 = vpadalq_s16(a1, vmull_s8(vget_high_s8(w0), xa));
-        a2 = vpadalq_s16(a2, vmull_s8(vget_low_s8(w1), xa));
-        a3 = vpadalq_s16(a3, vmull_s8(vget_high_s8(w1), xa));
+        a0 = vpadalq_s16(a0, vmull_s8(vget_low_s8(w0), vget_low_s8(xa)));
+        a1 = vpadalq_s16(a1, MULL_HIGH(w0, xa));
+        a2 = vpadalq_s16(a2, vmull_s8(vget_low_s8(w1), vget_low_s8(xa)));
+        a3 = vpadalq_s16(a3, MULL_HIGH(w1, xa));
     }
     vst1q_s32(y, rows4_sum(a0, a1));
     vst1q_s32(y + 4, rows4_sum(a2, a3));
