@@ -1,7 +1,8 @@
 """Whole-signal enhancement on top of the streaming kernel: with a network (native int8 engine
 or the TFLite reference) or with oracle gains from a clean reference. Outputs have the input's
-length and alignment: the kernel's delay is dropped and the tail flushed with zeros.
-atten_lim (dB, None or 0: none) keeps every band's gain at or above -atten_lim dB."""
+length, rate and alignment: the kernel's delay is dropped and the tail flushed with zeros.
+atten_lim (dB, None or 0: none) keeps every band's gain at or above -atten_lim dB. rate: of the
+signals, one of edge.native.RATES (the kernel converts other rates than 48 kHz inside)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,7 @@ import numpy as np
 
 from edge import models
 from edge.errors import EdgeError
-from edge.native import HOP, NB_BANDS
+from edge.native import NB_BANDS, SAMPLE_RATE
 
 ORACLE_MODES = {  # mode -> (comb, postfilter)
     "band": (False, False),
@@ -30,13 +31,13 @@ def _signal(x, name: str) -> np.ndarray:
     return x
 
 
-def _padded_hops(x: np.ndarray, latency: int) -> np.ndarray:
-    """x followed by `latency` zeros (to flush the kernel), cut into whole hops."""
-    n = len(x) + latency
-    t = -(-n // HOP)
-    buf = np.zeros(t * HOP, np.float32)
+def _padded_hops(x: np.ndarray, k) -> np.ndarray:
+    """x followed by the latency of Kernel k in zeros (to flush it), cut into k's hops."""
+    n = len(x) + k.latency
+    t = -(-n // k.hop)
+    buf = np.zeros(t * k.hop, np.float32)
     buf[: len(x)] = x
-    return buf.reshape(t, HOP)
+    return buf.reshape(t, k.hop)
 
 
 def _aligned(out_hops: list, n: int, latency: int) -> np.ndarray:
@@ -45,7 +46,7 @@ def _aligned(out_hops: list, n: int, latency: int) -> np.ndarray:
 
 
 def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter",
-                   atten_lim: float | None = None) -> np.ndarray:
+                   atten_lim: float | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Enhance with the ideal gains (and strengths) computed from the clean signal."""
     from edge.kernel import Kernel
 
@@ -56,8 +57,8 @@ def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter",
         raise EdgeError(f"noisy and clean differ in length ({len(noisy)} vs {len(clean)} samples)")
     comb, postfilter = ORACLE_MODES[mode]
     zeros = np.zeros(NB_BANDS, np.float32)
-    with Kernel(comb=comb, postfilter=postfilter, atten_lim=atten_lim) as k:
-        hn, hc = _padded_hops(noisy, k.latency), _padded_hops(clean, k.latency)
+    with Kernel(comb=comb, postfilter=postfilter, atten_lim=atten_lim, rate=rate) as k:
+        hn, hc = _padded_hops(noisy, k), _padded_hops(clean, k)
         out = []
         for a, b in zip(hn, hc):
             _, g, r = k.oracle_step(a, b)
@@ -73,7 +74,7 @@ def _default_model(backend: str) -> Path:
 
 
 def denoise(noisy, model: str | Path | None = None, backend: str = "native",
-            atten_lim: float | None = None) -> np.ndarray:
+            atten_lim: float | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Enhance with a network: the native int8 engine, or the TFLite interpreter between the
     kernel's analysis and synthesis."""
     from edge.kernel import Kernel
@@ -85,8 +86,8 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native",
     if not path.is_file():
         raise EdgeError(f"{path}: no such model file")
     if backend == "native":
-        with Kernel(path, atten_lim=atten_lim) as k:
-            return _aligned([k.process(h) for h in _padded_hops(noisy, k.latency)], len(noisy), k.latency)
+        with Kernel(path, atten_lim=atten_lim, rate=rate) as k:
+            return _aligned([k.process(h) for h in _padded_hops(noisy, k)], len(noisy), k.latency)
     from edge.model.tflite_step import TFLiteStep
 
     net = TFLiteStep(path)
@@ -95,18 +96,18 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native",
         o = np.stack([np.asarray(net.step(f), np.float32) for f in features])
         return o[:, :NB_BANDS], o[:, NB_BANDS: 2 * NB_BANDS]
 
-    return denoise_with(noisy, network, atten_lim=atten_lim)
+    return denoise_with(noisy, network, atten_lim=atten_lim, rate=rate)
 
 
-def denoise_with(noisy, network, atten_lim: float | None = None) -> np.ndarray:
+def denoise_with(noisy, network, atten_lim: float | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
     """Enhance with any network, offline: network(features [T, 70]) -> (gains, strengths), each
     [T, 34], for the whole signal's frames at once (a TFLite step, a float Keras model...)."""
     from edge.kernel import Kernel
 
     noisy = _signal(noisy, "noisy")
     # synthesis needs the analysis state of each hop: k runs the analysis again
-    with Kernel() as a, Kernel(atten_lim=atten_lim) as k:
-        hops = _padded_hops(noisy, k.latency)
+    with Kernel(rate=rate) as a, Kernel(atten_lim=atten_lim, rate=rate) as k:
+        hops = _padded_hops(noisy, k)
         gains, strengths = network(np.stack([a.analyze(h) for h in hops]))
         out = []
         for h, g, r in zip(hops, gains, strengths):

@@ -1,4 +1,5 @@
-"""WAV files in and out: mono, 48 kHz, PCM 16/24/32-bit, as float32 in [-1, 1]."""
+"""WAV files in and out: mono, at a rate the kernel takes (48 kHz unless asked), PCM
+16/24/32-bit, as float32 in [-1, 1]."""
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ import numpy as np
 
 from edge.audio.pcm import to_float, to_s16
 from edge.errors import EdgeError
-from edge.native import SAMPLE_RATE
+from edge.native import RATES, SAMPLE_RATE
 
 
 class TruncatedWav(EdgeError):
@@ -21,6 +22,13 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE, *, allow_truncated: bool
     """Read a mono PCM wav at `rate`; anything else is refused with the reason. A file cut
     short inside its data chunk (a copy or a recording that stopped early) is refused too,
     unless allow_truncated: then its whole frames are read and `warn` is told."""
+    return read_wav_rate(path, (rate,), allow_truncated=allow_truncated, warn=warn)[0]
+
+
+def read_wav_rate(path: str | Path, rates=RATES, *, allow_truncated: bool = False,
+                  warn=None) -> tuple[np.ndarray, int]:
+    """(samples, rate) of a mono PCM wav at any of `rates` (default: every rate the kernel
+    takes); otherwise as read_wav."""
     path = Path(path)
     if not path.is_file():
         raise EdgeError(f"{path}: no such file")
@@ -30,9 +38,10 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE, *, allow_truncated: bool
             raw = w.readframes(n)
     except (wave.Error, EOFError) as e:
         raise EdgeError(f"{path}: not a PCM wav file ({e})") from None
-    if fs != rate:
-        raise EdgeError(f"{path}: sample rate is {fs} Hz; percepnet-edge needs {rate} Hz "
-                        f"(resample first, e.g. sox in.wav -r {rate} out.wav)")
+    if fs not in rates:
+        want = ("" if len(rates) == 1 else "one of ") + ", ".join(str(r) for r in rates)
+        raise EdgeError(f"{path}: sample rate is {fs} Hz; percepnet-edge needs {want} Hz "
+                        f"(resample first, e.g. sox in.wav -r {max(rates)} out.wav)")
     if channels != 1:
         raise EdgeError(f"{path}: has {channels} channels; give a mono file "
                         f"(e.g. sox in.wav out.wav remix 1)")
@@ -58,7 +67,7 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE, *, allow_truncated: bool
         x = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648.0
     else:
         raise EdgeError(f"{path}: {8 * width}-bit samples are not supported (16, 24 or 32-bit PCM)")
-    return x
+    return x, fs
 
 
 def check_writable(path: str | Path) -> Path:

@@ -301,6 +301,32 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
     assert "edge_frames_total 150.0" in (tmp_path / "t.prom").read_text()
 
 
+def test_edge_run_at_16_khz_opens_the_devices_at_16_khz_and_matches_offline(alsa_dir):
+    hop = 160
+    x = np.resize(read_wav(ROOT / "examples/noisy.wav")[::3], 150 * hop).astype(np.float32)
+    write_capture(alsa_dir, x)
+    p = edge_cli("--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
+                 "--rate", "16000", "--no-realtime", "--kernel-wait", "2000")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert json.loads(out)["frames"] == 150
+    out = played(alsa_dir)[:, 0]
+    assert out.size == 2 * hop + x.size and not out[:2 * hop].any()    # 3 periods of 10 ms
+    with Kernel(shipped(), rate=16000) as k:
+        ref = np.concatenate([k.process(h) for h in x.reshape(-1, hop)])
+    np.testing.assert_array_equal(out[2 * hop:], pcm.to_s16(ref))
+
+
+@pytest.mark.parametrize("rate", ["22050", "96000"])
+def test_edge_run_refuses_a_rate_the_kernel_does_not_take_in_one_line(alsa_dir, rate):
+    p = edge_cli("--capture", "edge_cap", "--playback", "edge_play", "--duration", "1",
+                 "--rate", rate, "--no-realtime")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 2
+    assert err.strip().splitlines() == [f"edge run: {rate} Hz is not a supported sample rate; "
+                                        f"percepnet-edge takes 8000, 16000, 24000, 32000, 44100, 48000 Hz"]
+
+
 def test_edge_run_without_duration_stops_cleanly_on_sigterm(alsa_dir, tmp_path):
     write_capture(alsa_dir, noisy(100))
     jsonl = tmp_path / "t.jsonl"

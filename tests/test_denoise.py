@@ -96,7 +96,7 @@ def _wav(path, rate=48000, channels=1, frames=480):
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda p: _wav(p, rate=16000), "16000 Hz"),
+    (lambda p: _wav(p, rate=22050), "22050 Hz"),
     (lambda p: _wav(p, channels=2), "2 channels"),
     (lambda p: _wav(p, frames=0), "no audio"),
     (lambda p: (p.write_bytes(b"not a wav at all"), p)[1], "not a PCM wav"),

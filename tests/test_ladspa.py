@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.signal import resample_poly
 
 from edge.kernel import latency_samples
 from edge.native import HOP
@@ -38,11 +39,11 @@ def _host(*cmd, **env):
                           env={**clean, **env})
 
 
-def _edge_denoise(src, dst, *args):
+def _edge_denoise(src, dst, *args, rate=48000):
     r = subprocess.run([sys.executable, "-m", "edge.cli", "denoise", str(src), str(dst), *args],
                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert r.returncode == 0, r.stderr
-    return read_wav(dst)
+    return read_wav(dst, rate)
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +74,18 @@ def test_sox_compensates_the_latency_port_and_any_block_size_gives_the_same(nois
     y = read_wav(tmp_path / "s.wav")
     assert len(y) == len(ref)
     assert np.abs(y - ref).max() <= LSB * 1.001
+
+
+def test_sox_at_16_khz_gives_edge_denoise_at_16_khz(noisy, tmp_path):
+    write_wav(tmp_path / "n16.wav", resample_poly(read_wav(noisy), 1, 3), 16000)
+    r = _host("sox", "--buffer", "2000", tmp_path / "n16.wav", tmp_path / "s.wav",
+              "ladspa", "-l", _plugin(), "percepnet_mono", "0", "0")
+    assert r.returncode == 0, r.stderr
+    ref = _edge_denoise(tmp_path / "n16.wav", tmp_path / "e.wav", rate=16000)
+    y = read_wav(tmp_path / "s.wav", 16000)
+    assert len(y) == len(ref)
+    assert np.abs(y - ref).max() <= LSB * 1.001
+    assert np.abs(ref).max() > 1000 * LSB
 
 
 def test_bypass_gives_the_input_delayed_by_the_same_latency(noisy, tmp_path):

@@ -1,6 +1,7 @@
 """ALSA capture and playback through pyalsaaudio at the kernel's fixed format.
 
-The kernel needs 48 kHz, S16_LE, 480-frame periods. pyalsaaudio silently picks the nearest
+The kernel needs S16_LE and one 10 ms hop per period (480 frames at 48 kHz, rate / 100 at the
+other rates it takes, 8 to 44.1 kHz, which it converts inside). pyalsaaudio silently picks the nearest
 setting a device offers, so every opened PCM is checked against what was asked and refused
 with the device's name and what it offers. Over- and underruns are recovered here (ALSA
 re-prepares the stream) and counted; any other error means the device is gone.
@@ -21,7 +22,7 @@ import numpy as np
 
 from edge.audio import pcm
 from edge.errors import EdgeError
-from edge.native import HOP as PERIOD  # one ALSA period is one kernel hop
+from edge.native import RATES
 from edge.native import SAMPLE_RATE as RATE
 
 _EPIPE = errno.EPIPE
@@ -38,9 +39,18 @@ class AudioConfig:
     channels: int = 1              # channels opened on both devices
     capture_channel: int = 0       # the one channel the kernel hears
     playback_channel: int | None = None   # None: the result goes to every channel
-    periods: int = 3               # ALSA buffer = periods x 480 frames
+    periods: int = 3               # ALSA buffer = periods x period frames
+    rate: int = RATE               # Hz, one of the kernel's RATES
+
+    @property
+    def period(self) -> int:
+        """Frames per ALSA period: one kernel hop, 10 ms."""
+        return self.rate // 100
 
     def validate(self) -> None:
+        if self.rate not in RATES:
+            raise AudioDeviceError(f"{self.rate} Hz is not a supported sample rate; percepnet-edge "
+                                   f"takes " + ", ".join(str(r) for r in RATES) + " Hz")
         if self.channels < 1:
             raise AudioDeviceError(f"channels must be at least 1, got {self.channels}")
         if not 0 <= self.capture_channel < self.channels:
@@ -109,13 +119,13 @@ class PcmApi:
         self.m = alsaaudio
         self.modern = all(hasattr(alsaaudio.PCM, a) for a in ("state", "info", "drop", "drain"))
 
-    def open(self, kind: str, device: str, channels: int, periods: int):
+    def open(self, kind: str, device: str, channels: int, periods: int, rate: int = RATE):
         """(pcm, what the device took: rate, format_name, channels, period_size)."""
         m = self.m
         stream = m.PCM_CAPTURE if kind == "capture" else m.PCM_PLAYBACK
         if self.modern:
-            dev = m.PCM(stream, m.PCM_NORMAL, rate=RATE, channels=channels,
-                        format=m.PCM_FORMAT_S16_LE, periodsize=PERIOD, periods=periods,
+            dev = m.PCM(stream, m.PCM_NORMAL, rate=rate, channels=channels,
+                        format=m.PCM_FORMAT_S16_LE, periodsize=rate // 100, periods=periods,
                         device=device)
             info = dev.info()
             return dev, {k: info[k] for k in ("rate", "format_name", "channels", "period_size")}
@@ -126,8 +136,8 @@ class PcmApi:
         try:
             got = {"channels": dev.setchannels(channels),
                    "format_name": self._format_name(dev.setformat(m.PCM_FORMAT_S16_LE)),
-                   "rate": dev.setrate(RATE),
-                   "period_size": dev.setperiodsize(PERIOD)}
+                   "rate": dev.setrate(rate),
+                   "period_size": dev.setperiodsize(rate // 100)}
         except m.ALSAAudioError:
             dev.close()
             raise
@@ -189,23 +199,25 @@ def _offers(dev) -> str:
     return "; it offers " + "; ".join(parts) if parts else ""
 
 
-def open_pcm(kind: str, device: str, channels: int, periods: int):
-    """Open one PCM (kind 'capture' or 'playback') and check it runs at our format."""
+def open_pcm(kind: str, device: str, channels: int, periods: int, rate: int = RATE):
+    """Open one PCM (kind 'capture' or 'playback') and check it runs at our format and `rate`,
+    with 10 ms periods."""
     api = _api()
+    period = rate // 100
     try:
-        dev, info = api.open(kind, device, channels, periods)
+        dev, info = api.open(kind, device, channels, periods, rate)
     except api.m.ALSAAudioError as e:
         raise AudioDeviceError(f"{kind} device '{device}' cannot be opened ({e}); "
                                f"list devices with `{'arecord' if kind == 'capture' else 'aplay'} -L`") from None
     problems = []
-    if info["rate"] != RATE:
-        problems.append(f"{RATE} Hz (got {info['rate']} Hz)")
+    if info["rate"] != rate:
+        problems.append(f"{rate} Hz (got {info['rate']} Hz)")
     if info["format_name"] != "S16_LE":
         problems.append(f"S16_LE (got {info['format_name']})")
     if info["channels"] != channels:
         problems.append(f"{channels} channel(s) (got {info['channels']})")
-    if info["period_size"] != PERIOD:
-        problems.append(f"{PERIOD}-frame periods (got {info['period_size']})")
+    if info["period_size"] != period:
+        problems.append(f"{period}-frame periods (got {info['period_size']})")
     if problems:
         offers = _offers(dev)
         dev.close()
@@ -222,7 +234,7 @@ def _thread_ids() -> set[int]:
 
 
 class AlsaDuplex:
-    """Capture -> hop -> playback at 480-frame periods; the audio side of the supervisor."""
+    """Capture -> hop -> playback at 10 ms periods; the audio side of the supervisor."""
 
     def __init__(self, config: AudioConfig, capture_pcm=None, playback_pcm=None):
         config.validate()
@@ -230,10 +242,11 @@ class AlsaDuplex:
         self.xruns = 0
         self._api = _api()
         before = _thread_ids()
-        self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods)
+        self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods,
+                                            config.rate)
         try:
             self._play = playback_pcm or open_pcm("playback", config.playback, config.channels,
-                                                  config.periods)
+                                                  config.periods, config.rate)
         except AudioDeviceError:
             self._cap.close()
             raise
@@ -246,7 +259,7 @@ class AlsaDuplex:
         # while to deliver its first period would underrun meanwhile, and on any device the
         # headroom would shrink by that wait). Each hop then has that much headroom. The same
         # silence refills the buffer after an underrun.
-        self.prefill = (config.periods - 1) * PERIOD
+        self.prefill = (config.periods - 1) * config.period
         self._silence = pcm.to_bytes(np.zeros(self.prefill, np.float32), config.channels)
         self._frame_bytes = 2 * config.channels
         self._pending = b""
@@ -260,7 +273,7 @@ class AlsaDuplex:
         """The next full period as a float hop. Short reads are joined; a read cut short by
         a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
         api = self._api
-        need = PERIOD * self._frame_bytes
+        need = self.config.period * self._frame_bytes
         while len(self._pending) < need:
             try:
                 if api.in_xrun(self._cap):

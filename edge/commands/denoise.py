@@ -6,8 +6,10 @@ ORACLE_MODES = ("band", "band+comb", "band+comb+postfilter")
 
 def add_parser(sub):
     p = sub.add_parser(
-        "denoise", help="enhance a 48 kHz mono wav file",
-        description="Enhance NOISY.wav into OUT.wav (same length, delay compensated). "
+        "denoise", help="enhance a mono wav file (8 to 48 kHz)",
+        description="Enhance NOISY.wav into OUT.wav (same length and rate, delay compensated). "
+                    "Rates: 8000, 16000, 24000, 32000, 44100 or 48000 Hz (the kernel converts "
+                    "the others to 48 kHz and back). "
                     "With --oracle, use the ideal gains and strengths computed from CLEAN.wav "
                     "instead of the network: the upper bound of the method.")
     p.add_argument("noisy", metavar="NOISY.wav")
@@ -35,20 +37,23 @@ def run(args) -> int:
     import sys
 
     from edge import denoise
-    from edge.wavio import TruncatedWav, check_writable, read_wav, write_wav
+    from edge.native import RATES
+    from edge.wavio import TruncatedWav, check_writable, read_wav_rate, write_wav
 
-    def load(path):
+    def load(path, rates=RATES):
         try:
-            return read_wav(path, allow_truncated=args.allow_truncated,
-                            warn=lambda m: print(f"edge denoise: {m}", file=sys.stderr))
+            return read_wav_rate(path, rates, allow_truncated=args.allow_truncated,
+                                 warn=lambda m: print(f"edge denoise: {m}", file=sys.stderr))
         except TruncatedWav as e:
             raise TruncatedWav(f"{e}; --allow-truncated enhances what is there") from None
 
     check_writable(args.out)
-    noisy = load(args.noisy)
+    noisy, rate = load(args.noisy)
     if args.oracle:
-        y = denoise.denoise_oracle(noisy, load(args.oracle), args.oracle_mode, atten_lim=args.atten_lim)
+        clean = load(args.oracle, (rate,))[0]
+        y = denoise.denoise_oracle(noisy, clean, args.oracle_mode, atten_lim=args.atten_lim, rate=rate)
     else:
-        y = denoise.denoise(noisy, model=args.model, backend=args.backend, atten_lim=args.atten_lim)
-    write_wav(args.out, y)
+        y = denoise.denoise(noisy, model=args.model, backend=args.backend, atten_lim=args.atten_lim,
+                            rate=rate)
+    write_wav(args.out, y, rate)
     return 0

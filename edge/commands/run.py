@@ -14,6 +14,10 @@ def add_parser(sub):
     p.add_argument("--capture", metavar="DEV", help="ALSA capture PCM (e.g. plughw:CARD=Device)")
     p.add_argument("--playback", metavar="DEV", help="ALSA playback PCM")
     p.add_argument("--channels", type=int, metavar="N", help="channels to open on both devices")
+    p.add_argument("--rate", type=int, default=48000, metavar="HZ",
+                   help="sample rate to open both devices at: 8000, 16000, 24000, 32000, 44100 or "
+                        "48000 (default; the kernel converts the others to 48 kHz and back, "
+                        "adding 32 samples of delay)")
     p.add_argument("--capture-channel", type=int, metavar="I", help="captured channel to enhance")
     p.add_argument("--playback-channel", type=int, metavar="I",
                    help="play the result on this channel only (default: every channel)")
@@ -79,7 +83,7 @@ def run(args) -> int:
                          playback=pick(args.playback, a.playback),
                          channels=pick(args.channels, a.channels),
                          capture_channel=pick(args.capture_channel, a.capture_channel),
-                         playback_channel=args.playback_channel, periods=a.periods)
+                         playback_channel=args.playback_channel, periods=a.periods, rate=args.rate)
     config.validate()
     model = args.model
     if model is None:
@@ -87,7 +91,7 @@ def run(args) -> int:
         if model is None:
             _warn("warning: no shipped model found; running the DSP with unity gains "
                   "(delayed passthrough)")
-    kernel = Kernel(model, atten_lim=args.atten_lim)
+    kernel = Kernel(model, atten_lim=args.atten_lim, rate=args.rate)
     try:
         io = AlsaDuplex(config)
     except BaseException:

@@ -227,11 +227,12 @@ class Supervisor:
         self.clock = clock
         self.counters = Counters(times=FrameTimes(deadline_ns))
         self._delay = DelayLine(int(processor.latency))
+        self._hop = int(getattr(processor, "hop", HOP))  # a Kernel at another rate than 48 kHz
         # Hops of fresh input the kernel needs before its output is trustworthy again.
-        self._prime = -(-int(processor.latency) // HOP) + 1
+        self._prime = -(-int(processor.latency) // self._hop) + 1
         self._bypass_left = 0        # > 0: hops still to play from the delay line
         self._misses_in_row = 0
-        self._fade = np.linspace(0.0, 1.0, HOP, endpoint=False, dtype=np.float32)
+        self._fade = np.linspace(0.0, 1.0, self._hop, endpoint=False, dtype=np.float32)
         self._fade_next = False
         self._hang_s = None if hang_ns is None else hang_ns / 1e9
         self._kernel = (_Inline if hang_ns is None else KernelThread)(processor, release)
@@ -292,8 +293,8 @@ class Supervisor:
                     self._fade_next = True
                 else:
                     y = np.asarray(y, np.float32)
-                    if y.shape != (HOP,):
-                        raise ValueError(f"processor returned shape {y.shape}, expected ({HOP},)")
+                    if y.shape != (self._hop,):
+                        raise ValueError(f"processor returned shape {y.shape}, expected ({self._hop},)")
             except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
                 self._kernel_failed(e)
                 y = dry
