@@ -125,6 +125,13 @@ PN_EXPORT void pn_nnet_destroy(pn_nnet *nn);
 PN_EXPORT void pn_nnet_reset(pn_nnet *nn);
 PN_EXPORT int pn_nnet_step(pn_nnet *nn, const float *features, float *outputs);
 
+/* The limits benchmarks set the network's int8 rate against, measured in this process, each
+ * over about `seconds` (the best pass is kept): the active SIMD path's matrix-vector rate with
+ * a 16 KB weight block resident in L1 (MAC/s), and the read bandwidth of a buffer of `bytes`
+ * read over and over (bytes/s). */
+PN_EXPORT int pn_bench_matvec_peak(double seconds, double *macs_per_s);
+PN_EXPORT int pn_bench_read_bandwidth(size_t bytes, double seconds, double *bytes_per_s);
+
 /* SIMD path: "scalar", "avx2", "avxvnni", "neon", "dotprod". Default: the best the CPU has.
  * Process-wide; call before creating states. */
 PN_EXPORT int pn_simd_select(const char *name);
