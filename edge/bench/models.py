@@ -1,9 +1,16 @@
 """Speed of the int8 network for each model size: the network alone (pn_nnet_step inside
 pn_process, pn_get_stats nnet_us) and the whole frame (DSP + network, dsp_us + nnet_us), both
 timed in C with a monotonic clock so ctypes overhead is not counted. Weights are random (the
-cost of a step does not depend on their values); the input is the example recording, looped."""
+cost of a step does not depend on their values); the input is the example recording, looped.
+
+Beside each achieved int8 MAC rate go the two limits on it, measured in this process: the
+kernel's peak with a weight block resident in L1 (pn_bench_matvec_peak), and the weight-streaming
+bound, the MACs per frame over the time to read the model's bytes at the measured read bandwidth
+of a buffer that size (pn_bench_read_bandwidth). `of_limit` is achieved / the lower of the two:
+the figure that means the same on any machine."""
 from __future__ import annotations
 
+import ctypes as C
 import resource
 import tempfile
 from pathlib import Path
@@ -13,9 +20,10 @@ import numpy as np
 from edge import export
 from edge.bench.dsp import _cpu_name, _looped
 from edge.model import arch
-from edge.native import HOP, SAMPLE_RATE, check, fn
+from edge.native import HOP, SAMPLE_RATE, NativeError, check, fn, lib, library_path
 
 WARMUP_FRAMES = 50
+LIMIT_SECONDS = 0.5  # each limit's timed run (its best pass is kept)
 
 
 def random_pnw(config, seed: int = 0) -> bytes:
@@ -50,11 +58,45 @@ def time_model(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndar
     return net[w:], frame[w:]
 
 
+def _bench_fn(name: str, *argtypes):
+    try:
+        f = getattr(lib(), name)
+    except AttributeError:
+        raise NativeError(f"{library_path()} has no {name}: rebuild it with `scons`") from None
+    f.restype, f.argtypes = C.c_int, [*argtypes, C.c_double, C.POINTER(C.c_double)]
+    return f
+
+
+def l1_peak_gmac_per_s(seconds: float = LIMIT_SECONDS) -> float:
+    """The active SIMD path's int8 matrix-vector rate with its weights resident in L1."""
+    out = C.c_double()
+    check(_bench_fn("pn_bench_matvec_peak")(seconds, C.byref(out)), "pn_bench_matvec_peak")
+    return out.value / 1e9
+
+
+def read_gbps(nbytes: int, seconds: float = LIMIT_SECONDS) -> float:
+    """Read bandwidth of a buffer of nbytes, read over and over."""
+    out = C.c_double()
+    check(_bench_fn("pn_bench_read_bandwidth", C.c_size_t)(nbytes, seconds, C.byref(out)),
+          "pn_bench_read_bandwidth")
+    return out.value / 1e9
+
+
+def limits(weights: int, weight_bytes: int, peak_gmac_per_s: float) -> dict:
+    """The two limits on a network's int8 MAC rate: L1-resident peak and weight streaming."""
+    gbps = read_gbps(weight_bytes)
+    stream = weights / weight_bytes * gbps  # MACs per frame / (bytes per frame / bytes per s)
+    return {"l1_peak_gmac_per_s": peak_gmac_per_s, "weight_bytes": weight_bytes, "read_gbps": gbps,
+            "stream_gmac_per_s": stream, "bound": "memory" if stream < peak_gmac_per_s else "compute"}
+
+
 def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
-    """{"models": {name: {"network_us", "frame_us", "weights", "gmac_per_s", "network_us_scalar"}},
-    ...}; gmac_per_s is the network's int8 multiply-accumulate rate at its median step."""
+    """{"models": {name: {"network_us", "frame_us", "weights", "gmac_per_s", "limits", "of_limit",
+    "network_us_scalar"}}, ...}; gmac_per_s is the network's int8 multiply-accumulate rate at its
+    median step, of_limit its ratio to the lower of the two limits."""
     active = fn("pn_simd_active")().decode()
     audio = _looped(seconds)
+    peak = l1_peak_gmac_per_s()
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in configs:
@@ -62,8 +104,12 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
             path.write_bytes(random_pnw(name))
             net, frame = time_model(path, audio)
             weights = arch.count_weights(name)
+            gmac = weights / np.percentile(net, 50) / 1e3
+            lim = limits(weights, path.stat().st_size, peak)
             entry = {"network_us": _stats(net), "frame_us": _stats(frame), "weights": weights,
-                     "gmac_per_s": weights / np.percentile(net, 50) / 1e3, "frames": int(len(net))}
+                     "gmac_per_s": gmac, "limits": lim,
+                     "of_limit": gmac / min(lim["l1_peak_gmac_per_s"], lim["stream_gmac_per_s"]),
+                     "frames": int(len(net))}
             if active != "scalar":  # the same network on the scalar reference path, shorter run
                 check(fn("pn_simd_select")(b"scalar"), "pn_simd_select scalar")
                 try:
