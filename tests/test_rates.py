@@ -2,9 +2,6 @@
 it): hop and latency at the caller's rate, the latency exact (a band-limited signal comes back
 delayed by it), `edge denoise` keeps a 16 kHz file's rate and length and removes its noise, and
 rates it does not take are refused in one line with exit 2."""
-import subprocess
-import sys
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +13,7 @@ from edge.kernel import Kernel, hop_samples, latency_samples
 from edge.native import RATES, NativeError, fn
 from edge.wavio import read_wav, read_wav_rate, write_wav
 from native_build import build
+from test_denoise import _wav, edge
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -26,11 +24,6 @@ ADDED = 32          # the conversions' delay, samples at the caller's rate (2 ms
 @pytest.fixture(scope="module", autouse=True)
 def host_library():
     build("host")
-
-
-def edge(*args):
-    return subprocess.run([sys.executable, "-m", "edge.cli", "denoise", *map(str, args)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
 
 
 def test_hop_and_latency_are_given_at_the_callers_rate():
@@ -103,24 +96,15 @@ def test_the_oracle_and_tflite_paths_run_at_16_khz_too():
     assert len(a) == len(b) == len(x) and _snr(b, a) > 15
 
 
-def _wav(path, rate, frames=4800):
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(b"\0\0" * frames)
-    return path
-
-
 @pytest.mark.parametrize("rate", [22050, 96000])
 def test_edge_denoise_refuses_a_rate_it_does_not_take_in_one_line(tmp_path, rate):
-    r = edge(_wav(tmp_path / "in.wav", rate), tmp_path / "out.wav")
+    r = edge(_wav(tmp_path / "in.wav", rate=rate), tmp_path / "out.wav")
     assert r.returncode == 2
     assert f"sample rate is {rate} Hz; percepnet-edge needs one of 8000, 16000" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.wav").exists()
 
 
 def test_edge_denoise_refuses_an_oracle_at_another_rate(tmp_path):
-    r = edge(_wav(tmp_path / "n.wav", 16000), tmp_path / "out.wav", "--oracle", _wav(tmp_path / "c.wav", 48000))
+    r = edge(_wav(tmp_path / "n.wav", rate=16000), tmp_path / "out.wav", "--oracle", _wav(tmp_path / "c.wav"))
     assert r.returncode == 2
     assert "c.wav: sample rate is 48000 Hz; percepnet-edge needs 16000 Hz" in r.stderr
