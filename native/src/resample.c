@@ -39,7 +39,6 @@ int pn_resampler_init(pn_resampler *r, int in_rate, int out_rate, int max_in)
     const int low = in_rate < out_rate ? in_rate : out_rate;
     r->up = out_rate / g;       /* F = in_rate * up = out_rate * down */
     r->down = in_rate / g;
-    r->max_in = max_in;
     const int fine_per_low = (int)((long)in_rate * r->up / low);   /* F / low */
     const int half = PN_RESAMPLE_HALF * fine_per_low;
     const int n = 2 * half + 1;

@@ -13,7 +13,6 @@
 typedef struct {
     int up, down;   /* F / input rate, F / output rate: the input's and the output's spacing on F */
     int taps;       /* per polyphase branch */
-    int max_in;     /* most input samples per call */
     int pos;        /* time of the next output on F, from the newest call's first input sample */
     float *coef;    /* `up` branches of `taps`, each reversed so that it runs forward over buf */
     float *buf;     /* taps - 1 samples of history, then the newest call's input */
