@@ -70,7 +70,7 @@ static LADSPA_Handle instantiate(const LADSPA_Descriptor *d, unsigned long rate)
     (void)d;
     pn_config cfg;
     pn_config_default(&cfg);
-    cfg.rate = rate > PN_SAMPLE_RATE ? 0 : (int)rate;
+    cfg.rate = rate > PN_SAMPLE_RATE ? 0 : (int)rate;  /* no int overflow: above 48 kHz is refused */
     if (pn_hop_samples(cfg.rate) < 0) {
         fprintf(stderr, "percepnet: %lu Hz: %s\n", rate, pn_strerror(PN_ERR_RATE));
         return NULL;
