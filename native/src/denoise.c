@@ -63,11 +63,11 @@ int pn_create(const pn_config *cfg, const pn_model *model, pn_state **out)
     st->hop = pn_hop_samples(st->cfg.rate);
     int rc = st->hop < 0 ? st->hop : PN_OK;
     if (rc == PN_OK && st->hop != PN_HOP) {
-        rc = pn_resampler_init(&st->up, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
+        rc = pn_resampler_init(&st->up, st->ops, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
         if (rc == PN_OK)
-            rc = pn_resampler_init(&st->up_clean, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
+            rc = pn_resampler_init(&st->up_clean, st->ops, st->cfg.rate, PN_SAMPLE_RATE, st->hop);
         if (rc == PN_OK)
-            rc = pn_resampler_init(&st->down, PN_SAMPLE_RATE, st->cfg.rate, PN_HOP);
+            rc = pn_resampler_init(&st->down, st->ops, PN_SAMPLE_RATE, st->cfg.rate, PN_HOP);
     }
     if (rc == PN_OK && model)
         rc = pn_nnet_create(model, &st->nn);

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fft.h"  /* PN_PI */
 #include "percepnet.h"
 #include "resample.h"
 
@@ -30,11 +29,12 @@ static double bessel_i0(double x)
     return sum;
 }
 
-int pn_resampler_init(pn_resampler *r, int in_rate, int out_rate, int max_in)
+int pn_resampler_init(pn_resampler *r, const pn_dsp_ops *ops, int in_rate, int out_rate, int max_in)
 {
     memset(r, 0, sizeof *r);
-    if (in_rate <= 0 || out_rate <= 0 || max_in <= 0)
+    if (!ops || in_rate <= 0 || out_rate <= 0 || max_in <= 0)
         return PN_ERR_ARG;
+    r->ops = ops;
     const int g = gcd(in_rate, out_rate);
     const int low = in_rate < out_rate ? in_rate : out_rate;
     r->up = out_rate / g;       /* F = in_rate * up = out_rate * down */
@@ -89,11 +89,7 @@ int pn_resample(pn_resampler *r, const float *in, int n, float *out)
     memcpy(r->buf + T - 1, in, (size_t)n * sizeof *in);
     for (; r->pos < end; r->pos += r->down) {
         const int i = r->pos / r->up;   /* newest input the output depends on */
-        const float *c = r->coef + (r->pos - i * r->up) * T, *x = r->buf + i;
-        float acc = 0.f;
-        for (int t = 0; t < T; t++)
-            acc += x[t] * c[t];
-        out[k++] = acc;
+        out[k++] = r->ops->dot(r->buf + i, r->coef + (r->pos - i * r->up) * T, T);
     }
     r->pos -= end;
     memmove(r->buf, r->buf + n, (size_t)(T - 1) * sizeof *r->buf);

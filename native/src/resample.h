@@ -8,9 +8,12 @@
 #ifndef PN_RESAMPLE_H
 #define PN_RESAMPLE_H
 
+#include "dsp.h"
+
 #define PN_RESAMPLE_HALF 16     /* prototype half-length, in samples of the lower rate */
 
 typedef struct {
+    const pn_dsp_ops *ops;  /* its dot product runs each output's branch */
     int up, down;   /* F / input rate, F / output rate: the input's and the output's spacing on F */
     int taps;       /* per polyphase branch */
     int pos;        /* time of the next output on F, from the newest call's first input sample */
@@ -20,7 +23,7 @@ typedef struct {
 
 /* PN_OK, PN_ERR_ARG (a rate or max_in <= 0) or PN_ERR_NOMEM; r is usable by pn_resampler_free
  * either way. */
-int pn_resampler_init(pn_resampler *r, int in_rate, int out_rate, int max_in);
+int pn_resampler_init(pn_resampler *r, const pn_dsp_ops *ops, int in_rate, int out_rate, int max_in);
 void pn_resampler_free(pn_resampler *r);
 /* Back to silence, as after init. */
 void pn_resampler_reset(pn_resampler *r);

@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fft.h"  /* PN_PI */
 #include "percepnet.h"
-#include "resample.h"
+#include "resample.h"  /* and dsp.h, fft.h: pn_dsp_ops_active, PN_PI */
 
 #define CHECK(c) do { if (!(c)) { printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #c); return 1; } } while (0)
 #define RIPPLE_DB 0.005
@@ -21,6 +20,7 @@
 
 static const int rates[] = {8000, 16000, 24000, 32000, 44100};
 static float x[MAXN], y[MAXN + 1], z[MAXN + 1];
+static const pn_dsp_ops *ops;  /* the active SIMD level's, as the kernel uses */
 
 static double db(double ratio) { return 10.0 * log10(ratio); }
 
@@ -28,7 +28,7 @@ static double db(double ratio) { return 10.0 * log10(ratio); }
 static int convert(int in_rate, int out_rate, const float *in, int n, float *out)
 {
     pn_resampler r;
-    if (pn_resampler_init(&r, in_rate, out_rate, n) != PN_OK)
+    if (pn_resampler_init(&r, ops, in_rate, out_rate, n) != PN_OK)
         return -1;
     int k = pn_resample(&r, in, n, out);
     pn_resampler_free(&r);
@@ -114,7 +114,7 @@ static int check_split(int in_rate, int out_rate)
     for (int i = 0; i < n; i++)
         x[i] = (float)rand() / RAND_MAX - 0.5f;
     CHECK(convert(in_rate, out_rate, x, n, y) == (int)((long)n * out_rate / in_rate));
-    CHECK(pn_resampler_init(&r, in_rate, out_rate, 700) == PN_OK);
+    CHECK(pn_resampler_init(&r, ops, in_rate, out_rate, 700) == PN_OK);
     for (int pass = 0; pass < 2; pass++) {  /* the second after a reset */
         int done = 0, k = 0;
         while (done < n) {
@@ -134,9 +134,13 @@ static int check_split(int in_rate, int out_rate)
 int main(void)
 {
     pn_resampler r;
-    CHECK(pn_resampler_init(&r, 0, PN_SAMPLE_RATE, PN_HOP) == PN_ERR_ARG);
+    ops = pn_dsp_ops_active();
+    printf("SIMD: %s\n", pn_simd_active());
+    CHECK(pn_resampler_init(&r, ops, 0, PN_SAMPLE_RATE, PN_HOP) == PN_ERR_ARG);
     pn_resampler_free(&r);
-    CHECK(pn_resampler_init(&r, 16000, PN_SAMPLE_RATE, 0) == PN_ERR_ARG);
+    CHECK(pn_resampler_init(&r, ops, 16000, PN_SAMPLE_RATE, 0) == PN_ERR_ARG);
+    pn_resampler_free(&r);
+    CHECK(pn_resampler_init(&r, NULL, 16000, PN_SAMPLE_RATE, PN_HOP) == PN_ERR_ARG);
     pn_resampler_free(&r);
     for (size_t i = 0; i < sizeof rates / sizeof *rates; i++) {
         if (check_rate(rates[i]) || check_split(rates[i], PN_SAMPLE_RATE) || check_split(PN_SAMPLE_RATE, rates[i]))
