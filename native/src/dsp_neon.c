@@ -6,11 +6,6 @@
 
 #include "dsp.h"
 
-/* The FFT stage's twiddle products and butterflies contract into fused multiply-adds too. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
-#endif
-
 #define FFT_STAGE fft_stage_neon
 #include "fft_stage.h"
 
