@@ -23,7 +23,9 @@ from edge.model import arch
 from edge.native import HOP, SAMPLE_RATE, NativeError, check, fn, lib, library_path
 
 WARMUP_FRAMES = 50
-LIMIT_SECONDS = 0.5  # each limit's timed run (its best pass is kept)
+# Each limit's timed run, whose best pass is kept: long enough to outlast a neighbour's burst on
+# a shared machine (seen here: the read bandwidth halved for a whole 0.5 s run, 1 run in 6).
+LIMIT_SECONDS = 2.0
 
 
 def random_pnw(config, seed: int = 0) -> bytes:
