@@ -71,6 +71,8 @@ _PROTOTYPES = {
     "pn_simd_select": (C.c_int, [C.c_char_p]),
     "pn_simd_active": (C.c_char_p, []),
     "pn_simd_available": (C.c_char_p, []),
+    "pn_bench_matvec_peak": (C.c_int, [C.c_double, C.POINTER(C.c_double)]),
+    "pn_bench_read_bandwidth": (C.c_int, [C.c_size_t, C.c_double, C.POINTER(C.c_double)]),
 }
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from edge import export
 from edge.bench.dsp import _cpu_name, _looped
 from edge.model import arch
-from edge.native import HOP, SAMPLE_RATE, NativeError, check, fn, lib, library_path
+from edge.native import HOP, SAMPLE_RATE, check, fn
 
 WARMUP_FRAMES = 50
 # Each limit's timed run, whose best pass is kept: long enough to outlast a neighbour's burst on
@@ -60,27 +60,17 @@ def time_model(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndar
     return net[w:], frame[w:]
 
 
-def _bench_fn(name: str, *argtypes):
-    try:
-        f = getattr(lib(), name)
-    except AttributeError:
-        raise NativeError(f"{library_path()} has no {name}: rebuild it with `scons`") from None
-    f.restype, f.argtypes = C.c_int, [*argtypes, C.c_double, C.POINTER(C.c_double)]
-    return f
-
-
 def l1_peak_gmac_per_s(seconds: float = LIMIT_SECONDS) -> float:
     """The active SIMD path's int8 matrix-vector rate with its weights resident in L1."""
     out = C.c_double()
-    check(_bench_fn("pn_bench_matvec_peak")(seconds, C.byref(out)), "pn_bench_matvec_peak")
+    check(fn("pn_bench_matvec_peak")(seconds, C.byref(out)), "pn_bench_matvec_peak")
     return out.value / 1e9
 
 
 def read_gbps(nbytes: int, seconds: float = LIMIT_SECONDS) -> float:
     """Read bandwidth of a buffer of nbytes, read over and over."""
     out = C.c_double()
-    check(_bench_fn("pn_bench_read_bandwidth", C.c_size_t)(nbytes, seconds, C.byref(out)),
-          "pn_bench_read_bandwidth")
+    check(fn("pn_bench_read_bandwidth")(nbytes, seconds, C.byref(out)), "pn_bench_read_bandwidth")
     return out.value / 1e9
 
 
