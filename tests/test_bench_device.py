@@ -47,6 +47,8 @@ def test_paced_run_takes_real_time_and_reports_the_contract_keys(tmp_path):
     f = r["frame_us"]
     assert 0 < f["p50"] <= f["p99"] <= f["max"]
     assert r["power_source"] is None and r["power_w_above_idle"] is None
+    split = r["split_us"]       # the kernel timed in C lies inside the audio thread's step
+    assert 0 < split["kernel_c"] and 0 < split["audio_thread_step"] <= split["process"]
 
 
 def test_flat_out_run_is_faster_than_real_time_and_reads_board_power(tmp_path):
