@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+VAL_SEED = 1  # the validation mixtures: one fixed set, whatever --seed the training ones have
+
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
@@ -39,6 +41,9 @@ def add_parser(sub):
     p.add_argument("--tts", type=int, default=0,
                    help="synthetic TTS utterances added to the built-in speech (default 0: "
                         "real recordings only)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the training mixtures: another seed, other mixtures from the same "
+                        "recordings (default 0; validation mixtures stay the same)")
     p.add_argument("--batch", type=int, default=32, help="sequences per optimizer step (default 32)")
     p.add_argument("--seq-frames", type=int, default=200,
                    help="10 ms frames per training sequence (default 200 = 2 s)")
@@ -75,8 +80,8 @@ def run(args) -> int:
     mix_cfg = MixConfig(seconds=args.seconds)
     n_val = args.val_examples or max(1, args.examples // 10)
     feats, gains, strengths = dataset.load_shards(
-        dataset.build(trn, out / "features", args.examples, mix_cfg, workers=args.workers))
-    val_set = dataset.load_shards(dataset.build(val, out / "features", n_val, mix_cfg, seed=1,
+        dataset.build(trn, out / "features", args.examples, mix_cfg, seed=args.seed, workers=args.workers))
+    val_set = dataset.load_shards(dataset.build(val, out / "features", n_val, mix_cfg, seed=VAL_SEED,
                                                 workers=args.workers))
     cfg = train.TrainConfig(config=args.config, steps=args.steps, hours=args.hours, batch=args.batch,
                             seq_frames=args.seq_frames, lr=args.lr,

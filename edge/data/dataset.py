@@ -109,11 +109,20 @@ def _make_shard(job) -> str:
     return str(path)
 
 
+@lru_cache(maxsize=1)
+def _mixing_code() -> str:
+    """Hash of the code that turns recordings into examples: a changed generator or mixer
+    must not reuse shards made by the old one."""
+    here = Path(__file__).parent
+    return hashlib.sha1(b"".join((here / f).read_bytes() for f in
+                                 ("dataset.py", "mix.py", "noise.py", "rooms.py"))).hexdigest()
+
+
 def shard_dir(out_dir: str | Path, sources: Sources, cfg: MixConfig, seed: int, per_shard: int) -> Path:
     """A folder named by a hash of everything that shapes the shards."""
     paths = {k: [str(p) for p in getattr(sources, k)] for k in ("speech", "noise", "synthetic", "rirs")}
     key = json.dumps({**paths, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard,
-                      "features": FEATURE_VERSION}, sort_keys=True)
+                      "features": FEATURE_VERSION, "code": _mixing_code()}, sort_keys=True)
     return Path(out_dir) / hashlib.sha1(key.encode()).hexdigest()[:12]
 
 

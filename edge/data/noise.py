@@ -1,4 +1,4 @@
-"""Noise generators: coloured noise, mains hum, babble, transients, fans and engines.
+"""Noise generators: coloured noise, mains hum, babble, transients, rustling, fans and engines.
 
 Each takes (n samples, rng[, speech list]) and returns 48 kHz float32 at roughly unit RMS;
 the mixer sets the level."""
@@ -55,6 +55,27 @@ def transients(n: int, rng: np.random.Generator) -> np.ndarray:
     return _unit(x)
 
 
+def rustle(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Paper, clothing and handling: stretches of dense crackle (broadband, brighter than speech,
+    with no pitch) whose level jumps from grain to grain, between quiet gaps. Fricatives look
+    alike for a frame; the model must learn them apart by the voicing around them."""
+    x = 3e-3 * coloured(n, rng, rng.uniform(-3, 0))
+    for _ in range(int(rng.integers(1, 2 + n // RATE * 2))):
+        length = int(rng.uniform(0.1, 1.0) * RATE)
+        at = int(rng.integers(0, max(1, n - length)))
+        length = min(length, n - at)
+        grains = np.zeros(length)
+        hits = rng.integers(0, length, int(rng.uniform(50, 600) * length / RATE))
+        grains[hits] = np.minimum(rng.lognormal(0, 0.8, len(hits)), 6)
+        decay = np.exp(-np.arange(int(0.004 * RATE)) / (rng.uniform(0.0003, 0.002) * RATE))
+        envelope = np.convolve(grains, decay)[:length]
+        stretch = envelope * coloured(length, rng, rng.uniform(-2, 3))
+        if rng.random() < 0.5:  # a thump of the hand or the object with it
+            stretch += 0.3 * np.cumsum(rng.standard_normal(length)) / np.sqrt(length) * np.hanning(length)
+        x[at:at + length] += rng.uniform(0.3, 1) * stretch
+    return _unit(x)
+
+
 def machine(n: int, rng: np.random.Generator) -> np.ndarray:
     """Fan or engine: a drifting harmonic series, amplitude modulated, over coloured noise."""
     t = np.arange(n) / RATE
@@ -73,8 +94,8 @@ def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
         s = np.tile(s, int(np.ceil(n / len(s))) + 1)
         start = int(rng.integers(0, len(s) - n))
         return _unit(s[start:start + n])
-    kind = rng.choice(["white", "coloured", "hum", "babble", "transients", "machine"],
-                      p=[0.15, 0.3, 0.1, 0.2, 0.1, 0.15])
+    kind = rng.choice(["white", "coloured", "hum", "babble", "transients", "rustle", "machine"],
+                      p=[0.15, 0.25, 0.1, 0.2, 0.1, 0.08, 0.12])
     if kind == "white":
         x = coloured(n, rng, 0.0)
     elif kind == "coloured":
@@ -85,6 +106,8 @@ def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
         x = babble(n, rng, speech)
     elif kind == "transients":
         x = transients(n, rng)
+    elif kind == "rustle":
+        x = rustle(n, rng)
     else:
         x = machine(n, rng)
     if rng.random() < 0.3:  # layered noise scenes
