@@ -225,6 +225,7 @@ def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
         result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
     io.close()
     assert result["xruns"] == 2 and result["frames"] == hops
+    assert (io.overruns, io.underruns) == (1, 1)   # each told apart: lost input, played silence
     out = played(alsa_dir)[:, 0]
     # The underrun re-queued the headroom silence once more; every hop still came out.
     assert out.size == 2 * io.prefill + hops * HOP

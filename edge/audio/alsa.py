@@ -239,7 +239,8 @@ class AlsaDuplex:
     def __init__(self, config: AudioConfig, capture_pcm=None, playback_pcm=None):
         config.validate()
         self.config = config
-        self.xruns = 0
+        self.overruns = 0       # capture: the loop read too late, audio was lost
+        self.underruns = 0      # playback: the loop wrote too late, silence was played
         self._api = _api()
         before = _thread_ids()
         self._cap = capture_pcm or open_pcm("capture", config.capture, config.channels, config.periods,
@@ -265,6 +266,10 @@ class AlsaDuplex:
         self._pending = b""
         self._started = False
 
+    @property
+    def xruns(self) -> int:
+        return self.overruns + self.underruns
+
     def _lost(self, kind: str, device: str, err: Exception) -> AudioDeviceError:
         return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
                                 f"was it unplugged?")
@@ -277,17 +282,17 @@ class AlsaDuplex:
         while len(self._pending) < need:
             try:
                 if api.in_xrun(self._cap):
-                    self.xruns += 1
+                    self.overruns += 1
                 n, data = self._cap.read()
             except api.m.ALSAAudioError as e:
                 if _interrupted(e):
                     continue
                 if _broken_pipe(e):
-                    self.xruns += 1
+                    self.overruns += 1
                     continue
                 raise self._lost("capture", self.config.capture, e) from None
             if n == -_EPIPE:        # overrun, the stream re-prepared (0.8.4: data is junk)
-                self.xruns += 1
+                self.overruns += 1
             elif n < 0:
                 raise self._lost("capture", self.config.capture, OSError(-n, os.strerror(-n)))
             else:
@@ -309,7 +314,7 @@ class AlsaDuplex:
                 if _interrupted(e):
                     continue
                 if _broken_pipe(e):     # an underrun pyalsaaudio did not recover: write again
-                    self.xruns += 1
+                    self.underruns += 1
                     continue
                 raise self._lost("playback", self.config.playback, e) from None
             data = data[n * self._frame_bytes:]
@@ -318,7 +323,7 @@ class AlsaDuplex:
         # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
         # restore the headroom before the hop (0.10+; older releases cannot tell).
         if self._api.in_xrun(self._play):
-            self.xruns += 1
+            self.underruns += 1
             self._write_all(self._silence)
         self._write_all(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
 

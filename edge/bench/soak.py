@@ -60,8 +60,8 @@ class _Timed:
         self.io, self.first, self.last = io, None, None
         self.reads, self.hops = 0, hops
         self.rss_start = self.rss_end = None
-        self.xrun_hops: list[int] = []      # the hops at which xruns were counted (first 100)
-        self._xruns = 0
+        self.xrun_hops: list[list] = []     # [hop, "capture" | "playback"] (first 100)
+        self._sides = (0, 0)
 
     @property
     def xruns(self):
@@ -89,10 +89,12 @@ class _Timed:
         return hop
 
     def _note_xruns(self) -> None:
-        if self.io.xruns != self._xruns:
-            self._xruns = self.io.xruns
-            if len(self.xrun_hops) < 100:
-                self.xrun_hops.append(self.reads)
+        sides = (self.io.overruns, self.io.underruns)
+        if sides != self._sides:
+            for side, now, before in zip(("capture", "playback"), sides, self._sides):
+                if now != before and len(self.xrun_hops) < 100:
+                    self.xrun_hops.append([self.reads, side])
+            self._sides = sides
 
     def write(self, hop):
         self.io.write(hop)
@@ -185,6 +187,8 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "hops": result["frames"],
         "deadline_misses": result["deadline_misses"],
         "xruns": result["xruns"],
+        "overruns": io.io.overruns,      # capture: the loop read too late
+        "underruns": io.io.underruns,    # playback: the loop wrote too late
         "xrun_hops": io.xrun_hops,
         "bypass_hops": result["bypass_frames"],
         "kernel_errors": result["kernel_errors"],
