@@ -4,7 +4,7 @@ import pytest
 from scipy.io import wavfile
 
 from edge.data import dataset, noise, rooms, sources, tts
-from edge.data.mix import MixConfig, active_rms, mix
+from edge.data.mix import SPEEDS, MixConfig, active_rms, mix, speed
 from edge.errors import EdgeError
 from edge.kernel import analyze_pair
 from edge.model.loss import MASKED
@@ -165,7 +165,7 @@ def test_a_band_limited_recorded_noise_limits_the_band_of_fullband_speech(loaded
     rng, seen = np.random.default_rng(3), set()
     for _ in range(40):
         loaded.clear()
-        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0), rng)
+        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.0), rng)
         recorded = any(str(x).startswith("noise") for x in loaded)  # 16 kHz noise
         assert band_hz == (8000 if recorded else 24000)
         seen.add(recorded)
@@ -213,11 +213,29 @@ def test_fullband_recordings_speak_their_share_and_set_the_band(loaded):
     rng, bands = np.random.default_rng(2), []
     for _ in range(200):
         loaded.clear()
-        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_fullband=0.4), rng)
+        _, target, band_hz = dataset.make_example(
+            src, MixConfig(seconds=0.5, p_reverb=0.0, p_fullband=0.4, p_speed=0.0), rng)
         talkers = set(loaded[:6])
         assert band_hz == (RATE / 2 if not target.any() else 24000 if talkers == {"d48k"} else 8000)
         bands.append(band_hz)
     assert 0.3 < np.mean(np.array(bands) == 24000) < 0.55  # 40% fullband (plus noise-only)
+
+
+def test_speed_moves_pitch_and_band_together(loaded):
+    t = np.arange(RATE) / RATE
+    tone = np.sin(2 * np.pi * 200 * t).astype(np.float32)
+    for factor in SPEEDS:
+        y = speed(tone, factor)
+        assert len(y) == pytest.approx(RATE / factor, abs=1)
+        peak = np.argmax(np.abs(np.fft.rfft(y))) * RATE / len(y)
+        assert peak == pytest.approx(200 * factor, abs=2)
+    src = sources.Sources(speech=["a16k"])
+    rng, bands = np.random.default_rng(6), set()
+    for _ in range(40):
+        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.5), rng)
+        if target.any():
+            bands.add(band_hz)
+    assert bands == {8000.0} | {8000.0 * float(f) for f in SPEEDS}  # a 16 kHz talker, sped or not
 
 
 def test_targets_above_an_examples_band_are_masked_for_the_loss(tmp_path):

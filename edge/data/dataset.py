@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.data.mix import MixConfig, fill, mix
+from edge.data.mix import MixConfig, fill, mix, speed, speed_factor
 from edge.data.sources import Sources
 from edge.errors import EdgeError
 from edge.model.loss import MASKED
@@ -61,15 +61,17 @@ def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> 
 def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     """(noisy, target, band_hz) audio of cfg.seconds from the sources, generators filling the
     gaps. band_hz is the band where the ideal gain says something: up to half the lowest native
-    rate of the speech and of a recorded noise. Fullband speech over 16 kHz noise would teach
-    that whatever sounds above 8 kHz is speech, which no real microphone delivers."""
+    rate of the speech (times its speed factor) and of a recorded noise. Fullband speech over
+    16 kHz noise would teach that whatever sounds above 8 kHz is speech, which no real
+    microphone delivers."""
     from edge.data import noise as gen
     from edge.data.rooms import simulated_rir
 
     n = int(cfg.seconds * RATE)
     pool = _speech_pool(sources, cfg, rng)
     picks = [_read(pool[int(i)]) for i in rng.integers(0, len(pool), 6)]
-    picks = [(u, r) for u, r in picks if len(u)]
+    f = speed_factor(rng, cfg)      # a recording's band moves with its speed too
+    picks = [(speed(u, f), float(r * f)) for u, r in picks if len(u)]
     speech = fill([u for u, _ in picks], n, rng)
     # a recorded noise in up to half the examples, a tenth per file: one clip must not
     # outweigh the generators
@@ -86,7 +88,7 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
         use_real = sources.rirs and rng.random() < 0.3
         rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
     noisy, target = mix(speech, noise, rir, rng, cfg)
-    speech_band = RATE / 2 if not target.any() else min(r for _, r in picks) / 2
+    speech_band = RATE / 2 if not target.any() else min(RATE, min(r for _, r in picks)) / 2
     return noisy, target, min(speech_band, noise_band)
 
 

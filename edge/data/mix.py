@@ -3,6 +3,7 @@ clipping and room, as real microphones deliver it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -23,6 +24,8 @@ class MixConfig:
     tilt: bool = True
     p_lowcut: float = 0.3    # a microphone's or codec's high-pass, 40-250 Hz
     p_clip: float = 0.1      # mild clipping of the input: 0.1-1% of samples
+    p_speed: float = 0.5     # the talker sped up or slowed down by 5-10%: pitch and formants
+                             # move with it, as between speakers (38 min of speech is few voices)
 
 
 def _rms(x: np.ndarray) -> float:
@@ -36,6 +39,22 @@ def active_rms(x: np.ndarray) -> float:
     if not len(e) or e.max() <= 0:
         return 0.0
     return float(np.sqrt(np.mean(e[e > e.max() * 1e-4])))
+
+
+SPEEDS = tuple(Fraction(k, 20) for k in (18, 19, 21, 22))
+
+
+def speed_factor(rng: np.random.Generator, cfg: MixConfig) -> Fraction:
+    """1, or a factor of SPEEDS for cfg.p_speed of the examples."""
+    return SPEEDS[int(rng.integers(len(SPEEDS)))] if rng.random() < cfg.p_speed else Fraction(1)
+
+
+def speed(x: np.ndarray, factor: Fraction) -> np.ndarray:
+    """x played `factor` times faster: every frequency times factor, the length divided by it."""
+    if factor == 1:
+        return x
+    from scipy.signal import resample_poly
+    return resample_poly(x, factor.denominator, factor.numerator).astype(np.float32)
 
 
 def fill(utterances: list[np.ndarray], n: int, rng: np.random.Generator) -> np.ndarray:
