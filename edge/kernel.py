@@ -53,6 +53,7 @@ class Kernel:
                  atten_lim: float | None = None, rate: int = SAMPLE_RATE):
         self.hop = hop_samples(rate)
         self.rate = int(rate)
+        self._runners: list[HopRunner] = []
         self._st = C.c_void_p()
         self._model = C.c_void_p()
         if model is not None:
@@ -154,7 +155,18 @@ class Kernel:
         check(fn("pn_get_stats")(self._st, C.byref(s)), "pn_get_stats")
         return s.total_us
 
+    def hop_runner(self, channels: int = 1, capture_channel: int = 0,
+                   playback_channel: int | None = None) -> "HopRunner":
+        """The live loop's hop on this state, in S16_LE periods of `channels` (pn_hop_run):
+        freed with the kernel."""
+        r = HopRunner(self, channels, capture_channel, playback_channel)
+        self._runners.append(r)
+        return r
+
     def close(self) -> None:
+        for r in self._runners:            # they borrow the state
+            r.close()
+        self._runners.clear()
         if self._st:
             fn("pn_destroy")(self._st)
             self._st = C.c_void_p()
@@ -171,6 +183,34 @@ class Kernel:
             self.close()
         except Exception:
             pass
+
+
+class HopRunner:
+    """One pn_hop: a captured S16_LE period in, the period to play out, with the delay line,
+    the kernel step and the crossfade in C (the live loop's hop; edge.supervisor.loop decides
+    the mode of each). Nothing is allocated per hop but the returned bytes."""
+
+    def __init__(self, kernel: Kernel, channels: int, capture_channel: int, playback_channel: int | None):
+        self._h = C.c_void_p()
+        check(fn("pn_hop_create")(kernel._live(), int(channels), int(capture_channel),
+                                  -1 if playback_channel is None else int(playback_channel),
+                                  C.byref(self._h)), "pn_hop_create")
+        self.bytes = kernel.hop * int(channels) * 2          # one period, in and out
+        self._out = C.create_string_buffer(self.bytes)
+        self._run = fn("pn_hop_run")
+
+    def run(self, data: bytes, mode: int) -> tuple[bytes, NativeError | None]:
+        """(the period to play, None or the kernel's error): on an error the period is the
+        delayed input."""
+        if len(data) != self.bytes:
+            raise NativeError(f"a period is {self.bytes} bytes here, got {len(data)}")
+        code = self._run(self._h, data, self._out, mode)
+        return self._out.raw, (None if code == 0 else NativeError(f"pn_hop_run: {fn('pn_strerror')(code).decode()}"))
+
+    def close(self) -> None:
+        if self._h:
+            fn("pn_hop_destroy")(self._h)
+            self._h = C.c_void_p()
 
 
 def _hops(x: np.ndarray, name: str) -> np.ndarray:
@@ -201,4 +241,4 @@ def analyze_pair(noisy: np.ndarray, clean: np.ndarray):
     return feats, gains, strengths
 
 
-__all__ = ["Kernel", "analyze_pair", "band_centres_hz", "hop_samples", "latency_samples"]
+__all__ = ["HopRunner", "Kernel", "analyze_pair", "band_centres_hz", "hop_samples", "latency_samples"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 # Mirrors of native/include/percepnet.h (a test checks they agree with it).
-ABI_VERSION = 3
+ABI_VERSION = 4
 SAMPLE_RATE = 48000                                   # the kernel's own rate
 HOP = 480                                             # 10 ms at SAMPLE_RATE
 RATES = (8000, 16000, 24000, 32000, 44100, 48000)     # what a state takes (pn_hop_samples)
@@ -30,6 +30,8 @@ NB_BANDS = 34
 NB_FEATURES = 70
 NB_OUTPUTS = 68
 FEATURE_VERSION = 1
+# What plays in a pn_hop_run hop (the live loop's modes, PN_HOP_*).
+HOP_KERNEL, HOP_FADE, HOP_BYPASS, HOP_PRIME = 0, 1, 2, 3
 
 _PKG = Path(__file__).resolve().parent
 _CANDIDATES = [_PKG / "_lib" / "libpercepnet.so", _PKG.parent / "build" / "host" / "libpercepnet.so"]
@@ -64,6 +66,9 @@ _PROTOTYPES = {
     "pn_get_stats": (C.c_int, [_P, _P]),
     "pn_set_atten_lim": (C.c_int, [_P, C.c_float]),
     "pn_oracle_step": (C.c_int, [_P, _F, _F, _F, _F, _F]),
+    "pn_hop_create": (C.c_int, [_P, C.c_int, C.c_int, C.c_int, C.POINTER(_P)]),
+    "pn_hop_destroy": (None, [_P]),
+    "pn_hop_run": (C.c_int, [_P, C.c_char_p, _P, C.c_int]),
     "pn_nnet_create": (C.c_int, [_P, C.POINTER(_P)]),
     "pn_nnet_destroy": (None, [_P]),
     "pn_nnet_reset": (None, [_P]),

@@ -28,6 +28,9 @@ from edge.wavio import read_wav  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 HOP = 480
 PATIENT = 2_000_000_000     # kernel wait where a test pins exact output, not timing
+# The loop's hop paths: native (pn_hop_run on the S16 periods, the default), float (the same in
+# Python, inline), and float with the kernel on a guard thread.
+PATHS = {"native": {}, "float": {"native": False}, "guarded": {"hang_ns": PATIENT}}
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +69,16 @@ def played(d: Path, channels=1) -> np.ndarray:
     return np.frombuffer((d / "playback.raw").read_bytes(), "<i2").reshape(-1, channels)
 
 
-def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir):
+@pytest.mark.parametrize("path", PATHS)
+def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir, path):
     hops = 200
     x = noisy(hops)
     write_capture(alsa_dir, x)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
+        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
     io.close()
+    assert result["native_hop"] == (path == "native")
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP
     assert not out[:io.prefill].any()                      # the silence queued ahead
@@ -122,7 +127,31 @@ def test_bypass_keeps_audio_flowing_through_alsa_when_kernel_fails_or_overruns(a
     assert np.all(np.abs(out[delayed_speech]).max(axis=1) > 0)      # never silence
 
 
-def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir):
+def test_native_and_float_paths_play_the_same_through_alsa_across_bypass(alsa_dir):
+    """Two overruns (on the loop's clock) bypass the shipped model; it is primed and faded
+    back in. The native and the float path play the same bytes through real PCMs."""
+    from test_hop_paths import HopClock
+    hops = 80
+    x = noisy(hops)
+    played_by = {}
+    for path in ("native", "float"):
+        write_capture(alsa_dir, x)
+        io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
+        with Kernel(shipped()) as k:
+            result = run_service(k, io, frames=hops, rt=False, clock=HopClock({20, 21}),
+                                 miss_limit=2, cooldown=10, **PATHS[path])
+        io.close()
+        assert result["bypass_entries"] == 1 and result["bypass_frames"] == 14
+        played_by[path] = played(alsa_dir)[:, 0]
+    np.testing.assert_array_equal(played_by["native"], played_by["float"])
+    out = played_by["native"][io.prefill:].reshape(-1, HOP)
+    dry = pcm.to_s16(np.concatenate((np.zeros(k.latency, np.float32), x))[:x.size]).reshape(-1, HOP)
+    np.testing.assert_array_equal(out[:20].ravel(), pcm.to_s16(offline(x[:20 * HOP], shipped())))
+    np.testing.assert_array_equal(out[22:36], dry[22:36])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir, path):
     hops = 40
     x = noisy(hops)
     rng = np.random.default_rng(1)
@@ -134,7 +163,7 @@ def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir):
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play", channels=4, capture_channel=2,
                                 playback_channel=1))
     with Kernel() as k:
-        run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
+        run_service(k, io, frames=hops, rt=False, **PATHS[path])
     io.close()
     out = played(alsa_dir, 4)[io.prefill:]
     np.testing.assert_array_equal(out[:, 1], pcm.to_s16(offline(x)))
@@ -214,7 +243,8 @@ class XrunOnce:
         return getattr(self.dev, name)
 
 
-def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
+@pytest.mark.parametrize("path", ["native", "guarded"])
+def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir, path):
     hops = 30
     x = noisy(hops)
     write_capture(alsa_dir, x)
@@ -222,7 +252,7 @@ def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir):
     play = XrunOnce(open_pcm("playback", "edge_play", 1, 3), "state", at=12)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
+        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
     io.close()
     assert result["xruns"] == 2 and result["frames"] == hops
     assert (io.overruns, io.underruns) == (1, 1)   # each told apart: lost input, played silence
@@ -262,7 +292,8 @@ class Interrupted:
         return getattr(self.dev, name)
 
 
-def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir):
+@pytest.mark.parametrize("path", ["native", "guarded"])
+def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir, path):
     hops = 20
     x = noisy(hops)
     write_capture(alsa_dir, x)
@@ -270,7 +301,7 @@ def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir):
     play = Interrupted(open_pcm("playback", "edge_play", 1, 3))
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
+        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
     io.close()
     assert result["frames"] == hops and result["xruns"] == 0
     np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
@@ -282,19 +313,23 @@ def edge_cli(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
-def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path):
+@pytest.mark.parametrize("wait", [(), ("--kernel-wait", "2000")], ids=["inline", "guarded"])
+def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path, wait):
     x = noisy(150)
     write_capture(alsa_dir, x)
     p = edge_cli("--capture", "edge_cap", "--playback", "edge_play", "--duration", "1.5",
                  "--telemetry", str(tmp_path / "t.jsonl"), "--prometheus", str(tmp_path / "t.prom"),
-                 "--no-realtime", "--kernel-wait", "2000")
+                 "--no-realtime", *wait)
     out, err = p.communicate(timeout=60)
     assert p.returncode == 0, err
     result = json.loads(out)
     assert result["frames"] == 150 and result["final"]
+    assert result["native_hop"] == (not wait)      # inline, the hop is pn_hop_run's
     split = result["split_us"]     # per hop: the kernel timed in C, the threads' CPU time
     parts = [split[f"audio_thread_{k}"] for k in ("read", "step", "write")]
-    assert split["kernel_c"] > 0 and min(parts) > 0 and split["process"] >= sum(parts)
+    assert split["kernel_c"] > 0 and min(parts) > 0
+    if wait:                       # the guard thread's CPU is the process's, not the audio thread's
+        assert split["process"] >= sum(parts)
     out = played(alsa_dir)[:, 0]
     assert out.size == 2 * HOP + x.size and not out[:2 * HOP].any()   # host board: 3 periods
     # `edge run` uses the shipped model when there is one: so does the reference.
@@ -404,14 +439,15 @@ def alsa084(monkeypatch):
     return old
 
 
-def test_pyalsaaudio_084_api_round_trips_the_kernel_output_bit_exactly(alsa_dir, alsa084):
+@pytest.mark.parametrize("path", ["native", "guarded"])
+def test_pyalsaaudio_084_api_round_trips_the_kernel_output_bit_exactly(alsa_dir, alsa084, path):
     hops = 100
     x = noisy(hops)
     write_capture(alsa_dir, x)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     assert isinstance(io._cap, Pcm084) and isinstance(io._play, Pcm084)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, hang_ns=PATIENT)
+        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
     io.close()
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP and not out[:io.prefill].any()

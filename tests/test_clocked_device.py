@@ -162,7 +162,7 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert set(out["frame_us"]) >= {"p50", "p99", "max"}
     assert out["hops"] == 300 and out["wall_s"] > 2.5           # 3 s of audio, paced
     assert out["kernel_errors"] == 0 and out["frame_us"]["p50"] < 10_000
-    assert out["stress"] is stress and out["rss_mb_end"] > 0
+    assert out["stress"] is stress and out["rss_mb_end"] > 0 and out["native_hop"]
     assert out["overruns"] + out["underruns"] == out["xruns"] >= len(out["xrun_hops"])
     assert subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True).returncode != 0, \
         "stress-ng was left running"

@@ -114,5 +114,7 @@ def test_binding_constants_mirror_the_header():
     mirror = {"PN_ABI_VERSION": native.ABI_VERSION, "PN_SAMPLE_RATE": native.SAMPLE_RATE,
               "PN_HOP": native.HOP, "PN_NB_BANDS": native.NB_BANDS,
               "PN_NB_FEATURES": native.NB_FEATURES, "PN_NB_OUTPUTS": native.NB_OUTPUTS,
-              "PN_FEATURE_VERSION": native.FEATURE_VERSION}
+              "PN_FEATURE_VERSION": native.FEATURE_VERSION, "PN_HOP_KERNEL": native.HOP_KERNEL,
+              "PN_HOP_FADE": native.HOP_FADE, "PN_HOP_BYPASS": native.HOP_BYPASS,
+              "PN_HOP_PRIME": native.HOP_PRIME}
     assert {k: int(defines[k]) for k in mirror} == mirror

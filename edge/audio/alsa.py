@@ -274,9 +274,20 @@ class AlsaDuplex:
         return AudioDeviceError(f"{kind} device '{device}' failed while running ({err}); "
                                 f"was it unplugged?")
 
+    @property
+    def layout(self) -> tuple[int, int, int | None]:
+        """(channels, the captured channel heard, the channel played or None for all): the
+        S16_LE periods of read_bytes() and write_bytes()."""
+        c = self.config
+        return c.channels, c.capture_channel, c.playback_channel
+
     def read(self) -> np.ndarray:
-        """The next full period as a float hop. Short reads are joined; a read cut short by
-        a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
+        """The next full period as a float hop (the captured channel)."""
+        return pcm.to_float(self.read_bytes(), self.config.channels, self.config.capture_channel)
+
+    def read_bytes(self) -> bytes:
+        """The next full period, S16_LE frames as captured. Short reads are joined; a read cut
+        short by a signal (SIGTERM while waiting) is retried, the handler having run meanwhile."""
         api = self._api
         need = self.config.period * self._frame_bytes
         while len(self._pending) < need:
@@ -297,11 +308,14 @@ class AlsaDuplex:
                 raise self._lost("capture", self.config.capture, OSError(-n, os.strerror(-n)))
             else:
                 self._pending += data
-        hop, self._pending = self._pending[:need], self._pending[need:]
+        if len(self._pending) == need:          # the usual case: one read, one period
+            hop, self._pending = self._pending, b""
+        else:
+            hop, self._pending = self._pending[:need], self._pending[need:]
         if not self._started:
             self._started = True
             self._write_all(self._silence)
-        return pcm.to_float(hop, self.config.channels, self.config.capture_channel)
+        return hop
 
     def _write_all(self, data: bytes) -> None:
         """Write every frame: a write cut short by a signal or a partial write goes on
@@ -320,12 +334,17 @@ class AlsaDuplex:
             data = data[n * self._frame_bytes:]
 
     def write(self, hop: np.ndarray) -> None:
+        """Play a float hop (on the playback channel, or on every channel)."""
+        self.write_bytes(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
+
+    def write_bytes(self, data: bytes) -> None:
+        """Play one period of S16_LE frames."""
         # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
         # restore the headroom before the hop (0.10+; older releases cannot tell).
         if self._api.in_xrun(self._play):
             self.underruns += 1
             self._write_all(self._silence)
-        self._write_all(pcm.to_bytes(hop, self.config.channels, self.config.playback_channel))
+        self._write_all(data)
 
     def close(self, drain: bool = True) -> None:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""

@@ -2,10 +2,10 @@
 clocked device (edge.audio.clocked: PulseAudio null sinks behind ALSA's pulse plugin), fed the
 bundled speech looped, for that long; with --stress while stress-ng loads every core.
 
-The loop is run_service itself (real-time measures, telemetry sampler, kernel thread), so
-the figures are those of the deployed loop. Besides what ALSA reports (xruns), the pacing is
-checked independently: a capture overrun loses audio, which shows as the hops taking longer
-than their audio (`lost_ms`).
+The loop is run_service itself (real-time measures, telemetry sampler, the kernel on the audio
+thread through its native hop), so the figures are those of the deployed loop. Besides what
+ALSA reports (xruns), the pacing is checked independently: a capture overrun loses audio, which
+shows as the hops taking longer than their audio (`lost_ms`).
 """
 from __future__ import annotations
 
@@ -75,8 +75,18 @@ class _Timed:
     def helper_threads(self):
         return self.io.helper_threads
 
+    @property
+    def layout(self):
+        return self.io.layout
+
     def read(self):
-        hop = self.io.read()
+        return self._read(self.io.read)
+
+    def read_bytes(self):
+        return self._read(self.io.read_bytes)
+
+    def _read(self, read):
+        hop = read()
         self.last = time.monotonic()
         if self.first is None:
             self.first = self.last
@@ -98,6 +108,10 @@ class _Timed:
 
     def write(self, hop):
         self.io.write(hop)
+        self._note_xruns()
+
+    def write_bytes(self, data):
+        self.io.write_bytes(data)
         self._note_xruns()
 
 
@@ -195,6 +209,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "kernel_hung": result["kernel_hung"],
         "frame_us": result["frame_us"],
         "split_us": result["split_us"],
+        "native_hop": result["native_hop"],
         "process_cpu": cpu / wall if wall > 0 else None,
         "rss_mb_start": io.rss_start if io.rss_start is not None else rss1,
         "rss_mb_end": rss1,

@@ -7,14 +7,25 @@ jump in time) for `cooldown` hops. The kernel is then fed again for enough hops 
 its buffers (its output still discarded), and switched back in with a one-hop crossfade.
 Anything the processor raises is contained here: the audio keeps flowing.
 
+That policy is decided here, hop by hop, as a mode (edge.native.HOP_*: the kernel's output, a
+crossfade into it, bypass, or bypass while priming). The hop's samples (the delay line, the
+kernel call, the crossfade, the S16 conversions) are done by one of two paths:
+- native: pn_hop_run (native/src/hop.c) takes the captured S16_LE period and gives the one to
+  play, in one C call. Used when the kernel runs on the audio thread, the processor offers a
+  hop_runner (edge.kernel.Kernel does) and the audio moves S16 periods (read_bytes/write_bytes:
+  edge.audio.alsa.AlsaDuplex, edge bench's looped audio). It is most of what the live process
+  saves (README, "What the live process costs").
+- float: the same in Python on float hops (DelayLine, processor.process, the crossfade ramp):
+  for a processor that is not a native kernel (the tests' stand-ins), with the guard thread
+  below, and with audio that moves floats. Tests hold the two paths to the same bytes.
+
 The kernel is called on the audio thread itself by default: handing each hop to a worker
-thread and back costs more CPU than the rest of the loop (README, "What the live process
-costs"), and a call that never returns (a C call stuck inside the library) stops the watchdog
-pings, so systemd restarts the service. With `hang_ns` the kernel runs on a worker thread
-instead (ctypes releases the GIL during the call) and each hop waits for it at most hang_ns; a
-result not there by then is replaced by the delayed input for that hop. A worker still inside
-an earlier hop's call is not fed again: the loop bypasses (counted once per stuck call as
-kernel_hung) until the call returns, if ever.
+thread and back costs more CPU than the rest of the loop, and a call that never returns (a C
+call stuck inside the library) stops the watchdog pings, so systemd restarts the service. With
+`hang_ns` the kernel runs on a worker thread instead (ctypes releases the GIL during the call)
+and each hop waits for it at most hang_ns; a result not there by then is replaced by the
+delayed input for that hop. A worker still inside an earlier hop's call is not fed again: the
+loop bypasses (counted once per stuck call as kernel_hung) until the call returns, if ever.
 """
 from __future__ import annotations
 
@@ -26,19 +37,22 @@ from typing import Protocol
 
 import numpy as np
 
-from edge.native import HOP
+from edge.native import HOP, HOP_BYPASS, HOP_FADE, HOP_KERNEL, HOP_PRIME
 from edge.supervisor.deadline import HOP_NS, FrameTimes
 
 
 class Processor(Protocol):
-    """What the loop needs from a kernel (edge.kernel.Kernel has it)."""
+    """What the loop needs from a kernel (edge.kernel.Kernel has it, and the native path's
+    hop_runner(channels, capture_channel, playback_channel) besides)."""
     latency: int                                     # samples of delay, input to output
 
     def process(self, hop: np.ndarray) -> np.ndarray: ...
 
 
 class AudioIO(Protocol):
-    """One hop in, one hop out (edge.audio.alsa.AlsaDuplex, or a test stand-in)."""
+    """One hop in, one hop out (edge.audio.alsa.AlsaDuplex, or a test stand-in). For the native
+    path it also moves the periods as S16_LE bytes: read_bytes(), write_bytes(data), and
+    layout = (channels, capture_channel, playback_channel or None for every channel)."""
     xruns: int
 
     def read(self) -> np.ndarray: ...
@@ -60,6 +74,53 @@ class DelayLine:
         out = buf[:n].copy()
         buf[:-n] = buf[n:]
         return out
+
+
+def crossfade_ramp(hop: int) -> np.ndarray:
+    """The weight of the kernel's output at each sample of the crossfade hop: i / hop, as
+    pn_hop_run's."""
+    return (np.arange(hop) / hop).astype(np.float32)
+
+
+LATE = object()     # a guarded kernel call not back within hang_ns
+
+
+class FloatHop:
+    """The float path of one hop: the delay line, the kernel call (inline or guarded) and the
+    crossfade in Python. run(x, mode) -> (the hop to play, None, LATE or what the processor
+    raised); on anything but None the hop is the delayed input."""
+
+    def __init__(self, kernel, latency: int, hop: int, hang_s: float | None):
+        self._kernel, self._hang_s, self._hop = kernel, hang_s, hop
+        self._delay = DelayLine(latency, hop)
+        self._fade = crossfade_ramp(hop)
+
+    def run(self, x: np.ndarray, mode: int):
+        dry = self._delay.push(x)
+        if mode == HOP_BYPASS:
+            return dry, None
+        try:
+            y = self._kernel.run(x, self._hang_s)
+        except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
+            return dry, e
+        if y is None:
+            return dry, LATE
+        if mode == HOP_PRIME:                  # refilling its buffers: the output is unused
+            return dry, None
+        y = np.asarray(y, np.float32)
+        if y.shape != (self._hop,):
+            return dry, ValueError(f"processor returned shape {y.shape}, expected ({self._hop},)")
+        if mode == HOP_FADE:
+            y = dry + self._fade * (y - dry)
+        return y, None
+
+
+def native_runner(processor: Processor, io: AudioIO):
+    """The processor's native hop over io's S16 periods, or None where either lacks it."""
+    make, layout = getattr(processor, "hop_runner", None), getattr(io, "layout", None)
+    if make is None or layout is None or not hasattr(io, "read_bytes"):
+        return None
+    return make(*layout)
 
 
 _WORKER_STACK = 1 << 20
@@ -221,27 +282,29 @@ class Counters:
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
                  cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = None,
-                 release=None, watchdog=None, clock=time.monotonic_ns):
+                 release=None, watchdog=None, clock=time.monotonic_ns, native: bool = True):
         """hang_ns: run the kernel on a guard thread, and wait this long for it before a hop
         plays the delayed input (None: call it on the audio thread). release: called once the
         processor is no longer in use (at close, or when a stuck call returns). watchdog:
-        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier)."""
+        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier). native:
+        False keeps the hop's samples on the float path where the native one could run."""
         self.proc = processor
         self.io = io
         self.miss_limit = miss_limit
         self.cooldown = cooldown
         self.clock = clock
         self.counters = Counters(times=FrameTimes(deadline_ns))
-        self._hop = int(getattr(processor, "hop", HOP))  # a Kernel at another rate than 48 kHz
-        self._delay = DelayLine(int(processor.latency), self._hop)
+        hop = int(getattr(processor, "hop", HOP))      # a Kernel at another rate than 48 kHz
         # Hops of fresh input the kernel needs before its output is trustworthy again.
-        self._prime = -(-int(processor.latency) // self._hop) + 1
+        self._prime = -(-int(processor.latency) // hop) + 1
         self._bypass_left = 0        # > 0: hops still to play from the delay line
         self._misses_in_row = 0
-        self._fade = np.linspace(0.0, 1.0, self._hop, endpoint=False, dtype=np.float32)
         self._fade_next = False
-        self._hang_s = None if hang_ns is None else hang_ns / 1e9
         self._kernel = (_Inline if hang_ns is None else KernelThread)(processor, release)
+        runner = native_runner(processor, io) if native and hang_ns is None else None
+        self.native = runner is not None
+        self._path = runner if runner is not None else FloatHop(
+            self._kernel, int(processor.latency), hop, None if hang_ns is None else hang_ns / 1e9)
         self._hung_call = 0
         self.watchdog = watchdog
         self.stop_requested = False
@@ -273,41 +336,30 @@ class Supervisor:
         else:
             self._enter_bypass()
 
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """Process one captured hop and return what to play. Never raises for the kernel."""
+    def step(self, x):
+        """Process one captured hop (float hop, or S16 period on the native path) and return
+        what to play. Never raises for the kernel."""
         c = self.counters
         t0 = self.clock()
-        dry = self._delay.push(x)
         if not self._kernel.ready():
             self._refuse()
         if self._bypass_left:
-            y = dry
             self._bypass_left -= 1
             c.bypass_frames += 1
-            if self._bypass_left < self._prime and self._kernel.ready():
-                try:
-                    done = self._kernel.run(x, self._hang_s)   # refill its buffers, output unused
-                except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
-                    self._kernel_failed(e)
-                else:
-                    self._fade_next = self._bypass_left == 0 and done is not None
+            feed = self._bypass_left < self._prime and self._kernel.ready()
+            y, err = self._path.run(x, HOP_PRIME if feed else HOP_BYPASS)   # the delayed input
+            if err is not None and err is not LATE:
+                self._kernel_failed(err)
+            elif feed:
+                self._fade_next = self._bypass_left == 0 and err is None
         else:
-            try:
-                y = self._kernel.run(x, self._hang_s)
-                if y is None:               # not back in time: this hop plays the delayed input
-                    y = dry
-                    self._fade_next = True
-                else:
-                    y = np.asarray(y, np.float32)
-                    if y.shape != (self._hop,):
-                        raise ValueError(f"processor returned shape {y.shape}, expected ({self._hop},)")
-            except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
-                self._kernel_failed(e)
-                y = dry
+            y, err = self._path.run(x, HOP_FADE if self._fade_next else HOP_KERNEL)
+            if err is None:
+                self._fade_next = False
+            elif err is LATE:           # not back in time: this hop played the delayed input
+                self._fade_next = True
             else:
-                if self._fade_next and y is not dry:
-                    y = dry + self._fade * (y - dry)
-                    self._fade_next = False
+                self._kernel_failed(err)
         c.frames += 1
         if c.times.record(self.clock() - t0):
             self._misses_in_row += 1
@@ -324,20 +376,22 @@ class Supervisor:
         c = self.counters
         if self._process_cpu0 is None:
             self._process_cpu0 = time.process_time_ns()
+        read, write = ((self.io.read_bytes, self.io.write_bytes) if self.native
+                       else (self.io.read, self.io.write))
         while not self.stop_requested and (frames is None or c.frames < frames):
             if c.frames % CPU_SAMPLE_EVERY:
-                self.io.write(self.step(self.io.read()))
+                write(self.step(read()))
                 tick()
                 continue
             # This thread's CPU time, split, on one hop in CPU_SAMPLE_EVERY: each reading is a
             # system call (about 1.5 us on a VM), three per hop would cost more than the split
             cpu = time.thread_time_ns
             t0 = cpu()
-            x = self.io.read()
+            x = read()
             t1 = cpu()
             y = self.step(x)
             t2 = cpu()
-            self.io.write(y)
+            write(y)
             tick()
             t3 = cpu()
             c.cpu_ns["read"] += t1 - t0
@@ -366,7 +420,8 @@ class Supervisor:
 
     def stats(self) -> dict:
         c = self.counters
-        return {"frames": c.frames, "frame_us": c.times.summary(), "split_us": self.split_us(),
+        return {"frames": c.frames, "native_hop": self.native, "frame_us": c.times.summary(),
+                "split_us": self.split_us(),
                 "deadline_misses": c.times.misses, "xruns": self.io.xruns,
                 "kernel_errors": c.kernel_errors, "kernel_hung": c.kernel_hung,
                 "kernel_stuck": self._kernel.busy, "bypass_frames": c.bypass_frames,

@@ -14,6 +14,7 @@
 #define PERCEPNET_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -25,7 +26,7 @@ extern "C" {
 #define PN_EXPORT
 #endif
 
-#define PN_ABI_VERSION 3
+#define PN_ABI_VERSION 4
 #define PN_SAMPLE_RATE 48000   /* the kernel's own rate */
 #define PN_HOP 480             /* 10 ms at PN_SAMPLE_RATE */
 #define PN_WINDOW 960          /* 20 ms, power-complementary */
@@ -111,6 +112,25 @@ PN_EXPORT int pn_get_stats(const pn_state *st, pn_stats *stats);
  * refused (PN_ERR_ARG) and the previous limit kept. Survives pn_reset; allocates nothing, so
  * it may be called between hops of a real-time stream. */
 PN_EXPORT int pn_set_atten_lim(pn_state *st, float db);
+
+/* The live loop's hop (edge run): one period of pn_hop_samples(rate) frames of `channels`
+ * interleaved S16_LE samples in, one out. A pn_hop borrows a state (destroy the hop first) and
+ * does the rest of the hop's sample work: the captured channel to float, a delay line of
+ * pn_latency_samples(rate) (the bypass path), the state's step (pn_process, or unit gains and
+ * no comb without a model), a one-hop linear crossfade, and float back to S16 (rounded half
+ * to even, saturated) on the played channel, or on every channel when playback_channel < 0
+ * (the others silent). The caller decides each hop what plays (mode). pn_hop_run returns PN_OK,
+ * or the state's error (or PN_ERR_ARG for an unknown mode), and then plays the delayed input:
+ * never silence. Nothing allocates after pn_hop_create; pn_reset does not clear the delay. */
+#define PN_HOP_KERNEL 0        /* the state's output */
+#define PN_HOP_FADE 1          /* from the delayed input to the state's output over the hop */
+#define PN_HOP_BYPASS 2        /* the delayed input; the state is not called */
+#define PN_HOP_PRIME 3         /* the delayed input; the state is fed, its output unused */
+typedef struct pn_hop pn_hop;
+PN_EXPORT int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_channel,
+                            pn_hop **out);
+PN_EXPORT void pn_hop_destroy(pn_hop *h);
+PN_EXPORT int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode);
 
 /* Training and oracle: push one hop of the noisy signal and the same hop of the clean
  * target. features: as pn_analyze on the noisy hop. gains/strengths: the ideal values for
