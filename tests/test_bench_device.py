@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.audio import clocked
 from edge.bench.device import LoopedAudio, bench_device, summarize
 from edge.errors import EdgeError
 from edge.telemetry.sources import Sources
@@ -50,6 +51,16 @@ def test_paced_run_takes_real_time_and_reports_the_contract_keys(tmp_path):
     split = r["split_us"]       # the kernel timed in C lies inside the audio thread's step
     assert 0 < split["kernel_c"] and 0 < split["audio_thread_step"] <= split["process"]
     assert r["native_hop"]      # the deployed loop's hop path
+    # paced by the clocked device's 48 kHz clock where it can start here, as a card paces it
+    assert r["pacing"] == ("clocked" if clocked.missing() is None else f"sleep ({clocked.missing()})")
+    assert r["xruns"] == 0 or r["pacing"] == "clocked"
+
+
+def test_paced_run_sleeps_to_each_hop_where_the_clocked_device_cannot_start(tmp_path, monkeypatch):
+    monkeypatch.setattr(clocked, "missing", lambda: "pulseaudio not installed (a test)")
+    r = bench_device("host", seconds=0.5, idle_s=0.1, sources=Sources(tmp_path, run=lambda a: None))
+    assert r["pacing"] == "sleep (clocked test device unavailable: pulseaudio not installed (a test))"
+    assert r["wall_s"] >= 0.48 and r["xruns"] == 0
 
 
 def test_flat_out_run_is_faster_than_real_time_and_reads_board_power(tmp_path):

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from edge.errors import EdgeError
@@ -181,6 +182,31 @@ class ClockedDevice:
                              stderr=subprocess.DEVNULL, start_new_session=True)
         self._feeders.append(p)
         return p
+
+
+@contextmanager
+def fed_duplex(raw_s16: bytes, seconds: float, periods: int, start_up_s: float = 30.0):
+    """A started device whose input plays mono S16_LE `raw_s16` looped for `seconds` (plus
+    the capture's start-up), this process's ALSA pointed at it meanwhile: yields the
+    AlsaDuplex `edge run` would open on it (clocked_cap -> clocked_play)."""
+    from edge.audio.alsa import AlsaDuplex, AudioConfig
+
+    dev = ClockedDevice().start()
+    old_cfg = os.environ.get("ALSA_CONFIG_PATH")
+    os.environ["ALSA_CONFIG_PATH"] = dev.alsa_config_path
+    io = None
+    try:
+        dev.feed(raw_s16, seconds=seconds + start_up_s)
+        io = AlsaDuplex(AudioConfig(capture=CAPTURE, playback=PLAYBACK, periods=periods))
+        yield io
+    finally:
+        if io is not None:
+            io.close(drain=False)
+        dev.stop()
+        if old_cfg is None:
+            os.environ.pop("ALSA_CONFIG_PATH", None)
+        else:
+            os.environ["ALSA_CONFIG_PATH"] = old_cfg
 
 
 SERVER_PRIORITY = 20    # SCHED_RR, below `edge run`'s audio thread (SCHED_FIFO 70)

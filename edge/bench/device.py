@@ -1,12 +1,15 @@
 """On-device benchmark: the supervisor loop on the bundled audio, paced in real time (or flat
 out), with an idle baseline first so that power and temperature are reported above idle.
 
-The kernel runs inside the same Supervisor as `edge run`, fed from examples/noisy.wav looped
-instead of ALSA: the figures are those of the deployed loop, minus the sound card.
+The kernel runs inside the same Supervisor as `edge run`, fed examples/noisy.wav looped. Paced,
+the audio goes through the clocked device (edge.audio.clocked: a real 48 kHz clock behind
+ALSA, as a sound card paces the loop) where it can start, else each read sleeps until its
+hop's slot; flat out, the hops come straight from memory. `pacing` in the result says which.
 """
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 
 import numpy as np
 
@@ -90,6 +93,18 @@ def _sample_for(sources, seconds: float, into: list) -> None:
         into.append(sources.sample())
 
 
+def _audio(stack: ExitStack, x: np.ndarray, periods: int, seconds: float, flat_out: bool):
+    """(the loop's AudioIO, how it is paced)."""
+    if flat_out:
+        return LoopedAudio(x, True), "flat out"
+    from edge.audio import clocked
+    try:
+        io = stack.enter_context(clocked.fed_duplex(pcm.to_bytes(x), seconds, periods))
+    except clocked.ClockedDeviceUnavailable as e:
+        return LoopedAudio(x, False), f"sleep ({e})"
+    return io, "clocked"
+
+
 def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = False,
                  model: str | None = None, *, idle_s: float = 3.0, sources=None) -> dict:
     from edge.boards import load_board
@@ -111,14 +126,15 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
 
     run: list[dict] = []
     frames = max(1, round(seconds * 100))
-    with Kernel(model) as kernel:
-        io = LoopedAudio(x, flat_out)
+    with ExitStack() as stack, Kernel(model) as kernel:
+        io, pacing = _audio(stack, x, b.audio.periods, seconds, flat_out)
         sup = Supervisor(kernel, io)
         sources.sample()                              # restart the averages at the run
         sampler = Sampler(sources.sample, run.append, SAMPLE_INTERVAL_S)
         sampler.start()
         cpu0, t0 = time.process_time(), time.monotonic()
-        io.t0 = time.monotonic_ns()
+        if isinstance(io, LoopedAudio):
+            io.t0 = time.monotonic_ns()
         try:
             sup.run(frames)
         finally:
@@ -133,6 +149,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         "board": b.name,
         "seconds": audio_s,
         "flat_out": flat_out,
+        "pacing": pacing,
         "model": str(model) if model else None,
         "cpu_share": cpu / wall,
         "rtf": sum_frame_s(stats) / audio_s,
@@ -141,6 +158,7 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         "split_us": stats["split_us"],
         "native_hop": stats["native_hop"],
         "deadline_misses": stats["deadline_misses"],
+        "xruns": stats["xruns"],
         "kernel_errors": stats["kernel_errors"],
         "power_source": sources.power_source,
         **summarize(idle, run, audio_s=audio_s, wall_s=wall),

@@ -131,7 +131,6 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
                sampler_load_ms: float = 0.0, interval: float = 1.0, rt: bool = True,
                switch_interval_ms: float | None = None, warn=None) -> dict:
     from edge.audio import clocked, pcm
-    from edge.audio.alsa import AlsaDuplex, AudioConfig
     from edge.bench.dsp import EXAMPLE
     from edge.boards import load_board
     from edge.kernel import Kernel
@@ -154,30 +153,24 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         sources.sample = _busy_sampler(sample, sampler_load_ms)
 
     switch_s = SWITCH_INTERVAL_S if switch_interval_ms is None else switch_interval_ms / 1000.0
-    dev = clocked.ClockedDevice()
     stressor = None
-    dev.start()
-    old_cfg = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ["ALSA_CONFIG_PATH"] = dev.alsa_config_path
     try:
-        # Input for the whole run plus the capture start-up, from a process of its own.
-        dev.feed(pcm.to_bytes(read_wav(EXAMPLE)), seconds=minutes * 60 + 30)
-        if stress:
-            stressor = _start_stress(minutes * 60)
-        kernel = Kernel(model)
-        io = _Timed(AlsaDuplex(AudioConfig(capture=clocked.CAPTURE, playback=clocked.PLAYBACK,
-                                           periods=b.audio.periods)), hops)
-        cpu0, t0 = time.process_time(), time.monotonic()
-        try:
-            result = run_service(kernel, io, frames=hops, sources=sources,
-                                 outputs=Outputs(interval=interval), rt=rt, warn=warn,
-                                 cpu=default_audio_cpu(), release=kernel.close,
-                                 switch_interval_s=switch_s)
-        finally:
-            wall = time.monotonic() - t0
-            cpu = time.process_time() - cpu0
-            io.io.close(drain=False)
-        rss1 = io.rss_end if io.rss_end is not None else rss_mb()
+        with clocked.fed_duplex(pcm.to_bytes(read_wav(EXAMPLE)), minutes * 60,
+                                b.audio.periods) as duplex:
+            if stress:
+                stressor = _start_stress(minutes * 60)
+            kernel = Kernel(model)
+            io = _Timed(duplex, hops)
+            cpu0, t0 = time.process_time(), time.monotonic()
+            try:
+                result = run_service(kernel, io, frames=hops, sources=sources,
+                                     outputs=Outputs(interval=interval), rt=rt, warn=warn,
+                                     cpu=default_audio_cpu(), release=kernel.close,
+                                     switch_interval_s=switch_s)
+            finally:
+                wall = time.monotonic() - t0
+                cpu = time.process_time() - cpu0
+            rss1 = io.rss_end if io.rss_end is not None else rss_mb()
     finally:
         if stressor is not None:
             try:
@@ -185,11 +178,6 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
             except ProcessLookupError:
                 pass
             stressor.wait(10)
-        dev.stop()
-        if old_cfg is None:
-            os.environ.pop("ALSA_CONFIG_PATH", None)
-        else:
-            os.environ["ALSA_CONFIG_PATH"] = old_cfg
     paced_s = (io.last - io.first) if io.first is not None else 0.0
     return {
         "board": b.name,
