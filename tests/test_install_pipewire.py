@@ -42,7 +42,7 @@ def test_human_output_says_where_and_how_to_load_it(where, capsys):
     assert main(["install-pipewire", *where, "--rate", "16000"]) == 0
     out = capsys.readouterr().out
     assert "16000 Hz" in out and "plugin delay 672 samples (42.0 ms)" in out
-    assert "systemctl --user restart pipewire.service wireplumber.service" in out
+    assert "restart PipeWire to load it: systemctl --user restart pipewire.service" in out
 
 
 def test_capture_pins_a_microphone_node():

@@ -12,8 +12,8 @@ def add_parser(sub):
                     "as PipeWire will load it, and writes a filter-chain drop-in to --dest: the "
                     "default capture device goes through the plugin into a virtual source "
                     "\"Denoised microphone\" (node percepnet_source). Restart PipeWire "
-                    "(systemctl --user restart pipewire.service wireplumber.service) and record "
-                    "from that source. On a board, `edge flash --pipewire` does the same.")
+                    "(systemctl --user restart pipewire.service) and record from that source. "
+                    "On a board, `edge flash --pipewire` does the same.")
     p.add_argument("--plugin", metavar="SO",
                    help="the plugin to install (default: the release's ladspa/ or the source "
                         "tree's build/host/libpercepnet_ladspa.so)")

@@ -22,7 +22,7 @@ from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE, render
 ROOT = Path(__file__).resolve().parents[2]
 # A release unpacked by `edge flash` keeps the plugin in ladspa/; the source tree in build/host/.
 PLUGIN_CANDIDATES = (ROOT / "ladspa" / PLUGIN_FILE, ROOT / "build" / "host" / PLUGIN_FILE)
-RESTART = "systemctl --user restart pipewire.service wireplumber.service"
+RESTART = "systemctl --user restart pipewire.service"   # wireplumber, bound to it, follows
 
 
 @dataclass(frozen=True)
