@@ -22,6 +22,10 @@ BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 _AUTO_SIMD = {"x86_64": ["avx2", "avxvnni"], "aarch64": ["neon"]}
 KNOWN_SIMD = ("avx2", "avxvnni", "neon", "dotprod")
 POWER_SOURCES = ("pmic", "hwmon", "rapl", "none")
+# What `edge flash` installs: the ALSA service (`edge run` under systemd, owning the sound card)
+# or the PipeWire filter (the LADSPA plugin in the deploy user's PipeWire, a "Denoised
+# microphone" source beside the card PipeWire owns).
+INTEGRATIONS = ("alsa", "pipewire")
 
 
 class BoardError(EdgeError, ValueError):
@@ -56,6 +60,8 @@ class Deploy:
     systemctl: str        # the systemctl to call (a path lets tests stand one in)
     unit_dir: str         # where the unit file is installed
     health_timeout_s: float
+    integration: str      # one of INTEGRATIONS: what `edge flash` installs by default
+    pipewire_conf_dir: str  # the user's PipeWire drop-in directory ("~/" is the user's home)
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,12 @@ _SCHEMA = {
                      "/etc/systemd/system"),
         "health_timeout_s": ((int, float), lambda v: None if 0 < v <= 600 else "between 0 and 600 s",
                              30),
+        "integration": (str, lambda v: None if v in INTEGRATIONS else
+                        "\"alsa\" (the edge run service on the ALSA devices) or \"pipewire\" (the "
+                        "filter-chain source in the user's PipeWire)", _REQUIRED),
+        "pipewire_conf_dir": (str, lambda v: None if v.startswith(("/", "~/")) and v.strip("/~") else
+                              "an absolute path or one starting with ~/ (the user's home)",
+                              "~/.config/pipewire/pipewire.conf.d"),
     },
     "estimate": {
         "mca_cpu": (str, lambda v: None if v else "an llvm-mca -mcpu name", _REQUIRED),
@@ -160,6 +172,7 @@ _SCHEMA = {
     },
 }
 _TOP = {"name": str, "description": str}
+_MISSING_HINT = {("deploy", "integration"): "what edge flash installs: \"alsa\" or \"pipewire\""}
 
 
 def _type_name(kind) -> str:
@@ -185,7 +198,8 @@ def _section(data: dict, path: Path, section: str) -> dict:
     for key, (kind, check, default) in schema.items():
         if key not in table:
             if default is _REQUIRED:
-                raise BoardError(f"{path}: missing field [{section}].{key}")
+                hint = _MISSING_HINT.get((section, key))
+                raise BoardError(f"{path}: missing field [{section}].{key}" + (f" ({hint})" if hint else ""))
             out[key] = default
             continue
         value = table[key]

@@ -131,3 +131,25 @@ def test_edge_boards_fails_in_one_line_on_a_broken_descriptor(tmp_path, monkeypa
     assert main(["boards"]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "rpi5.toml: field [audio].rate must be 48000" in err
+
+
+def test_each_board_names_its_integration_and_only_pi5_and_host_take_the_filter():
+    kinds = {n: load_board(n).deploy.integration for n in board_names()}
+    assert set(kinds.values()) == {"alsa", "pipewire"}
+    assert [n for n, k in kinds.items() if k == "pipewire"] == ["host", "rpi5"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace('integration = "alsa"', 'integration = "pulse"'),
+     r'field \[deploy\]\.integration must be "alsa" \(the edge run service on the ALSA devices\) or "pipewire"'),
+    (lambda t: t.replace('integration = "alsa"', "integration = 1"),
+     r"field \[deploy\]\.integration must be a string"),
+    (lambda t: t.replace('integration = "alsa"\n', ""),
+     r'missing field \[deploy\]\.integration \(what edge flash installs: "alsa" or "pipewire"\)'),
+    (lambda t: t.replace('integration = "alsa"', 'integration = "alsa"\npipewire_conf_dir = "relative"'),
+     r"field \[deploy\]\.pipewire_conf_dir must be an absolute path or one starting with ~/"),
+])
+def test_a_bad_integration_field_is_named_with_the_choices(tmp_path, edit, message):
+    (tmp_path / "rpi4.toml").write_text(edit((boards.BOARDS_DIR / "rpi4.toml").read_text()))
+    with pytest.raises(BoardError, match=r"rpi4\.toml: " + message):
+        load_board("rpi4", tmp_path)

@@ -29,15 +29,36 @@ pytestmark = pytest.mark.skipif(not (os.path.exists(SSHD) and os.geteuid() == 0 
 # Stands in for systemd: `restart` runs the installed unit's ExecStart (with its Environment)
 # for half a second of audio on the null PCM; `is-active` says active when that run exited
 # cleanly. So the deployed release really runs `edge run` from PREFIX/current.
+# `--user -M USER@ ...` stands in for the user's own systemd: `restart pipewire.service` starts a
+# real PipeWire daemon (runtime directory STATE/run, configuration under CONFIG, so it reads the
+# drop-in edge flash installed there), `is-active` says whether it runs, `show-environment`
+# gives its runtime directory (tests/test_flash_pipewire.py).
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$*" >> {state}/calls
+if [ "$1" = --user ]; then
+  shift 3
+  running() {{ [ -f {state}/pw.pid ] && kill -0 "$(cat {state}/pw.pid)" 2>/dev/null; }}
+  case "$1" in
+    is-active) running ;;
+    show-environment) running && echo XDG_RUNTIME_DIR={state}/run ;;
+    restart)
+      if running; then
+        kill "$(cat {state}/pw.pid)"
+        while running; do sleep 0.05; done
+      fi
+      rm -rf {state}/run && mkdir -m 700 {state}/run
+      XDG_RUNTIME_DIR={state}/run XDG_CONFIG_HOME={config} setsid pipewire > {state}/pipewire.log 2>&1 < /dev/null &
+      echo $! > {state}/pw.pid ;;
+  esac
+  exit
+fi
 case "$1" in
   restart)
     unit={units}/$2.service
     env $(sed -n 's/^Environment=//p' "$unit") $(sed -n 's/^ExecStart=//p' "$unit") --duration 0.5 \\
         > {state}/service.log 2>&1
     echo $? > {state}/status ;;
-  stop) echo stopped > {state}/status ;;
+  stop|disable) echo stopped > {state}/status ;;
   is-active)
     if [ "$(cat {state}/status 2>/dev/null)" = 0 ]; then echo active; else echo failed; exit 3; fi ;;
 esac
@@ -98,16 +119,26 @@ def board_env(tmp_path):
     state.mkdir()
     bdir.mkdir()
     systemctl = state / "systemctl"
-    systemctl.write_text(FAKE_SYSTEMCTL.format(state=state, units=tmp_path / "units"))
+    systemctl.write_text(FAKE_SYSTEMCTL.format(state=state, units=tmp_path / "units",
+                                               config=tmp_path / "config"))
     systemctl.chmod(0o755)
     text = (boards.BOARDS_DIR / "host.toml").read_text()
     text = (text.replace('capture = "default"', 'capture = "null"')
                 .replace('playback = "default"', 'playback = "null"')
+                .replace('integration = "pipewire"', 'integration = "alsa"')
                 .replace('python = "/usr/bin/python3"',
                          f'python = "{sys.executable}"\nsystemctl = "{systemctl}"\n'
-                         f'unit_dir = "{tmp_path / "units"}"\nhealth_timeout_s = 4'))
+                         f'unit_dir = "{tmp_path / "units"}"\nhealth_timeout_s = 4\n'
+                         f'pipewire_conf_dir = "{tmp_path / "config" / "pipewire" / "pipewire.conf.d"}"'))
+    assert 'integration = "alsa"' in text
     (bdir / "host.toml").write_text(text)
-    return bdir, prefix, state
+    yield bdir, prefix, state
+    pid = state / "pw.pid"          # a PipeWire the systemctl stand-in started
+    if pid.is_file():
+        try:
+            os.kill(int(pid.read_text()), signal.SIGTERM)
+        except ProcessLookupError:
+            pass
 
 
 def _board(bdir, description="test board"):

@@ -43,6 +43,11 @@ capture_pcm=plughw:CARD=Device,DEV=0
 current=releases/0.1.0-gabc1234-0123456789
 previous=
 """
+# What `remote.sh facts` adds on Raspberry Pi OS with desktop (bookworm: PipeWire 0.3.65).
+PIPEWIRE_FACTS = """pipewire_version=0.3.65
+pipewire_filter_chain=yes
+pw_dump=yes
+"""
 
 
 def test_recorded_pi4_facts_fit_the_rpi4_bundle():
@@ -102,11 +107,12 @@ def test_a_board_pointed_at_another_python_is_told_to_use_debians():
 
 
 def test_a_dotprod_bundle_is_refused_by_a_pi4_cpu_before_anything_changes():
-    # A Pi 4 (Cortex-A72) has no asimddp: the rpi5 build would die of SIGILL there.
-    found = problems(load_board("rpi5"), parse_facts(PI4_FACTS), "pi")
+    # A Pi 4 (Cortex-A72) has no asimddp: the rpi5 build would die of SIGILL there. (The rpi5
+    # descriptor installs the PipeWire filter: the board has PipeWire.)
+    found = problems(load_board("rpi5"), parse_facts(PI4_FACTS + PIPEWIRE_FACTS), "pi")
     assert found == ["the board's CPU lacks asimddp (dotprod), which the rpi5 build uses: it would "
                      "crash there; pick the descriptor of this board (e.g. rpi4 for a Raspberry Pi 4)"]
-    pi5 = PI4_FACTS.replace("cpu_features=fp asimd", "cpu_features=fp asimd asimddp")
+    pi5 = PI4_FACTS.replace("cpu_features=fp asimd", "cpu_features=fp asimd asimddp") + PIPEWIRE_FACTS
     assert problems(load_board("rpi5"), parse_facts(pi5), "pi") == []
 
 
@@ -124,9 +130,17 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert b.arch == "aarch64" and b.board == "rpi4"
     for name in ("edge/_lib/libpercepnet.so", "bin/pn_selftest", "bin/edge", "edge/native.py",
                  "edge/cli.py", "boards/rpi4.toml", "percepnet-edge.service", "asound.conf",
-                 "pylib/alsaaudio.py", "examples/noisy.wav", "RELEASE.json"):
+                 "pylib/alsaaudio.py", "examples/noisy.wav", "RELEASE.json",
+                 "ladspa/libpercepnet_ladspa.so", "ladspa/percepnet.pnw", "pipewire/percepnet-edge.conf",
+                 "integration", "edge/pipewire/percepnet-edge.conf"):
         assert name in b.files, name
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
+    assert elf_machine(root / "ladspa/libpercepnet_ladspa.so") == "aarch64"
+    assert (root / "ladspa/percepnet.pnw").read_bytes() == (root / "edge/models/default.pnw").read_bytes()
+    conf = (root / "pipewire/percepnet-edge.conf").read_text()
+    assert 'plugin = "/opt/percepnet-edge/current/ladspa/libpercepnet_ladspa.so"' in conf
+    assert "audio.rate = 48000" in conf and "edge flash --board rpi4" in conf
+    assert (root / "integration").read_text() == "alsa\n"      # rpi4's [deploy].integration
     assert not any("__pycache__" in f for f in b.files)
     unit = (root / "percepnet-edge.service").read_text()
     assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
@@ -141,6 +155,7 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert 'pcm "plughw:CARD=Device,DEV=0"' in (root / "asound.conf").read_text()
     manifest = json.loads((root / "RELEASE.json").read_text())
     assert manifest["version"] == b.version and manifest["arch"] == "aarch64"
+    assert manifest["integration"] == "alsa"
     assert set(manifest["files"]) == set(b.files) - {"RELEASE.json"}
 
 

@@ -16,6 +16,7 @@ from edge.flash.ssh import Target, remote_command
 from test_flash_bundle import PI4_FACTS
 
 NO_SUDO = PI4_FACTS.replace("sudo=yes", "sudo=no")
+PW_DIR = "~/.config/pipewire/pipewire.conf.d"
 
 
 def helper(tmp_path, prefix):
@@ -34,10 +35,15 @@ def run(script, *args):
     (("receive", "/opt/pe", "a/../../b", "0"), "not a release name"),
     (("precheck", "/opt/pe", "v1", "/tmp/python", "pi"), "pinned to /usr/bin/python3"),
     (("unpack", "/opt/pe", "v1", "root"), "pinned to pi, not root"),
-    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "/tmp/systemctl", "/etc/systemd/system"),
-     "pinned to systemctl"),
-    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "systemctl", "/run/systemd/system"),
-     "pinned to /etc/systemd/system"),
+    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "/tmp/systemctl", "/etc/systemd/system",
+      "pi", PW_DIR), "pinned to systemctl"),
+    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "systemctl", "/run/systemd/system",
+      "pi", PW_DIR), "pinned to /etc/systemd/system"),
+    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "systemctl", "/etc/systemd/system",
+      "root", PW_DIR), "pinned to pi, not root"),
+    (("switch", "/opt/pe", "releases/v1", "", "percepnet-edge", "systemctl", "/etc/systemd/system",
+      "pi", "/etc/pipewire/pipewire.conf.d"), f"pinned to {PW_DIR}, not /etc/pipewire"),
+    (("health", "/opt/pe", "percepnet-edge", "systemctl", "30", "3", "root"), "pinned to pi, not root"),
     (("install_helper", "/tmp/h", "/tmp/d", "root ALL=(ALL) ALL"), "cannot install helpers"),
 ])
 def test_the_pinned_helper_refuses_other_settings_before_acting(tmp_path, args, why):
@@ -53,7 +59,7 @@ def test_the_pinned_helper_installs_no_unit_but_the_one_rendered_for_its_setting
     unit = unit_file(load_board("rpi4"), str(prefix))
     (rel / "percepnet-edge.service").write_text(unit.replace("User=pi", "User=root"))
     r = run(helper(tmp_path, prefix), "switch", prefix, "releases/v1", "", "percepnet-edge",
-            "systemctl", "/etc/systemd/system")
+            "systemctl", "/etc/systemd/system", "pi", PW_DIR)
     assert r.returncode == 3 and hashlib.sha256(unit.encode()).hexdigest() in r.stderr
     assert not (prefix / "current").exists()
 

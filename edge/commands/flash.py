@@ -35,6 +35,15 @@ def add_parser(sub):
                         "deploy helper pinned to this board's settings and a sudoers drop-in "
                         "letting the login run it and nothing else; later flashes need no "
                         "other sudo right (--dry-run shows the drop-in)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--pipewire", dest="integration", action="store_const", const="pipewire",
+                     help="install the PipeWire filter: a \"Denoised microphone\" source in the "
+                          "service user's PipeWire (drop-in in ~/.config/pipewire/pipewire.conf.d, "
+                          "the release's LADSPA plugin), with the ALSA service stopped and removed "
+                          "(default: the board's [deploy].integration)")
+    how.add_argument("--alsa", dest="integration", action="store_const", const="alsa",
+                     help="install the ALSA service (`edge run` under systemd on the board's "
+                          "devices), with the PipeWire filter removed")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -93,13 +102,18 @@ def run(args) -> int:
         raise EdgeError(f"--port must be 1-65535, got {args.port}")
     if sum(map(bool, (args.bundle, args.rollback, args.install_sudoers))) > 1:
         raise EdgeError("--bundle, --rollback and --install-sudoers each do one thing: give one")
+    if args.integration and args.rollback:
+        raise EdgeError(f"--rollback brings back the previous release with the integration it was "
+                        f"installed with: no --{args.integration}")
+    if args.integration:
+        board = replace(board, deploy=replace(board.deploy, integration=args.integration))
 
     if args.bundle:
         b = write_bundle(board, args.bundle, args.prefix)
         out = {"bundle": str(b.path), "version": b.version, "board": b.board, "arch": b.arch,
-               "sha256": b.sha256, "size": b.size}
+               "integration": board.deploy.integration, "sha256": b.sha256, "size": b.size}
         print(json.dumps(out) if args.json else f"{b.path}: {b.board} ({b.arch}) release "
-              f"{b.version}, {b.size} bytes, sha256 {b.sha256}")
+              f"{b.version} ({board.deploy.integration}), {b.size} bytes, sha256 {b.sha256}")
         return 0
 
     if not args.host:
@@ -138,7 +152,9 @@ def run(args) -> int:
 def _summary(r) -> str:
     where = f"{r.host}:{r.prefix}"
     if r.status == "deployed":
-        return f"deployed {r.version} to {where}; healthy (previous: {r.previous or 'none'})"
+        how = ("the ALSA service" if r.integration == "alsa" else
+               "the PipeWire filter (\"Denoised microphone\"); " + _pipewire_note(r.health))
+        return f"deployed {r.version} to {where} as {how}; healthy (previous: {r.previous or 'none'})"
     if r.status == "switched":
         return f"rolled back {where} to {r.current}; healthy (next --rollback: {r.previous})"
     if r.status == "rolled_back":
@@ -147,3 +163,11 @@ def _summary(r) -> str:
     return (f"{'release ' + r.version + ' ' if r.version else ''}failed on {where}: "
             f"{r.reason or r.health}; now running {r.current or 'no release'}"
             + (f" ({r.health})" if r.reason and r.health else ""))
+
+
+def _pipewire_note(health: str) -> str:
+    """What health found of the filter's source (remote.sh's pipewire= line)."""
+    for line in health.splitlines():
+        if line.startswith("pipewire="):
+            return line[len("pipewire="):]
+    return ""

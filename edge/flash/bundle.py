@@ -8,8 +8,14 @@ Layout inside (unpacked as PREFIX/releases/<version>/):
   pylib/alsaaudio.py     the ALSA binding the release runs with (ahead of the board's own on
                          PYTHONPATH: Debian 12's python3-alsaaudio cannot capture)
   examples/noisy.wav     the clip `edge bench --board` and `--dsp` play
+  ladspa/libpercepnet_ladspa.so, ladspa/percepnet.pnw   the LADSPA plugin built for the board
+                         and the model it loads from beside itself
   percepnet-edge.service, asound.conf   rendered for the board and prefix
-  RELEASE.json           version, board, arch, source commit, sha256 of every file
+  pipewire/percepnet-edge.conf   the filter-chain drop-in, the plugin at PREFIX/current/ladspa/
+  integration            "alsa" or "pipewire": what switching to this release installs (the
+                         service, or the drop-in in the service user's PipeWire), so a rollback
+                         brings back the integration its release had
+  RELEASE.json           version, board, arch, integration, source commit, sha256 of every file
 """
 from __future__ import annotations
 
@@ -104,8 +110,16 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     """Bundle members (name -> bytes, mode) from a finished build of the board."""
     from edge.native import elf_machine
 
+    from edge.ladspa import MODEL_FILE, PLUGIN_FILE
+    from edge.pipewire.config import render as pipewire_conf
+
     lib, selftest = build_dir / "libpercepnet.so", build_dir / "bin" / "pn_selftest"
-    for p in (lib, selftest):
+    plugin, plugin_model = build_dir / PLUGIN_FILE, build_dir / MODEL_FILE
+    if not plugin.is_file() or not plugin_model.is_file():
+        raise EdgeError(f"{plugin if not plugin.is_file() else plugin_model} missing: the LADSPA "
+                        f"plugin is built where ladspa.h is (apt-get install ladspa-sdk), then "
+                        f"`scons -Q board={board.name}`")
+    for p in (lib, selftest, plugin):
         if not p.is_file():
             raise EdgeError(f"{p} missing: build it with `scons -Q board={board.name}`")
         if elf_machine(p) != board.arch:
@@ -128,6 +142,12 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files["asound.conf"] = (render(
         "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
         channels=a.channels).encode(), 0o644)
+    files[f"ladspa/{PLUGIN_FILE}"] = (plugin.read_bytes(), 0o755)
+    files[f"ladspa/{MODEL_FILE}"] = (plugin_model.read_bytes(), 0o644)
+    files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
+        f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate,
+        written_by=f"edge flash --board {board.name}").encode(), 0o644)
+    files["integration"] = (f"{d.integration}\n".encode(), 0o644)
     return files
 
 
@@ -149,7 +169,7 @@ def write_bundle(board: Board, out: Path, prefix: str | None = None,
     files = contents(board, build_dir, prefix)
     version = release_version(files)
     manifest = {"version": version, "board": board.name, "arch": board.arch, "prefix": prefix,
-                "commit": _git_short_hash(),
+                "integration": board.deploy.integration, "commit": _git_short_hash(),
                 "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
     files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)
     out = Path(out)

@@ -102,6 +102,17 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str,
                            f"uses: it would crash there; pick the descriptor of this board "
                            f"(e.g. rpi4 for a Raspberry Pi 4)")
 
+    if d.integration == "pipewire":
+        # PipeWire owns the sound card; the filter takes its default capture device.
+        missing = [what for key, what in (("pipewire_version", "pipewire"),
+                                          ("pipewire_filter_chain", "its filter-chain module"),
+                                          ("pw_dump", "pw-dump (pipewire-bin)")) if not fact(facts, key)]
+        if missing:
+            out.append(f"the pipewire integration needs PipeWire on the board, which lacks "
+                       f"{', '.join(missing)}: Raspberry Pi OS with desktop has it, elsewhere run "
+                       f"`sudo apt install pipewire pipewire-bin wireplumber`; or flash with --alsa "
+                       f"for the ALSA service")
+        return out
     cards = int(fact(facts, "sound_cards") or 0)
     for role, key in (("capture", "capture_pcm"), ("playback", "playback_pcm")):
         name = getattr(board.audio, role)

@@ -14,6 +14,8 @@ from edge.flash import ssh, sudo
 from edge.flash.bundle import Bundle, scons_command, write_bundle
 from edge.flash.checks import DPKG_ARCH, MIN_DEBIAN, fact, parse_facts, problems
 from edge.flash.ssh import RemoteError, Target
+from edge.ladspa import PLUGIN_FILE
+from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE
 
 KEEP_RELEASES = 3
 
@@ -24,6 +26,7 @@ class Report:
     host: str
     prefix: str
     status: str                 # deployed | rolled_back | failed | switched
+    integration: str = ""       # alsa | pipewire: what the new release installed
     version: str = ""
     current: str = ""           # release running when we finished ("" when none)
     previous: str = ""          # what --rollback would switch to
@@ -39,16 +42,36 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
     """What flash() will do, step by step, without touching anything."""
     p = (prefix or board.deploy.prefix).rstrip("/")
     d, a = board.deploy, board.audio
+    pipewire = d.integration == "pipewire"
+    conf = f"{d.pipewire_conf_dir.rstrip('/')}/{CONF_NAME}"
+    if pipewire:
+        audio = ("PipeWire with its filter-chain module and pw-dump (PipeWire owns the sound card: "
+                 "the ALSA devices are not checked)")
+        install = [f"install {conf} for {d.user}, written as {d.user}: the filter-chain drop-in "
+                   f"(plugin {p}/current/ladspa/{PLUGIN_FILE}); stop, disable and remove "
+                   f"{d.service}.service if installed; restart {d.user}'s PipeWire where it runs",
+                   f"health: the \"{DESCRIPTION}\" source ({NODE}) in {d.user}'s PipeWire within "
+                   f"{d.health_timeout_s:g}s and PipeWire still running a few seconds later (where no "
+                   f"PipeWire runs for {d.user}, it says so: the source appears with their session)"]
+    else:
+        audio = f"ALSA capture {a.capture!r} and playback {a.playback!r}"
+        install = [f"install {d.unit_dir}/{d.service}.service; {d.systemctl} daemon-reload; "
+                   f"{d.systemctl} restart {d.service}; remove {conf} if an earlier release "
+                   f"installed the PipeWire filter",
+                   f"health: {d.service} active within {d.health_timeout_s:g}s and still active a few "
+                   f"seconds later"]
     return [
         f"build: scons {' '.join(scons_command(board)[1:])} ({board.arch}, "
         f"{' '.join(board.cflags) or 'no extra flags'}, simd {','.join(board.simd) or 'scalar'})",
         "bundle: edge/_lib/libpercepnet.so, bin/pn_selftest, the edge package and models, "
         f"pylib/alsaaudio.py, examples/noisy.wav, boards/{board.name}.toml, "
-        "percepnet-edge.service, asound.conf",
+        f"percepnet-edge.service, asound.conf, ladspa/{PLUGIN_FILE} with its model, "
+        f"pipewire/{CONF_NAME}; integration: {d.integration} "
+        f"({'the PipeWire filter' if pipewire else 'the ALSA service'})",
         f"check {target} over ssh (keys only, host key checked): userland "
         f"{DPKG_ARCH.get(board.arch, board.arch)} ({board.arch}), Debian {MIN_DEBIAN}+, {d.python} "
         f"with numpy and libasound.so.2, the CPU features of simd "
-        f"{','.join(board.simd) or 'scalar'}, ALSA capture {a.capture!r} and playback {a.playback!r}, "
+        f"{','.join(board.simd) or 'scalar'}, {audio}, "
         f"user {d.user}, {d.systemctl}; any mismatch stops here with nothing changed",
         f"as root: directly for a root login; for {target.user or 'another login'} through "
         f"`sudo -n {sudo.HELPER}` where `edge flash --install-sudoers` installed it (remote.sh "
@@ -58,14 +81,12 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         f"unpack into {p}/releases/<version>, create {p}/var for {d.user}, sync",
         f"precheck the unpacked release as {d.user} (never root): bin/pn_selftest on the bundled "
         f"library, the bundled model through the kernel, and the bundled ALSA binding "
-        f"(pylib/alsaaudio.py) reading and writing a period on ALSA's null PCMs; a failure "
-        f"deletes it and changes nothing else",
+        f"(pylib/alsaaudio.py) reading and writing a period on ALSA's null PCMs"
+        + (", the bundled LADSPA plugin starting with its model at the drop-in's rate" if pipewire else "")
+        + "; a failure deletes it and changes nothing else",
         f"switch {p}/current to the new release by an atomic rename; {p}/previous to the old one",
-        f"install {d.unit_dir}/{d.service}.service; {d.systemctl} daemon-reload; "
-        f"{d.systemctl} restart {d.service}",
-        f"health: {d.service} active within {d.health_timeout_s:g}s and still active a few "
-        f"seconds later",
-        "unhealthy: switch back to the previous release, restart it and report why",
+        *install,
+        "unhealthy: switch back to the previous release, reinstall its own integration and report why",
     ]
 
 
@@ -115,15 +136,18 @@ def install_sudoers(board: Board, target: Target, prefix: str | None = None) -> 
 
 
 def _switch(board: Board, target: Target, prefix: str, current: str, previous: str) -> None:
+    """Links, then what the current release's integration file says (remote.sh switch)."""
     d = board.deploy
-    ssh.run(target, "switch", prefix, current, previous, d.service, d.systemctl, d.unit_dir)
+    ssh.run(target, "switch", prefix, current, previous, d.service, d.systemctl, d.unit_dir,
+            d.user, d.pipewire_conf_dir)
 
 
 def _health(board: Board, target: Target, prefix: str) -> str:
     d = board.deploy
     settle = max(1, min(3, round(d.health_timeout_s / 4)))    # whole seconds: sh arithmetic
     return ssh.run(target, "health", prefix, d.service, d.systemctl,
-                   str(math.ceil(d.health_timeout_s)), str(settle), timeout=d.health_timeout_s + 120)
+                   str(math.ceil(d.health_timeout_s)), str(settle), d.user,
+                   timeout=d.health_timeout_s + 120)
 
 
 def _precheck(board: Board, target: Target, prefix: str, version: str) -> str:
@@ -170,7 +194,7 @@ def _flash(board, target, prefix, bundle, log, on_chunk) -> Report:
                         f"{old_cur or 'no release'}") from None
     new = f"releases/{bundle.version}"
     report = Report(board=board.name, host=str(target), prefix=prefix, status="deployed",
-                    version=bundle.version)
+                    integration=board.deploy.integration, version=bundle.version)
     back_to = (old_cur, old_prev) if old_cur != new else (old_prev, "")
     try:
         log(f"switching to {new} and restarting {board.deploy.service}")

@@ -8,6 +8,9 @@ flash and rollback runs `sudo -n HELPER COMMAND ...`: the helper refuses another
 interpreter, user, service or unit, so the right cannot install a unit running as root or
 touch files outside the prefix. What it still does as root is the deploy itself: unpack the
 login's bundle inside the prefix and restart the service, which runs as the service user.
+A release whose integration is the PipeWire filter has its drop-in written into the pinned
+directory by the service user itself (setpriv, never root): it loads the release's plugin into
+the service user's own PipeWire, code the login can already run as that user.
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ def helper_script(board: Board, prefix: str) -> str:
     d = board.deploy
     pins = {"PIN_PREFIX": prefix, "PIN_PYTHON": d.python, "PIN_USER": d.user,
             "PIN_SERVICE": d.service, "PIN_SYSTEMCTL": d.systemctl, "PIN_UNIT_DIR": d.unit_dir,
+            "PIN_PIPEWIRE_DIR": d.pipewire_conf_dir,
             "PIN_UNIT_SHA": hashlib.sha256(unit_file(board, prefix).encode()).hexdigest()}
     header = "".join(f"{k}={shlex.quote(v)}\n" for k, v in pins.items())
     return f"#!/bin/sh\n# Installed by `edge flash --install-sudoers`: remote.sh, settings pinned.\n{header}" \

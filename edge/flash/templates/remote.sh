@@ -53,6 +53,13 @@ facts() {
     fi
     command -v aplay >/dev/null 2>&1 && aplay -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/playback_pcm=/'
     command -v arecord >/dev/null 2>&1 && arecord -L 2>/dev/null | grep -v '^[[:space:]]' | sed 's/^/capture_pcm=/'
+    # The pipewire integration: the daemon, its filter-chain module (which hosts LADSPA plugins)
+    # and pw-dump, with which health finds the filter's source.
+    command -v pipewire >/dev/null 2>&1 && say "pipewire_version=$(pipewire --version 2>/dev/null | sed -n 's/^Linked with libpipewire //p')"
+    for m in /usr/lib/*/pipewire-0.3/libpipewire-module-filter-chain.so /usr/lib/pipewire-0.3/libpipewire-module-filter-chain.so; do
+        [ -f "$m" ] && { say "pipewire_filter_chain=yes"; break; }
+    done
+    command -v pw-dump >/dev/null 2>&1 && say "pw_dump=yes"
     # CPU features the kernel's build may use (asimddp: the dotprod instructions of a Pi 5).
     say "cpu_features=$(sed -n 's/^\(Features\|flags\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)"
     say "current=$(target "$prefix/current")"
@@ -100,9 +107,47 @@ as() {
     setpriv --reuid="$user" --regid="$(id -g "$user")" --init-groups --reset-env -- "$@"
 }
 
+# integration_of RELEASE_DIR: what switching to the release installs (releases from before
+# integrations existed are "alsa").
+integration_of() { i=$(cat "$1/integration" 2>/dev/null) || i=alsa; case "$i" in pipewire) say pipewire;; *) say alsa;; esac; }
+
+# user_systemctl USER SYSTEMCTL ARGS...: USER's own systemd, where their PipeWire runs.
+user_systemctl() { u=$1 sc=$2; shift 2; "$sc" --user -M "$u@" "$@"; }
+
+# pipewire_dir USER DIR: the drop-in directory, a leading ~/ made USER's home.
+pipewire_dir() {
+    case "$2" in
+        "~/"*) home=$(getent passwd "$1" | cut -d: -f6); [ -n "$home" ] || die "$1 has no home directory"
+               printf '%s/%s' "$home" "${2#"~/"}" ;;
+        *) printf '%s' "$2" ;;
+    esac
+}
+
+# pipewire_conf PREFIX USER DIR install|remove: the current release's drop-in into DIR, or out of
+# it, written by USER (never root: DIR is USER's own), renamed in whole.
+pipewire_conf() {
+    dir=$(pipewire_dir "$2" "$3") || exit 3
+    if [ "$4" = install ]; then
+        as "$2" sh -c 'mkdir -p "$1" && cp "$2" "$1/.percepnet-edge.conf.tmp" && mv "$1/.percepnet-edge.conf.tmp" "$1/percepnet-edge.conf"' \
+            sh "$dir" "$1/current/pipewire/percepnet-edge.conf" || die "cannot write $dir/percepnet-edge.conf as $2"
+    elif [ -f "$dir/percepnet-edge.conf" ]; then
+        as "$2" rm -f "$dir/percepnet-edge.conf" || die "cannot remove $dir/percepnet-edge.conf as $2"
+        say "removed"
+    fi
+}
+
+# pipewire_restart USER SYSTEMCTL: restart USER's PipeWire where it runs (wireplumber follows it);
+# where it does not, the drop-in loads when their session starts it.
+pipewire_restart() {
+    if user_systemctl "$1" "$2" is-active --quiet pipewire.service 2>/dev/null; then
+        user_systemctl "$1" "$2" restart pipewire.service || die "cannot restart the PipeWire of $1"
+    fi
+}
+
 # precheck PREFIX VERSION PYTHON USER: before anything switches, run the unpacked release as the
 # service user: the native self-test, the bundled model through the kernel, and the bundled
-# ALSA binding reading and writing a period on ALSA's null PCMs.
+# ALSA binding reading and writing a period on ALSA's null PCMs; for the pipewire integration,
+# the bundled LADSPA plugin loading its model at the drop-in's rate, as PipeWire will.
 precheck() {
     prefix=$1 version=$2 py=$3 user=$4
     pin "$prefix" "${PIN_PREFIX-}"; release_name "$version"
@@ -140,6 +185,11 @@ cap.close(); play.close()
 print(n.library_path(), n.fn("pn_version_string")().decode(), "model", shipped().name, "alsa ok")
 ' "$rel" 2>&1) || die "the release does not run on this board: $(printf '%s' "$out" | tail -n 1)"
     say "python=$out"
+    [ "$(integration_of "$rel")" = pipewire ] || return 0
+    rate=$(sed -n 's/^ *audio\.rate = \([0-9]*\)$/\1/p' "$rel/pipewire/percepnet-edge.conf" | head -n 1)
+    out=$(cd / && as "$user" env PYTHONPATH="$rel" HOME=/ "$py" -m edge.ladspa "$rel/ladspa/libpercepnet_ladspa.so" --rate "${rate:-48000}" 2>&1) \
+        || die "the bundled LADSPA plugin does not start on this board: $(printf '%s' "$out" | tail -n 1)"
+    say "plugin=$out"
 }
 
 # link PREFIX NAME TARGET: point PREFIX/NAME at TARGET by an atomic rename ("" removes it).
@@ -148,12 +198,15 @@ link() {
     ln -sfn "$3" "$1/.$2.tmp" && mv -T "$1/.$2.tmp" "$1/$2" || die "cannot switch $1/$2"
 }
 
-# switch PREFIX CURRENT PREVIOUS SERVICE SYSTEMCTL UNIT_DIR: set both links, install the
-# current release's unit and restart the service (stop it when there is no current).
+# switch PREFIX CURRENT PREVIOUS SERVICE SYSTEMCTL UNIT_DIR USER PIPEWIRE_DIR: set both links and
+# install what the current release's integration says: its unit, restarting the service, or its
+# PipeWire drop-in for USER, restarting their PipeWire, with the service stopped, disabled and its
+# unit removed. Only one of the two is ever installed. No current: neither.
 switch() {
-    prefix=$1 cur=$2 prev=$3 service=$4 systemctl=$5 unit_dir=$6
+    prefix=$1 cur=$2 prev=$3 service=$4 systemctl=$5 unit_dir=$6 user=$7 pwdir=$8
     pin "$prefix" "${PIN_PREFIX-}"; pin "$service" "${PIN_SERVICE-}"
     pin "$systemctl" "${PIN_SYSTEMCTL-}"; pin "$unit_dir" "${PIN_UNIT_DIR-}"
+    pin "$user" "${PIN_USER-}"; pin "$pwdir" "${PIN_PIPEWIRE_DIR-}"
     for r in "$cur" "$prev"; do [ -z "$r" ] || release_name "${r#releases/}"; done
     if [ -n "$cur" ] && pinned; then
         sha=$(sha256sum "$prefix/$cur/percepnet-edge.service" | cut -d' ' -f1)
@@ -163,8 +216,20 @@ switch() {
     link "$prefix" current "$cur"
     if [ -z "$cur" ]; then
         "$systemctl" stop "$service" || true
+        unfilter
         return
     fi
+    if [ "$(integration_of "$prefix/current")" = pipewire ]; then
+        if [ -f "$unit_dir/$service.service" ]; then
+            "$systemctl" disable --now "$service" >/dev/null 2>&1 || true
+            rm -f "$unit_dir/$service.service" && "$systemctl" daemon-reload || die "cannot remove the unit of $service"
+        fi
+        pipewire_conf "$prefix" "$user" "$pwdir" install
+        sync
+        pipewire_restart "$user" "$systemctl"
+        return
+    fi
+    unfilter
     mkdir -p "$unit_dir" && cp "$prefix/current/percepnet-edge.service" "$unit_dir/.$service.service.tmp" \
         && mv "$unit_dir/.$service.service.tmp" "$unit_dir/$service.service" || die "cannot install the unit"
     "$systemctl" daemon-reload || die "systemctl daemon-reload failed"
@@ -173,13 +238,27 @@ switch() {
     "$systemctl" restart "$service" || die "systemctl restart $service failed"
 }
 
-# health PREFIX SERVICE SYSTEMCTL TIMEOUT SETTLE: the service is active within TIMEOUT seconds
-# and still active SETTLE seconds later (the release's own code ran in precheck, as its user).
+# unfilter: switch's drop-in out of the user's PipeWire, which restarts without it.
+unfilter() {
+    removed=$(pipewire_conf "$prefix" "$user" "$pwdir" remove) || exit 3
+    [ -z "$removed" ] || pipewire_restart "$user" "$systemctl"
+}
+
+# health PREFIX SERVICE SYSTEMCTL TIMEOUT SETTLE USER: the service is active within TIMEOUT
+# seconds and still active SETTLE seconds later (the release's own code ran in precheck, as its
+# user); for the pipewire integration, the filter's source is in USER's PipeWire within TIMEOUT
+# seconds and PipeWire still runs SETTLE seconds later (where no PipeWire runs for USER, it
+# says so: the drop-in loads with their next session).
 health() {
-    prefix=$1 service=$2 systemctl=$3 timeout=$4 settle=$5
+    prefix=$1 service=$2 systemctl=$3 timeout=$4 settle=$5 user=$6
     pin "$prefix" "${PIN_PREFIX-}"; pin "$service" "${PIN_SERVICE-}"; pin "$systemctl" "${PIN_SYSTEMCTL-}"
+    pin "$user" "${PIN_USER-}"
     rel=$(readlink -f "$prefix/current")
     [ -n "$rel" ] || die "no current release"
+    if [ "$(integration_of "$rel")" = pipewire ]; then
+        health_pipewire
+        return
+    fi
     start=$(date +%s)
     while :; do
         state=$("$systemctl" is-active "$service" 2>/dev/null)
@@ -196,6 +275,27 @@ health() {
         [ "$state" = active ] || die "service $service went $state within ${settle}s of starting"
     done
     say "healthy=$rel"
+}
+
+health_pipewire() {
+    if ! user_systemctl "$user" "$systemctl" is-active --quiet pipewire.service 2>/dev/null; then
+        say "healthy=$rel"
+        say "pipewire=not running for $user: the Denoised microphone appears when their session starts PipeWire"
+        return
+    fi
+    rt=$(user_systemctl "$user" "$systemctl" show-environment 2>/dev/null | sed -n 's/^XDG_RUNTIME_DIR=//p')
+    [ -n "$rt" ] || die "cannot find the runtime directory of $user's session"
+    start=$(date +%s)
+    until as "$user" env XDG_RUNTIME_DIR="$rt" pw-dump 2>/dev/null | grep -q '"node.name": "percepnet_source"'; do
+        [ $(( $(date +%s) - start )) -ge "$timeout" ] \
+            && die "no Denoised microphone (node percepnet_source) in the PipeWire of $user after ${timeout}s"
+        sleep 0.5
+    done
+    sleep "$settle"
+    user_systemctl "$user" "$systemctl" is-active --quiet pipewire.service \
+        || die "the PipeWire of $user stopped within ${settle}s of loading the filter"
+    say "healthy=$rel"
+    say "pipewire=percepnet_source in the PipeWire of $user"
 }
 
 # prune PREFIX KEEP: delete releases other than current/previous beyond the KEEP newest.

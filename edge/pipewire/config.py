@@ -1,0 +1,47 @@
+"""The filter-chain drop-in (percepnet-edge.conf beside this file), rendered for a plugin path,
+a rate and an attenuation limit. One renderer for `edge install-pipewire` and `edge flash`."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from string import Template
+
+from edge.errors import EdgeError
+from edge.native import RATES
+
+TEMPLATE = Path(__file__).resolve().parent / "percepnet-edge.conf"
+CONF_NAME = "percepnet-edge.conf"          # the drop-in's name in pipewire.conf.d/
+NODE = "percepnet_source"                  # the virtual source's node.name
+DESCRIPTION = "Denoised microphone"
+ATTEN_MAX_DB = 100.0                       # the plugin clamps its control port to this
+# Inside SPA JSON double quotes: no quote, backslash or control character to escape.
+_PLAIN = re.compile(r"[^\"\\\x00-\x1f\x7f]+")
+
+
+def _quoted(value: str, what: str) -> str:
+    if not _PLAIN.fullmatch(value):
+        raise EdgeError(f"{what} cannot go into the PipeWire configuration (no quotes, "
+                        f"backslashes or control characters), got {value!r}")
+    return value
+
+
+def render(plugin: str, rate: int = 48000, atten_lim: float = 0.0, capture: str | None = None,
+           written_by: str = "edge install-pipewire") -> str:
+    """The drop-in text. plugin: absolute path of libpercepnet_ladspa.so where PipeWire will
+    load it; capture: a PipeWire node name to take the microphone from instead of the default
+    capture device."""
+    if not str(plugin).startswith("/"):
+        raise EdgeError(f"the plugin path in the PipeWire configuration must be absolute, got {plugin!r}")
+    if rate not in RATES:
+        raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
+                        + ", ".join(str(r) for r in RATES) + " Hz)")
+    if not 0 <= atten_lim <= ATTEN_MAX_DB:
+        raise EdgeError(f"attenuation limit must be between 0 (no limit) and {ATTEN_MAX_DB:g} dB, "
+                        f"got {atten_lim:g}")
+    target = ""
+    if capture is not None:
+        target = f'\n                target.object = "{_quoted(capture, "the capture node name")}"'
+    return Template(TEMPLATE.read_text()).substitute(
+        written_by=written_by, plugin=_quoted(str(plugin), "the plugin path"), rate=rate,
+        hop=rate // 100, atten_lim=f"{atten_lim:g}", node=NODE, capture_target=target,
+        capture_what=f"node {capture}" if capture else "the default capture device")
