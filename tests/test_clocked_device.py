@@ -151,6 +151,7 @@ def test_the_live_loop_on_the_clocked_device_is_paced_and_plays_what_it_hears(de
 def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     if stress and shutil.which("stress-ng") is None:
         pytest.skip("stress-ng not installed (Debian: apt-get install stress-ng)")
+    before = _stress_pids()         # another user's stress-ng is not ours to count
     r = subprocess.run([EDGE, "bench", "--board", "host", "--soak", "0.05", "--json"]
                        + (["--stress"] if stress else []),
                        capture_output=True, text=True, timeout=120)
@@ -164,8 +165,11 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert out["kernel_errors"] == 0 and out["frame_us"]["p50"] < 10_000
     assert out["stress"] is stress and out["rss_mb_end"] > 0 and out["native_hop"]
     assert out["overruns"] + out["underruns"] == out["xruns"] >= len(out["xrun_hops"])
-    assert subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True).returncode != 0, \
-        "stress-ng was left running"
+    assert not _stress_pids() - before, "stress-ng was left running"
+
+
+def _stress_pids() -> set[str]:
+    return set(subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True, text=True).stdout.split())
 
 
 def test_an_underrun_on_a_plugin_device_is_counted(device):
