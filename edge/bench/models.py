@@ -28,8 +28,9 @@ WARMUP_FRAMES = 50
 LIMIT_SECONDS = 2.0
 
 
-def random_pnw(config, seed: int = 0) -> bytes:
-    """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init."""
+def random_pnw(config, seed: int = 0, weights: str = "int8") -> bytes:
+    """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init
+    (weights="int4": those requantised as `edge export --weights int4` does)."""
     rng = np.random.default_rng(seed)
     layers, out_src = export.layer_graph(config)
     for layer, spec in zip(layers, arch.topology(config)):
@@ -37,7 +38,7 @@ def random_pnw(config, seed: int = 0) -> bytes:
         layer.mats = [(rng.integers(-127, 128, s, dtype=np.int8),
                        np.full(s[0], 1.7 / (127 * np.sqrt(s[1])), np.float32),
                        rng.uniform(-0.1, 0.1, s[0]).astype(np.float32)) for s in shapes]
-    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom")
+    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom", weights)
 
 
 def _stats(x: np.ndarray) -> dict:
