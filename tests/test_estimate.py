@@ -97,6 +97,23 @@ def test_unknown_model_file_is_refused(tmp_path):
         est.model_file(str(tmp_path / "missing.pnw"), tmp_path)
 
 
+def test_int4_weights_make_a_random_model_and_are_refused_with_a_file(tmp_path):
+    from edge import export
+    path = est.model_file("small", tmp_path, "int4")
+    assert export.describe(path.read_bytes())["int4_matrices"] > 0
+    with pytest.raises(est.EstimateError, match="has its own encodings"):
+        est.model_file(str(path), tmp_path, "int4")
+
+
+@pytest.mark.parametrize("args, says", [(["--weights", "int2"], "int8, int4 or int8,int4"),
+                                        (["--estimate", "rpi4", "--weights", "int8,int4"], "one --weights"),
+                                        (["--dsp", "--weights", "int4"], "--weights goes with")])
+def test_bad_weights_option_is_refused_in_one_line(capsys, args, says):
+    assert main(["bench"] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err
+
+
 def test_missing_tools_name_their_debian_package(monkeypatch):
     monkeypatch.setattr(est.shutil, "which", lambda name: None)
     with pytest.raises(est.EstimateError,
