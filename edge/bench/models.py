@@ -95,7 +95,7 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper"), weights=("in
     peaks = {enc: l1_peak_gmac_per_s(weights=enc) for enc in weights}
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for enc, name in ((enc, name) for enc in weights for name in configs):
+        for name, enc in ((name, enc) for name in configs for enc in weights):  # a size's encodings back to back
             key = name if enc == "int8" else f"{name}-{enc}"
             path = Path(tmp) / f"{key}.pnw"
             path.write_bytes(random_pnw(name, weights=enc))
