@@ -10,9 +10,9 @@ without TFLite: used for benchmarks with random weights and for tests.
 weights="int4" (post-training quantisation, `edge export --weights int4`): the matrices of the
 hidden layers are stored in 4 bits, -8..7, with a scale per row and block of 32 columns (a
 float per row times an 8-bit multiplier per block, chosen per block for the least squared
-error); the layer that reads the features and the output layers stay int8 (the most
-sensitive, and small: 1-3% of the weights). From a .tflite the int8 weights are requantised; from a
-.keras checkpoint the float weights are quantised once. One writer serves both encodings:
+error); the layer that reads the features and the output layers stay int8 (small: 1.4% of the
+small model's weights). From a .tflite the int8 weights are requantised; from a .keras
+checkpoint the float weights are quantised once. One writer serves both encodings:
 write_pnw picks each matrix's, and writes format version 2 when every matrix is int8 (what
 older kernels read) and version 3 otherwise.
 """
@@ -41,7 +41,7 @@ INT4_BLOCK = 32                     # PN_Q4_BLOCK: columns per multiplier
 # PN_Q4_MUL_SUM_MAX: the largest sum of one row's block multipliers the loader admits
 INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
 # Block scales tried per block, as the block's largest |w| over this many steps; the one with
-# the least squared error is kept (7.5 alone would be the plain symmetric choice).
+# the least squared error is kept (7 alone would be the plain symmetric |w|max / 7).
 INT4_STEPS = (6.0, 6.5, 7.0, 7.5, 8.0)
 
 
@@ -337,11 +337,12 @@ def describe(data: bytes) -> dict:
     """Format version and per-matrix encodings of .pnw bytes (header and layer table only;
     the native loader is what validates a file)."""
     version, n_layers = struct.unpack_from("<I", data, 4)[0], struct.unpack_from("<I", data, 16)[0]
+    mixed = version >= FORMAT_VERSION_MIXED
+    names = {v: k for k, v in ENCODING.items()}
     encs = []
-    if version >= FORMAT_VERSION_MIXED:
-        for i in range(n_layers):
-            at = 80 + 40 * i
-            kind = struct.unpack_from("<I", data, at)[0]
-            codes = struct.unpack_from("<2I", data, at + 32)[: 2 if kind == TYPES["gru"] else 1]
-            encs += [{v: k for k, v in ENCODING.items()}.get(c, str(c)) for c in codes]
+    for i in range(n_layers):
+        at = 80 + (40 if mixed else 32) * i
+        n = 2 if struct.unpack_from("<I", data, at)[0] == TYPES["gru"] else 1
+        codes = struct.unpack_from("<2I", data, at + 32)[:n] if mixed else (ENCODING["int8"],) * n
+        encs += [names.get(c, str(c)) for c in codes]
     return {"version": version, "encodings": encs, "int4_matrices": encs.count("int4")}
