@@ -1,4 +1,4 @@
-/* The int8 network engine: state of one stream, and the per-ISA entry points that
+/* The network engine (int8 and int4 weights, int8 inputs): state of one stream, and the per-ISA entry points that
  * nnet_arch.h generates (one copy per instruction set, picked at pn_nnet_create). */
 #ifndef PN_NNET_H
 #define PN_NNET_H

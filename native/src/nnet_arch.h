@@ -12,8 +12,9 @@
  * (PN_ROWS32_Q4, PN_ROWS32_Q4_STREAM) pn_rows32_q4 and pn_rows32_q4_stream for 32 rows.
  *
  * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
- * products accumulate in int32, and are scaled back to float by (weight scale of the row) x
- * (input scale). Activations, GRU gates and GRU states are float. Everything after the int32
+ * products accumulate in int32 (int4: each 32-column block's sum times its integer multiplier,
+ * still exact), and are scaled back to float by (weight scale of the row) x (input scale).
+ * Activations, GRU gates and GRU states are float. Everything after the int32
  * product is elementwise with no reassociation (C99 mode: no FMA contraction), so every ISA's
  * copy computes the same floats as the scalar one. */
 #include <math.h>
