@@ -6,6 +6,15 @@ int32 biases are turned back into floats with their own scales. The layer graph 
 edge.model.arch (layer_graph), so the file describes exactly the network the TFLite runs.
 from_keras(model) quantises a float Keras model the same way (symmetric, per output channel)
 without TFLite: used for benchmarks with random weights and for tests.
+
+weights="int4" (post-training quantisation, `edge export --weights int4`): the matrices of the
+hidden layers are stored in 4 bits, -8..7, with a scale per row and block of 32 columns (a
+float per row times an 8-bit multiplier per block, chosen per block for the least squared
+error); the layer that reads the features and the output layers stay int8 (small: 1.4% of the
+small model's weights). From a .tflite the int8 weights are requantised; from a .keras
+checkpoint the float weights are quantised once. One writer serves both encodings:
+write_pnw picks each matrix's, and writes format version 2 when every matrix is int8 (what
+older kernels read) and version 3 otherwise.
 """
 from __future__ import annotations
 
@@ -22,9 +31,18 @@ from edge.model import arch
 from edge.native import FEATURE_VERSION, SAMPLE_RATE
 
 MAGIC = b"PNWF"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 2        # every matrix int8
+FORMAT_VERSION_MIXED = 3  # an encoding per matrix in the layer table
 TYPES = {"dense": 1, "conv": 2, "gru": 3}
 ACTS = {None: 0, "tanh": 1, "sigmoid": 2, "relu": 3}
+WEIGHTS = ("int8", "int4")
+ENCODING = {"int8": 8, "int4": 4}  # PN_WEIGHTS_* in model.h: the bits per weight
+INT4_BLOCK = 32                     # PN_Q4_BLOCK: columns per multiplier
+# PN_Q4_MUL_SUM_MAX: the largest sum of one row's block multipliers the loader admits
+INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
+# Block scales tried per block, as the block's largest |w| over this many steps; the one with
+# the least squared error is kept (7 alone would be the plain symmetric |w|max / 7).
+INT4_STEPS = (6.0, 6.5, 7.0, 7.5, 8.0)
 
 
 class ExportError(EdgeError):
@@ -40,7 +58,10 @@ class Layer:
     n_out: int
     kernel: int = 1
     src: list[int] = field(default_factory=list)  # -1: features
-    mats: list = field(default_factory=list)      # [(int8 [rows, cols], scale [rows], bias [rows])]
+    # [(weights [rows, cols], scale [rows], bias [rows])]: int8 weights with their per-row
+    # scales (from TFLite), or float weights with scale None (from Keras), quantised by
+    # write_pnw to the encoding it picks for the matrix
+    mats: list = field(default_factory=list)
 
 
 def layer_graph(config) -> tuple[list[Layer], list[int]]:
@@ -61,45 +82,144 @@ def quantize_rows(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, scale.astype(np.float32)
 
 
+def quantize_int4(w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """4-bit weights with a scale per row and 32-column block: (int8 q [rows, cols padded to
+    32] in -8..7, uint8 multipliers [rows, blocks], float32 row scale [rows]); the real weight
+    is q * multiplier * row scale. Each block's scale is the one of INT4_STEPS (on the
+    multiplier grid) with the least squared error; rows' multipliers stay within the sum the
+    loader admits."""
+    w = np.asarray(w, np.float64)
+    rows, cols = w.shape
+    blocks = -(-cols // INT4_BLOCK)
+    b = np.zeros((rows, blocks * INT4_BLOCK))
+    b[:, :cols] = w
+    b = b.reshape(rows, blocks, INT4_BLOCK)
+    amax = np.abs(b).max(axis=2)
+    top = min(255, INT4_MUL_SUM_MAX // blocks)  # the largest multiplier: 255 unless very wide
+    row = (amax / min(INT4_STEPS)).max(axis=1) / top
+    row[row == 0] = 1.0
+    row = row.astype(np.float32).astype(np.float64)  # the scale the file keeps
+    best_q = best_m = best_err = None
+    for steps in INT4_STEPS:
+        m = np.where(amax > 0, np.clip(np.round(amax / steps / row[:, None]), 1, top), 0)
+        s = (m * row[:, None])[:, :, None]
+        q = np.clip(np.round(np.divide(b, s, out=np.zeros_like(b), where=s > 0)), -8, 7)
+        err = ((q * s - b) ** 2).sum(axis=2)
+        if best_err is None:
+            best_q, best_m, best_err = q, m, err
+        else:
+            better = err < best_err
+            best_q = np.where(better[:, :, None], q, best_q)
+            best_m = np.where(better, m, best_m)
+            best_err = np.minimum(err, best_err)
+    return (best_q.reshape(rows, -1).astype(np.int8), best_m.astype(np.uint8), row.astype(np.float32))
+
+
+def _padded(w: np.ndarray, rp: int, cp: int) -> np.ndarray:
+    out = np.zeros((rp, cp), w.dtype)
+    out[:w.shape[0], :w.shape[1]] = w
+    return out
+
+
 def pack_matrix(w: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> bytes:
     """int8 weights in 8x4 blocks (rows padded to 8, columns to 4), then scales and biases."""
     rows, cols = w.shape
     rp, cp = -(-rows // 8) * 8, -(-cols // 4) * 4
-    padded = np.zeros((rp, cp), np.int8)
-    padded[:rows, :cols] = w
-    blocks = padded.reshape(rp // 8, 8, cp // 4, 4).transpose(0, 2, 1, 3)
+    blocks = _padded(np.asarray(w, np.int8), rp, cp).reshape(rp // 8, 8, cp // 4, 4).transpose(0, 2, 1, 3)
     return (np.ascontiguousarray(blocks).tobytes() + np.asarray(scale, "<f4").tobytes()
             + np.asarray(bias, "<f4").tobytes())
 
 
-def write_pnw(layers: list[Layer], out_src: list[int], name: str) -> bytes:
-    table, payload = b"", b""
-    for layer in layers:
+def pack_matrix_int4(q: np.ndarray, mul: np.ndarray, scale: np.ndarray, bias: np.ndarray) -> bytes:
+    """int4 weights (quantize_int4) as the int8 layout's 8x4 blocks packed in pairs along each
+    row block (the first in the low nibbles), then the block multipliers per 8 rows and
+    32-column block, then scales and biases."""
+    rows, cp = q.shape
+    rp = -(-rows // 8) * 8
+    blocks = _padded(q, rp, cp).reshape(rp // 8, 8, cp // 4, 4).transpose(0, 2, 1, 3)
+    pairs = (blocks.reshape(rp // 8, cp // 8, 2, 32).astype(np.uint8) & 15)
+    packed = pairs[:, :, 0] | (pairs[:, :, 1] << 4)
+    muls = _padded(mul, rp, mul.shape[1]).reshape(rp // 8, 8, -1).transpose(0, 2, 1)
+    return (np.ascontiguousarray(packed).tobytes() + np.ascontiguousarray(muls).tobytes()
+            + np.asarray(scale, "<f4").tobytes() + np.asarray(bias, "<f4").tobytes())
+
+
+def encoding(layer: Layer, index: int, out_src: list[int], weights: str) -> str:
+    """The encoding write_pnw gives a layer's matrices: int4 asks it of the hidden layers only
+    (not of one that reads the features, nor of an output layer)."""
+    if weights not in WEIGHTS:
+        raise ExportError(f"weights {weights!r}: one of {', '.join(WEIGHTS)}")
+    hidden = -1 not in layer.src and index not in out_src
+    return "int4" if weights == "int4" and hidden else "int8"
+
+
+def encode_matrix(w: np.ndarray, scale, bias: np.ndarray, enc: str) -> bytes:
+    """One matrix's payload in an encoding, from int8 + scales or from floats (scale None)."""
+    if enc == "int4":
+        real = np.asarray(w, np.float64) * (1.0 if scale is None else np.asarray(scale, np.float64)[:, None])
+        return pack_matrix_int4(*quantize_int4(real), bias)
+    if scale is None:
+        w, scale = quantize_rows(w)
+    return pack_matrix(w, scale, bias)
+
+
+def write_pnw(layers: list[Layer], out_src: list[int], name: str, weights: str = "int8") -> bytes:
+    """The .pnw bytes; weights: "int8", or "int4" for the matrices encoding() picks."""
+    table, payload, version = [], b"", FORMAT_VERSION
+    for i, layer in enumerate(layers):
         src = list(layer.src) + [0] * (4 - len(layer.src))
-        table += struct.pack("<6I4h", TYPES[layer.kind], ACTS[layer.act], layer.n_in, layer.n_out,
-                             layer.kernel, len(layer.src), *src)
-        for w, scale, bias in layer.mats:
-            payload += pack_matrix(w, scale, bias)
+        entry = struct.pack("<6I4h", TYPES[layer.kind], ACTS[layer.act], layer.n_in, layer.n_out,
+                            layer.kernel, len(layer.src), *src)
+        encs = [encoding(layer, i, out_src, weights)] * len(layer.mats)
+        for (w, scale, bias), enc in zip(layer.mats, encs):
+            payload += encode_matrix(w, scale, bias, enc)
+        if "int4" in encs:
+            version = FORMAT_VERSION_MIXED
+        table.append((entry, encs))
+    if version == FORMAT_VERSION_MIXED:
+        table = b"".join(e + struct.pack("<2I", *([ENCODING[x] for x in encs] + [0, 0])[:2]) for e, encs in table)
+    else:
+        table = b"".join(e for e, _ in table)
     outs = list(out_src) + [0] * (4 - len(out_src))
     tail = (struct.pack("<I4h", len(out_src), *outs) + name.encode()[:31].ljust(32, b"\0")
             + struct.pack("<2I", FEATURE_VERSION, SAMPLE_RATE) + table + payload)
-    head = MAGIC + struct.pack("<5I", FORMAT_VERSION, arch.NB_FEATURES, 2 * arch.NB_BANDS,
+    head = MAGIC + struct.pack("<5I", version, arch.NB_FEATURES, 2 * arch.NB_BANDS,
                                len(layers), len(payload))
     return head + struct.pack("<I", zlib.crc32(tail)) + tail
 
 
-def from_keras(model, config, name: str) -> bytes:
+def from_keras(model, config, name: str, weights: str = "int8") -> bytes:
     """A float Keras sequence model (arch.build_model) quantised to a .pnw."""
     layers, out_src = layer_graph(config)
     for layer in layers:
         w = model.get_layer(layer.name).get_weights()
         if layer.kind == "gru":
             kernel, recurrent, bias = w
-            layer.mats = [(*quantize_rows(kernel.T), bias[0]), (*quantize_rows(recurrent.T), bias[1])]
+            layer.mats = [(kernel.T, None, bias[0]), (recurrent.T, None, bias[1])]
         else:
             kernel, bias = w
-            layer.mats = [(*quantize_rows(kernel.reshape(-1, kernel.shape[-1]).T), bias)]
-    return write_pnw(layers, out_src, name)
+            layer.mats = [(kernel.reshape(-1, kernel.shape[-1]).T, None, bias)]
+    return write_pnw(layers, out_src, name, weights)
+
+
+def config_from_keras(model) -> dict:
+    """The arch config of a Keras sequence model (arch.build_model), read from its layers."""
+    n_out, kernel = {}, {}
+    for layer in model.layers:
+        w = layer.get_weights()
+        if not w:
+            continue
+        n_out[layer.name] = w[1].shape[0] if len(w) == 3 else w[0].shape[-1]  # GRU: its recurrent kernel
+        if w[0].ndim == 3:
+            kernel[layer.name] = w[0].shape[0]
+    try:
+        return arch.config_from_layers(n_out, kernel)
+    except ValueError as e:
+        raise ExportError(f"keras model: {e}") from None
+
+
+def _size_name(cfg: dict) -> str:
+    return "paper" if cfg == arch.CONFIGS["paper"] else ("small" if cfg == arch.CONFIGS["small"] else "custom")
 
 
 def _tflite_fc_ops(interp) -> dict[str, tuple]:
@@ -157,7 +277,7 @@ def config_from_tflite(interp) -> dict:
         raise ExportError(f"tflite model: {e}") from None
 
 
-def from_tflite(path: str | Path, name: str | None = None) -> bytes:
+def from_tflite(path: str | Path, name: str | None = None, weights: str = "int8") -> bytes:
     """The .pnw of an int8 step-model .tflite."""
     from edge.model.tflite_step import load_interpreter
 
@@ -171,17 +291,36 @@ def from_tflite(path: str | Path, name: str | None = None) -> bytes:
         for (w, _, _), want in zip(layer.mats, arch.matrix_shapes(spec, layer.n_in)):
             if w.shape != want:
                 raise ExportError(f"tflite layer {layer.name}: weights {w.shape}, expected {want}")
-    if name is None:
-        name = "paper" if cfg == arch.CONFIGS["paper"] else ("small" if cfg == arch.CONFIGS["small"] else "custom")
-    return write_pnw(layers, out_src, name)
+    return write_pnw(layers, out_src, name or _size_name(cfg), weights)
 
 
-def export(tflite_path: str | Path, out_path: str | Path) -> dict:
-    """edge export: write the .pnw of a .tflite, check that the native loader accepts it, and
-    return a summary."""
+def from_checkpoint(path: str | Path, weights: str = "int8") -> bytes:
+    """The .pnw of a float .keras training checkpoint (edge train's best.keras)."""
+    import keras
+
+    from edge.model.train import _custom_objects
+
+    try:
+        model = keras.models.load_model(path, custom_objects=_custom_objects())
+    except (OSError, ValueError) as e:
+        raise ExportError(f"{path}: not a Keras model ({e})") from None
+    cfg = config_from_keras(model)
+    return from_keras(model, cfg, _size_name(cfg), weights)
+
+
+def export(model_path: str | Path, out_path: str | Path, weights: str = "int8") -> dict:
+    """edge export: write the .pnw of a .tflite (or a .keras checkpoint), check that the native
+    loader accepts it, and return a summary."""
     from edge.model.native_net import NativeNet
 
-    data = from_tflite(tflite_path)
+    if weights not in WEIGHTS:
+        raise ExportError(f"--weights {weights}: one of {', '.join(WEIGHTS)}")
+    if not Path(model_path).is_file():
+        raise ExportError(f"{model_path}: no such model file")
+    if str(model_path).endswith(".keras"):
+        data = from_checkpoint(model_path, weights)
+    else:
+        data = from_tflite(model_path, weights=weights)
     net = NativeNet(data)
     info = net.info()
     net.close()
@@ -190,4 +329,20 @@ def export(tflite_path: str | Path, out_path: str | Path) -> dict:
     except OSError as e:
         raise ExportError(f"cannot write {out_path}: {e.strerror}") from None
     return {"out": str(out_path), "bytes": len(data), "name": info["name"],
-            "layers": info["n_layers"], "weights": info["n_weights"]}
+            "layers": info["n_layers"], "weights": info["n_weights"], "encoding": weights,
+            "int4_matrices": describe(data)["int4_matrices"]}
+
+
+def describe(data: bytes) -> dict:
+    """Format version and per-matrix encodings of .pnw bytes (header and layer table only;
+    the native loader is what validates a file)."""
+    version, n_layers = struct.unpack_from("<I", data, 4)[0], struct.unpack_from("<I", data, 16)[0]
+    mixed = version >= FORMAT_VERSION_MIXED
+    names = {v: k for k, v in ENCODING.items()}
+    encs = []
+    for i in range(n_layers):
+        at = 80 + (40 if mixed else 32) * i
+        n = 2 if struct.unpack_from("<I", data, at)[0] == TYPES["gru"] else 1
+        codes = struct.unpack_from("<2I", data, at + 32)[:n] if mixed else (ENCODING["int8"],) * n
+        encs += [names.get(c, str(c)) for c in codes]
+    return {"version": version, "encodings": encs, "int4_matrices": encs.count("int4")}

@@ -22,7 +22,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 # Mirrors of native/include/percepnet.h (a test checks they agree with it).
-ABI_VERSION = 4
+ABI_VERSION = 5
 SAMPLE_RATE = 48000                                   # the kernel's own rate
 HOP = 480                                             # 10 ms at SAMPLE_RATE
 RATES = (8000, 16000, 24000, 32000, 44100, 48000)     # what a state takes (pn_hop_samples)
@@ -77,6 +77,7 @@ _PROTOTYPES = {
     "pn_simd_active": (C.c_char_p, []),
     "pn_simd_available": (C.c_char_p, []),
     "pn_bench_matvec_peak": (C.c_int, [C.c_double, C.POINTER(C.c_double)]),
+    "pn_bench_matvec4_peak": (C.c_int, [C.c_double, C.POINTER(C.c_double)]),
     "pn_bench_read_bandwidth": (C.c_int, [C.c_size_t, C.c_double, C.POINTER(C.c_double)]),
 }
 

@@ -20,7 +20,10 @@ needs_llvm = pytest.mark.skipif(shutil.which(LLVM_MCA) is None,
 
 @pytest.mark.parametrize("board", sorted(BUDGET["instructions_per_frame"]))
 def test_instructions_per_frame_stay_within_the_committed_budget(board):
+    """dsp and network: the model with int8 weights; network_int4: the same with int4 weights
+    (`edge export --weights int4`), so a slower int4 kernel fails too."""
     got = est.instruction_counts(board, BUDGET["model"], BUDGET["frames"])
+    got["network_int4"] = est.instruction_counts(board, BUDGET["model"], BUDGET["frames"], "int4")["network"]
     want = BUDGET["instructions_per_frame"][board]
     off = {part: got[part] / want[part] - 1 for part in want}
     assert all(abs(x) <= BUDGET["tolerance"] for x in off.values()), (
@@ -95,6 +98,23 @@ def test_board_without_estimate_figures_is_named(tmp_path, monkeypatch):
 def test_unknown_model_file_is_refused(tmp_path):
     with pytest.raises(est.EstimateError, match="neither small, paper nor an existing .pnw"):
         est.model_file(str(tmp_path / "missing.pnw"), tmp_path)
+
+
+def test_int4_weights_make_a_random_model_and_are_refused_with_a_file(tmp_path):
+    from edge import export
+    path = est.model_file("small", tmp_path, "int4")
+    assert export.describe(path.read_bytes())["int4_matrices"] > 0
+    with pytest.raises(est.EstimateError, match="has its own encodings"):
+        est.model_file(str(path), tmp_path, "int4")
+
+
+@pytest.mark.parametrize("args, says", [(["--weights", "int2"], "int8, int4 or int8,int4"),
+                                        (["--estimate", "rpi4", "--weights", "int8,int4"], "one --weights"),
+                                        (["--dsp", "--weights", "int4"], "--weights goes with")])
+def test_bad_weights_option_is_refused_in_one_line(capsys, args, says):
+    assert main(["bench"] + args) == 2
+    err = capsys.readouterr().err.strip()
+    assert says in err and "\n" not in err
 
 
 def test_missing_tools_name_their_debian_package(monkeypatch):

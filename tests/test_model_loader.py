@@ -72,3 +72,27 @@ def test_denoise_refuses_a_model_trained_for_other_features_in_one_line(tmp_path
     err = capsys.readouterr().err.strip()
     assert says in err and "this kernel computes version 1" in err and "\n" not in err
     assert not (tmp_path / "out.wav").exists()
+
+
+def test_int4_matrix_whose_multipliers_could_overflow_is_refused():
+    """A conv over 16 frames of 600 inputs: 9600 columns, 300 blocks of 32. The exporter keeps
+    each row's multipliers within PN_Q4_MUL_SUM_MAX, so the file loads; raised to 255 in one
+    row (a sum of 76500, where a block product times it could leave int32) it is refused."""
+    import struct
+    import zlib
+
+    from edge import export
+    from edge.bench.models import random_pnw
+    wide = {"dense": 600, "conv": 16, "kernels": (16, 2), "gru": 16, "gru_layers": 1,
+            "gain_gru": 16, "strength_gru": 8}
+    data = bytearray(random_pnw(wide, weights="int4"))
+    assert export.describe(bytes(data))["encodings"][:2] == ["int8", "int4"]  # dense_in, conv1
+    assert NativeNet(bytes(data)).info()["n_weights"] == arch.count_weights(wide)
+    n_layers = struct.unpack_from("<I", data, 16)[0]
+    dense_in = 600 * 72 + 8 * 600                  # int8, 70 columns padded to 72
+    muls = 80 + 40 * n_layers + dense_in + 16 * 9600 // 2
+    for b in range(300):                           # row 0's multiplier in every block
+        data[muls + b * 8] = 255
+    struct.pack_into("<I", data, 24, zlib.crc32(bytes(data[28:])))
+    with pytest.raises(NativeError, match="int4 block multipliers too large"):
+        NativeNet(bytes(data))

@@ -68,6 +68,18 @@ def test_rpi4_matvec_uses_widening_multiply_and_pairwise_accumulate():
     assert {"smull", "sadalp"} <= ops or {"smull2", "sadalp"} <= ops, ops
 
 
+def test_rpi4_int4_matvec_sign_extends_nibbles_and_multiplies_in_neon():
+    dis = disassembly("rpi4")
+    ops = mnemonics(function(dis, "pn_matvec4_neon"))
+    assert "sshr" in ops and ({"smlal", "smlal2"} & ops), ops
+    assert "pn_matvec4_dotprod" not in dis
+
+
+def test_rpi5_int4_kernels_use_sdot():
+    dis = disassembly("rpi5")
+    assert "sdot" in mnemonics(reachable(dis, "pn_matvec4_dotprod", depth=1))
+
+
 def test_rpi5_network_kernels_use_sdot():
     dis = disassembly("rpi5")
     # the kernel itself or the row-block loop it branches to (GCC may outline the larger one)
@@ -84,5 +96,6 @@ def test_armv7_build_uses_neon_in_matvec():
 def test_host_build_has_avx2_and_avxvnni_kernels():
     dis = disassembly("host")
     assert "vpmaddubsw" in mnemonics(function(dis, "pn_matvec_avx2"))
+    assert "vpmaddubsw" in mnemonics(reachable(dis, "pn_matvec4_avx2", depth=1))
     vnni = mnemonics(function(dis, "pn_matvec_avxvnni"))
     assert any(o.startswith("vpdpbusd") for o in vnni), vnni

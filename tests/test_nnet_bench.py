@@ -40,6 +40,15 @@ def test_each_model_is_set_against_the_lower_of_its_two_limits():
     assert m["of_limit"] == pytest.approx(m["gmac_per_s"] / lower)
 
 
+def test_int4_entries_are_timed_beside_int8_in_the_same_run():
+    r = bench_models(seconds=0.8, configs=("small",), weights=("int8", "int4"))
+    m8, m4 = r["models"]["small"], r["models"]["small-int4"]
+    assert (m8["encoding"], m4["encoding"]) == ("int8", "int4") and m4["weights"] == m8["weights"]
+    assert m4["limits"]["weight_bytes"] == len(random_pnw("small", weights="int4"))
+    assert m4["limits"]["weight_bytes"] < 0.6 * m8["limits"]["weight_bytes"]  # 4.25 bits a weight
+    assert m4["limits"]["l1_peak_gmac_per_s"] > 0 and m4["network_us"]["p50"] > 0
+
+
 @pytest.mark.parametrize("nbytes, seconds", [(16, 0.1), (1 << 20, 0.0), (1 << 20, float("nan"))])
 def test_read_bandwidth_refuses_a_buffer_too_small_or_no_time(nbytes, seconds):
     from edge.native import NativeError

@@ -170,25 +170,30 @@ def example_audio(path: Path) -> Path:
     return path
 
 
-def model_file(model: str, tmp: Path) -> Path:
-    """small/paper: that size with random weights (as `edge bench` times it); else a .pnw."""
+def model_file(model: str, tmp: Path, weights: str = "int8") -> Path:
+    """small/paper: that size with random weights (as `edge bench` times it) in the weight
+    encoding asked (`edge export --weights`); else a .pnw, whose encodings are its own."""
     if model in MODEL_SIZES:
         from edge.bench.models import random_pnw
-        path = tmp / f"{model}.pnw"
-        path.write_bytes(random_pnw(model))
+        path = tmp / f"{model}-{weights}.pnw"
+        path.write_bytes(random_pnw(model, weights=weights))
         return path
     path = Path(model)
     if not path.is_file():
         raise EstimateError(f"--model {model}: neither small, paper nor an existing .pnw file")
+    if weights != "int8":
+        raise EstimateError(f"--weights {weights} goes with --model small or paper: a .pnw file "
+                            f"has its own encodings (edge export --weights)")
     return path
 
 
-def instruction_counts(board_name: str, model: str = "small", frames: int = FRAMES) -> dict:
+def instruction_counts(board_name: str, model: str = "small", frames: int = FRAMES,
+                       weights: str = "int8") -> dict:
     """{"dsp": N, "network": N}: instructions per frame, what the budget test pins."""
     board = load_board(board_name)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        c = count(board, model_file(model, tmp), example_audio(tmp / "audio.f32"), frames)
+        c = count(board, model_file(model, tmp, weights), example_audio(tmp / "audio.f32"), frames)
     return {"dsp": round(instructions(c.blocks, c.dsp)),
             "network": round(instructions(c.blocks, c.network))}
 
@@ -409,15 +414,17 @@ def calibration(model_path: Path, audio: Path, frames: int = FRAMES) -> dict:
 
 
 def estimate(board_name: str, model: str = "small", calibrate: bool = True,
-             frames: int = FRAMES) -> dict:
-    """`edge bench --estimate BOARD --model MODEL`, with the error bar from this machine."""
+             frames: int = FRAMES, weights: str = "int8") -> dict:
+    """`edge bench --estimate BOARD --model MODEL [--weights W]`, with the error bar from this
+    machine."""
     board = load_board(board_name)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        path = model_file(model, tmp)
+        path = model_file(model, tmp, weights)
         audio = example_audio(tmp / "audio.f32")
         result = estimate_board(board, path, audio, frames)
         result["model"] = model
+        result["weights"] = weights if model in MODEL_SIZES else "file"
         result["weight_bytes"] = path.stat().st_size
         if calibrate:
             cal = calibration(path, audio, frames)

@@ -3,11 +3,13 @@ pn_process, pn_get_stats nnet_us) and the whole frame (DSP + network, dsp_us + n
 timed in C with a monotonic clock so ctypes overhead is not counted. Weights are random (the
 cost of a step does not depend on their values); the input is the example recording, looped.
 
-Beside each achieved int8 MAC rate go the two limits on it, measured in this process: the
-kernel's peak with a weight block resident in L1 (pn_bench_matvec_peak), and the weight-streaming
-bound, the MACs per frame over the time to read the model's bytes at the measured read bandwidth
-of a buffer that size (pn_bench_read_bandwidth). `of_limit` is achieved / the lower of the two:
-the figure that means the same on any machine."""
+Beside each achieved MAC rate go the two limits on it, measured in this process: the
+kernel's peak with a weight block resident in L1 (pn_bench_matvec_peak; pn_bench_matvec4_peak
+for int4 weights), and the weight-streaming bound, the MACs per frame over the time to read the
+model's bytes at the measured read bandwidth of a buffer that size (pn_bench_read_bandwidth).
+`of_limit` is achieved / the lower of the two: the figure that means the same on any machine.
+weights=("int8", "int4") times each size in both encodings in the same process: the int4
+entries are named "small-int4", "paper-int4"."""
 from __future__ import annotations
 
 import ctypes as C
@@ -28,8 +30,9 @@ WARMUP_FRAMES = 50
 LIMIT_SECONDS = 2.0
 
 
-def random_pnw(config, seed: int = 0) -> bytes:
-    """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init."""
+def random_pnw(config, seed: int = 0, weights: str = "int8") -> bytes:
+    """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init
+    (weights="int4": those requantised as `edge export --weights int4` does)."""
     rng = np.random.default_rng(seed)
     layers, out_src = export.layer_graph(config)
     for layer, spec in zip(layers, arch.topology(config)):
@@ -37,7 +40,7 @@ def random_pnw(config, seed: int = 0) -> bytes:
         layer.mats = [(rng.integers(-127, 128, s, dtype=np.int8),
                        np.full(s[0], 1.7 / (127 * np.sqrt(s[1])), np.float32),
                        rng.uniform(-0.1, 0.1, s[0]).astype(np.float32)) for s in shapes]
-    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom")
+    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom", weights)
 
 
 def _stats(x: np.ndarray) -> dict:
@@ -60,10 +63,11 @@ def time_model(model_path: Path, audio: np.ndarray) -> tuple[np.ndarray, np.ndar
     return net[w:], frame[w:]
 
 
-def l1_peak_gmac_per_s(seconds: float = LIMIT_SECONDS) -> float:
-    """The active SIMD path's int8 matrix-vector rate with its weights resident in L1."""
+def l1_peak_gmac_per_s(seconds: float = LIMIT_SECONDS, weights: str = "int8") -> float:
+    """The active SIMD path's int8 (or int4) matrix-vector rate with its weights resident in L1."""
     out = C.c_double()
-    check(fn("pn_bench_matvec_peak")(seconds, C.byref(out)), "pn_bench_matvec_peak")
+    name = "pn_bench_matvec4_peak" if weights == "int4" else "pn_bench_matvec_peak"
+    check(fn(name)(seconds, C.byref(out)), name)
     return out.value / 1e9
 
 
@@ -82,24 +86,25 @@ def limits(weights: int, weight_bytes: int, peak_gmac_per_s: float) -> dict:
             "stream_gmac_per_s": stream, "bound": "memory" if stream < peak_gmac_per_s else "compute"}
 
 
-def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
-    """{"models": {name: {"network_us", "frame_us", "weights", "gmac_per_s", "limits", "of_limit",
-    "network_us_scalar"}}, ...}; gmac_per_s is the network's int8 multiply-accumulate rate at its
-    median step, of_limit its ratio to the lower of the two limits."""
+def bench_models(seconds: float = 20.0, configs=("small", "paper"), weights=("int8",)) -> dict:
+    """{"models": {name: {"network_us", "frame_us", "weights", "encoding", "gmac_per_s", "limits",
+    "of_limit", "network_us_scalar"}}, ...}; gmac_per_s is the network's multiply-accumulate rate
+    at its median step, of_limit its ratio to the lower of the two limits."""
     active = fn("pn_simd_active")().decode()
     audio = _looped(seconds)
-    peak = l1_peak_gmac_per_s()
+    peaks = {enc: l1_peak_gmac_per_s(weights=enc) for enc in weights}
     models = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in configs:
-            path = Path(tmp) / f"{name}.pnw"
-            path.write_bytes(random_pnw(name))
+        for name, enc in ((name, enc) for name in configs for enc in weights):  # a size's encodings back to back
+            key = name if enc == "int8" else f"{name}-{enc}"
+            path = Path(tmp) / f"{key}.pnw"
+            path.write_bytes(random_pnw(name, weights=enc))
             net, frame = time_model(path, audio)
-            weights = arch.count_weights(name)
-            gmac = weights / np.percentile(net, 50) / 1e3
-            lim = limits(weights, path.stat().st_size, peak)
-            entry = {"network_us": _stats(net), "frame_us": _stats(frame), "weights": weights,
-                     "gmac_per_s": gmac, "limits": lim,
+            n_weights = arch.count_weights(name)
+            gmac = n_weights / np.percentile(net, 50) / 1e3
+            lim = limits(n_weights, path.stat().st_size, peaks[enc])
+            entry = {"network_us": _stats(net), "frame_us": _stats(frame), "weights": n_weights,
+                     "encoding": enc, "gmac_per_s": gmac, "limits": lim,
                      "of_limit": gmac / min(lim["l1_peak_gmac_per_s"], lim["stream_gmac_per_s"]),
                      "frames": int(len(net))}
             if active != "scalar":  # the same network on the scalar reference path, shorter run
@@ -109,7 +114,7 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper")) -> dict:
                 finally:
                     check(fn("pn_simd_select")(active.encode()), f"pn_simd_select {active}")
                 entry["network_us_scalar"] = _stats(net_s)
-            models[name] = entry
+            models[key] = entry
     return {
         "models": models,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

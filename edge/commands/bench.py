@@ -29,6 +29,10 @@ def add_parser(sub):
     p.add_argument("--estimate", metavar="BOARD",
                    help="estimate the per-frame cost on this board from its cross build (needs "
                         "qemu-user and llvm-19)")
+    p.add_argument("--weights", default="int8", metavar="ENC[,ENC]",
+                   help="weight encoding of the random-weight model sizes: int8 (default) or int4 "
+                        "(as `edge export --weights int4`); without --estimate, a comma list times "
+                        "each size in each (int4 entries are named small-int4, paper-int4)")
     p.add_argument("--no-calibration", action="store_true",
                    help="with --estimate: skip the error bar (the same method against `edge bench` "
                         "on this machine, about 15 s)")
@@ -57,11 +61,19 @@ def run(args) -> int:
         raise EdgeError("--stress goes with --soak MINUTES")
     if args.no_calibration and not args.estimate:
         raise EdgeError("--no-calibration goes with --estimate BOARD")
+    weights = [w.strip() for w in args.weights.split(",") if w.strip()]
+    if not weights or any(w not in ("int8", "int4") for w in weights) or len(set(weights)) < len(weights):
+        raise EdgeError(f"--weights {args.weights}: int8, int4 or int8,int4")
+    if weights != ["int8"] and (args.dsp or args.board or args.soak is not None or args.flat_out):
+        raise EdgeError("--weights goes with --estimate or the model benchmark (use a .pnw with --model)")
     if args.estimate:
         if args.dsp or args.board or args.soak is not None or args.flat_out:
             raise EdgeError("--estimate BOARD runs alone (not with --dsp, --board, --soak, --flat-out)")
         from edge.bench.estimate import estimate
-        result = estimate(args.estimate, model=args.model or "small", calibrate=not args.no_calibration)
+        if len(weights) > 1:
+            raise EdgeError("--estimate takes one --weights encoding")
+        result = estimate(args.estimate, model=args.model or "small", calibrate=not args.no_calibration,
+                          weights=weights[0])
     elif args.soak is not None:
         from edge.bench.soak import bench_soak
         result = bench_soak(args.soak, stress=args.stress, board=args.board or "host",
@@ -76,6 +88,6 @@ def run(args) -> int:
                               flat_out=args.flat_out, model=args.model)
     else:
         from edge.bench.models import bench_models
-        result = bench_models(seconds=args.seconds or DEFAULT_SECONDS["models"])
+        result = bench_models(seconds=args.seconds or DEFAULT_SECONDS["models"], weights=tuple(weights))
     print(json.dumps(result, indent=2) if args.json else report.table(result))
     return 0

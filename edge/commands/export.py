@@ -1,4 +1,4 @@
-"""edge export: the native weight file (.pnw) of an int8 .tflite model."""
+"""edge export: the native weight file (.pnw) of an int8 .tflite model (or of a checkpoint)."""
 from __future__ import annotations
 
 import json
@@ -10,9 +10,16 @@ def add_parser(sub):
         description="Reads an int8 step-model .tflite (the model of record, as written by "
                     "`edge train`) and writes its .pnw for the native engine: the same int8 "
                     "weights and per-channel scales, in the kernel's block layout, with a "
-                    "checksum. The written file is loaded back by the native loader to check it.")
-    p.add_argument("model", metavar="MODEL.tflite")
+                    "checksum. The written file is loaded back by the native loader to check it. "
+                    "--weights int4 quantises the hidden layers' matrices to 4 bits after "
+                    "training (a scale per row and 32-column block; the input and output layers "
+                    "stay int8): half the weight bytes a frame reads. A training checkpoint "
+                    "(.keras, float) may be given instead of the .tflite: it is quantised once, "
+                    "not requantised from int8.")
+    p.add_argument("model", metavar="MODEL.tflite", help="int8 .tflite, or a float .keras checkpoint")
     p.add_argument("--out", required=True, metavar="MODEL.pnw")
+    p.add_argument("--weights", choices=("int8", "int4"), default="int8",
+                   help="weight encoding of the hidden layers (default int8)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     return p
 
@@ -20,8 +27,9 @@ def add_parser(sub):
 def run(args) -> int:
     from edge.export import export
 
-    summary = export(args.model, args.out)
+    summary = export(args.model, args.out, weights=args.weights)
     print(json.dumps(summary) if args.json else
           f"wrote {summary['out']}: {summary['name']}, {summary['layers']} layers, "
-          f"{summary['weights']} weights, {summary['bytes']} bytes")
+          f"{summary['weights']} weights ({summary['int4_matrices']} matrices int4), "
+          f"{summary['bytes']} bytes")
     return 0

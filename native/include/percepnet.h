@@ -26,7 +26,7 @@ extern "C" {
 #define PN_EXPORT
 #endif
 
-#define PN_ABI_VERSION 4
+#define PN_ABI_VERSION 5
 #define PN_SAMPLE_RATE 48000   /* the kernel's own rate */
 #define PN_HOP 480             /* 10 ms at PN_SAMPLE_RATE */
 #define PN_WINDOW 960          /* 20 ms, power-complementary */
@@ -147,9 +147,10 @@ PN_EXPORT int pn_nnet_step(pn_nnet *nn, const float *features, float *outputs);
 
 /* The limits benchmarks set the network's int8 rate against, measured in this process, each
  * over about `seconds` (the best pass is kept): the active SIMD path's matrix-vector rate with
- * a 16 KB weight block resident in L1 (MAC/s), and the read bandwidth of a buffer of `bytes`
- * read over and over (bytes/s). */
+ * a 16 KB weight block resident in L1 (MAC/s), the same for its int4 kernel (64 x 256 weights
+ * again, 8 KB), and the read bandwidth of a buffer of `bytes` read over and over (bytes/s). */
 PN_EXPORT int pn_bench_matvec_peak(double seconds, double *macs_per_s);
+PN_EXPORT int pn_bench_matvec4_peak(double seconds, double *macs_per_s);
 PN_EXPORT int pn_bench_read_bandwidth(size_t bytes, double seconds, double *bytes_per_s);
 
 /* SIMD path: "scalar", "avx2", "avxvnni", "neon", "dotprod". Default: the best the CPU has.

@@ -1,6 +1,7 @@
-/* The two limits `edge bench` sets the network's int8 rate against, measured in the calling
- * process on this CPU: the matrix-vector kernel's peak with its weights resident in L1, and
- * the read bandwidth of a buffer the size of a model's weights. */
+/* The two limits `edge bench` sets the network's MAC rate against, measured in the calling
+ * process on this CPU: the matrix-vector kernel's peak with its weights resident in L1 (int8,
+ * and int4 for models exported with int4 weights), and the read bandwidth of a buffer the size
+ * of a model's weights. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,35 @@ int pn_bench_matvec_peak(double seconds, double *macs_per_s)
         double t0 = now_s();
         for (int k = 0; k < PEAK_CALLS; k++)
             matvec(w, PEAK_ROWS, PEAK_COLS, x, y);
+        double rate = (double)PEAK_CALLS * PEAK_ROWS * PEAK_COLS / (now_s() - t0);
+        best = rate > best ? rate : best;
+    } while (now_s() < end);
+    *macs_per_s = best;
+    return PN_OK;
+}
+
+int pn_bench_matvec4_peak(double seconds, double *macs_per_s)
+{
+    if (!macs_per_s || !(seconds > 0.0))
+        return PN_ERR_ARG;
+    pn_matvec4_fn matvec = pn_matvec4_for(pn_simd_level_active());
+    if (!matvec)
+        return PN_ERR_SIMD;
+    /* the same rows and columns as the int8 peak: 8 KB of int4 weights and 512 multipliers */
+    static int8_t w[PEAK_ROWS * PEAK_COLS / 2], x[PEAK_COLS];
+    static uint8_t mul[PEAK_ROWS * PEAK_COLS / PN_Q4_BLOCK];
+    static int32_t y[PEAK_ROWS];
+    for (int i = 0; i < PEAK_ROWS * PEAK_COLS / 2; i++)
+        w[i] = (int8_t)(i * 37 % 256 - 128);
+    for (int i = 0; i < PEAK_ROWS * PEAK_COLS / PN_Q4_BLOCK; i++)
+        mul[i] = (uint8_t)(i * 13 % 255 + 1);
+    for (int i = 0; i < PEAK_COLS; i++)
+        x[i] = (int8_t)(i * 11 % 255 - 127);
+    double best = 0.0, end = now_s() + seconds;
+    do {
+        double t0 = now_s();
+        for (int k = 0; k < PEAK_CALLS; k++)
+            matvec(w, mul, PEAK_ROWS, PEAK_COLS, x, y);
         double rate = (double)PEAK_CALLS * PEAK_ROWS * PEAK_COLS / (now_s() - t0);
         best = rate > best ? rate : best;
     } while (now_s() < end);

@@ -10,8 +10,8 @@
 #include "model.h"
 
 #define HEADER_SIZE PN_MODEL_HEADER_SIZE
-#define LAYER_SIZE PN_MODEL_LAYER_SIZE
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3   /* reads 2 (int8 only) and 3 (an encoding per matrix) */
+#define FORMAT_VERSION_MIN 2
 #define MAX_FILE_SIZE (256L << 20)
 
 static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
@@ -61,19 +61,33 @@ uint32_t pn_crc32(const unsigned char *p, size_t n)
 
 static size_t pad(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
-/* Bytes of one matrix in the file, and in the arena (aligned). */
-/* Bytes of one matrix in the file, and in the arena (aligned); 64-bit so that no layer table
- * can wrap the sums on 32-bit boards. */
+/* Sizes of one matrix's parts (model.h), 64-bit so that no layer table can wrap the sums on
+ * 32-bit boards: weight bytes, int4 multiplier bytes, scale and bias bytes. */
 static uint64_t pad64(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
 
-static uint64_t matrix_file_bytes(int rows, int cols)
+static uint64_t weight_bytes(int bits, int rows, int cols)
 {
-    return pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, 4) + 8 * (uint64_t)rows;
+    if (bits == PN_WEIGHTS_INT4)
+        return pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, PN_Q4_BLOCK) / 2;
+    return pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, 4);
 }
 
-static uint64_t matrix_arena_bytes(int rows, int cols)
+static uint64_t mul_bytes(int bits, int rows, int cols)
 {
-    return pad64(pad64((uint64_t)rows, 8) * pad64((uint64_t)cols, 4), 32) + pad64(8 * (uint64_t)rows, 32);
+    if (bits == PN_WEIGHTS_INT4)
+        return pad64((uint64_t)rows, 8) * (pad64((uint64_t)cols, PN_Q4_BLOCK) / PN_Q4_BLOCK);
+    return 0;
+}
+
+static uint64_t matrix_file_bytes(int bits, int rows, int cols)
+{
+    return weight_bytes(bits, rows, cols) + mul_bytes(bits, rows, cols) + 8 * (uint64_t)rows;
+}
+
+static uint64_t matrix_arena_bytes(int bits, int rows, int cols)
+{
+    return pad64(weight_bytes(bits, rows, cols), 32) + pad64(mul_bytes(bits, rows, cols), 32)
+           + pad64(8 * (uint64_t)rows, 32);
 }
 
 static void matrix_dims(const pn_layer *l, int which, int *rows, int *cols)
@@ -89,7 +103,8 @@ static void matrix_dims(const pn_layer *l, int which, int *rows, int *cols)
 
 static int n_matrices(const pn_layer *l) { return l->type == PN_LAYER_GRU ? 2 : 1; }
 
-static int parse_layer(const unsigned char *p, int index, pn_model *m, char *err, size_t errlen)
+/* One layer table entry; version 3 entries also give each matrix's weight encoding. */
+static int parse_layer(const unsigned char *p, int version, int index, pn_model *m, char *err, size_t errlen)
 {
     pn_layer *l = &m->layers[index];
     uint32_t type = rd_u32(p), act = rd_u32(p + 4), n_in = rd_u32(p + 8), n_out = rd_u32(p + 12);
@@ -119,25 +134,63 @@ static int parse_layer(const unsigned char *p, int index, pn_model *m, char *err
     if (width != l->n_in)
         return fail(err, errlen, PN_ERR_MODEL_SHAPE, "layer %d: takes %d inputs, its sources give %d",
                     index, l->n_in, width);
+    for (int k = 0; k < 2; k++) {
+        uint32_t bits = version >= 3 ? rd_u32(p + 32 + 4 * k) : PN_WEIGHTS_INT8;
+        if (k >= n_matrices(l)) {  /* a dense or conv layer has one matrix: the other slot is 0 */
+            if (version >= 3 && bits != 0)
+                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: an encoding for a second matrix it lacks",
+                            index);
+            continue;
+        }
+        if (bits != PN_WEIGHTS_INT8 && bits != PN_WEIGHTS_INT4)
+            return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: unknown weight encoding %u of matrix %d",
+                        index, (unsigned)bits, k);
+        l->m[k].bits = (int)bits;
+    }
     return PN_OK;
 }
 
-/* Copies one matrix from the file into the arena; checks that weights are in [-127, 127] and
- * scales and biases finite. */
+/* An int4 matrix's multipliers: no row's sum may exceed PN_Q4_MUL_SUM_MAX (model.h). */
+static int check_multipliers(const uint8_t *mul, int rows_pad, int blocks)
+{
+    for (int r = 0; r < rows_pad; r++) {
+        long sum = 0;
+        for (int b = 0; b < blocks; b++)
+            sum += mul[(size_t)(r / 8) * 8 * blocks + (size_t)b * 8 + r % 8];
+        if (sum > PN_Q4_MUL_SUM_MAX)
+            return PN_ERR_MODEL_FORMAT;
+    }
+    return PN_OK;
+}
+
+/* Copies one matrix (its encoding already in mx->bits) from the file into the arena; checks
+ * that int8 weights are in [-127, 127], int4 multipliers within bounds, scales and biases
+ * finite. */
 static int load_matrix(pn_matrix *mx, int rows, int cols, const unsigned char **p, unsigned char **arena)
 {
-    size_t wbytes = pad((size_t)rows, 8) * pad((size_t)cols, 4);
+    int q4 = mx->bits == PN_WEIGHTS_INT4;
+    size_t wbytes = (size_t)weight_bytes(mx->bits, rows, cols), mbytes = (size_t)mul_bytes(mx->bits, rows, cols);
     mx->rows = rows;
     mx->cols = cols;
     mx->rows_pad = (int)pad((size_t)rows, 8);
-    mx->cols_pad = (int)pad((size_t)cols, 4);
+    mx->cols_pad = (int)pad((size_t)cols, q4 ? PN_Q4_BLOCK : 4);
     memcpy(*arena, *p, wbytes);
     mx->w = (const int8_t *)*arena;
-    for (size_t i = 0; i < wbytes; i++)  /* symmetric int8: the SIMD sign trick needs no -128 */
-        if (mx->w[i] == -128)
-            return PN_ERR_MODEL_FORMAT;
+    if (!q4)
+        for (size_t i = 0; i < wbytes; i++)  /* symmetric int8: the SIMD sign trick needs no -128 */
+            if (mx->w[i] == -128)
+                return PN_ERR_MODEL_FORMAT;
     *arena += pad(wbytes, 32);
     *p += wbytes;
+    mx->mul = NULL;
+    if (q4) {
+        memcpy(*arena, *p, mbytes);
+        mx->mul = *arena;
+        if (check_multipliers(mx->mul, mx->rows_pad, mx->cols_pad / PN_Q4_BLOCK) != PN_OK)
+            return PN_ERR_MODEL_FORMAT;
+        *arena += pad(mbytes, 32);
+        *p += mbytes;
+    }
     float *sb = (float *)*arena;
     for (int i = 0; i < 2 * rows; i++) {
         sb[i] = rd_f32(*p + 4 * (size_t)i);
@@ -156,10 +209,11 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
     if (size < HEADER_SIZE || memcmp(d, "PNWF", 4) != 0)
         return fail(err, errlen, PN_ERR_MODEL_FORMAT, "not a .pnw weight file (bad magic or too short)");
     uint32_t version = rd_u32(d + 4);
-    if (version != FORMAT_VERSION)
-        return fail(err, errlen, PN_ERR_MODEL_VERSION, "weight file format %u, this build reads %d%s",
-                    (unsigned)version, FORMAT_VERSION,
-                    version < FORMAT_VERSION ? " (re-export it: edge export MODEL.tflite --out MODEL.pnw)" : "");
+    if (version < FORMAT_VERSION_MIN || version > FORMAT_VERSION)
+        return fail(err, errlen, PN_ERR_MODEL_VERSION, "weight file format %u, this build reads %d to %d%s",
+                    (unsigned)version, FORMAT_VERSION_MIN, FORMAT_VERSION,
+                    version < FORMAT_VERSION_MIN ? " (re-export it: edge export MODEL.tflite --out MODEL.pnw)" : "");
+    size_t layer_size = version >= 3 ? PN_MODEL_LAYER_SIZE_V3 : PN_MODEL_LAYER_SIZE;
     uint32_t features = rd_u32(d + 72), rate = rd_u32(d + 76);
     if (features != PN_FEATURE_VERSION || rate != PN_SAMPLE_RATE)
         return fail(err, errlen, PN_ERR_MODEL_FEATURES,
@@ -172,7 +226,7 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
     uint32_t n_layers = rd_u32(d + 16), payload = rd_u32(d + 20);
     if (n_layers < 1 || n_layers > PN_MAX_LAYERS)
         return fail(err, errlen, PN_ERR_MODEL_FORMAT, "%u layers (1..%d allowed)", (unsigned)n_layers, PN_MAX_LAYERS);
-    size_t table_end = HEADER_SIZE + (size_t)n_layers * LAYER_SIZE;
+    size_t table_end = HEADER_SIZE + (size_t)n_layers * layer_size;
     if (size < table_end || size - table_end != payload)
         return fail(err, errlen, PN_ERR_MODEL_FORMAT, "file is %zu bytes, header says %llu (truncated or padded)",
                     size, (unsigned long long)table_end + payload);
@@ -184,14 +238,14 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
     m->name[sizeof m->name - 1] = '\0';
     uint64_t need_file = 0, need_arena = 0;
     for (int i = 0; i < m->n_layers; i++) {
-        int rc = parse_layer(d + HEADER_SIZE + (size_t)i * LAYER_SIZE, i, m, err, errlen);
+        int rc = parse_layer(d + HEADER_SIZE + (size_t)i * layer_size, (int)version, i, m, err, errlen);
         if (rc != PN_OK)
             return rc;
         for (int k = 0; k < n_matrices(&m->layers[i]); k++) {
-            int rows, cols;
+            int rows, cols, bits = m->layers[i].m[k].bits;
             matrix_dims(&m->layers[i], k, &rows, &cols);
-            need_file += matrix_file_bytes(rows, cols);
-            need_arena += matrix_arena_bytes(rows, cols);
+            need_file += matrix_file_bytes(bits, rows, cols);
+            need_arena += matrix_arena_bytes(bits, rows, cols);
             m->n_weights += (long)rows * cols;
         }
     }
@@ -225,9 +279,10 @@ static int parse(const unsigned char *d, size_t size, pn_model *m, char *err, si
             int rows, cols;
             matrix_dims(l, k, &rows, &cols);
             if (load_matrix(&l->m[k], rows, cols, &p, &a) != PN_OK)
-                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: weight -128 or a scale or bias not finite", i);
+                return fail(err, errlen, PN_ERR_MODEL_FORMAT, "layer %d: %s, or a scale or bias not finite", i,
+                            l->m[k].bits == PN_WEIGHTS_INT4 ? "int4 block multipliers too large" : "weight -128");
             l->m[k].stream = before >= PN_CACHE_KEEP_BYTES;
-            before += (size_t)l->m[k].rows_pad * l->m[k].cols_pad;
+            before += (size_t)weight_bytes(l->m[k].bits, rows, cols);
         }
     }
     return PN_OK;

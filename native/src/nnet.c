@@ -46,6 +46,26 @@ pn_matvec_fn pn_matvec_for(int level)
     }
 }
 
+pn_matvec4_fn pn_matvec4_for(int level)
+{
+    switch (level) {
+#ifdef PN_HAVE_AVX2
+    case PN_SIMD_AVX2: return pn_matvec4_avx2;
+#endif
+#ifdef PN_HAVE_AVXVNNI
+    case PN_SIMD_AVXVNNI: return pn_matvec4_avxvnni;
+#endif
+#ifdef PN_HAVE_NEON
+    case PN_SIMD_NEON: return pn_matvec4_neon;
+#endif
+#ifdef PN_HAVE_DOTPROD
+    case PN_SIMD_DOTPROD: return pn_matvec4_dotprod;
+#endif
+    case PN_SIMD_SCALAR: return pn_matvec4_scalar;
+    default: return NULL;
+    }
+}
+
 static size_t align32(size_t n) { return (n + 31) & ~(size_t)31; }
 
 static int imax(int a, int b) { return a > b ? a : b; }

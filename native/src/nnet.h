@@ -1,4 +1,4 @@
-/* The int8 network engine: state of one stream, and the per-ISA entry points that
+/* The network engine (int8 and int4 weights, int8 inputs): state of one stream, and the per-ISA entry points that
  * nnet_arch.h generates (one copy per instruction set, picked at pn_nnet_create). */
 #ifndef PN_NNET_H
 #define PN_NNET_H
@@ -25,8 +25,16 @@ struct pn_nnet {
  * in [-127, 127]. One per compiled ISA; the SIMD ones match pn_matvec_scalar bit for bit. */
 typedef void (*pn_matvec_fn)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y);
 
+/* The same over int4 weights in packed block pairs with their block multipliers (model.h):
+ * y[r] = sum over 32-column blocks b of mul[r, b] * (w[r, b] . x[b]), exact int32 when each
+ * row's multipliers sum to at most PN_Q4_MUL_SUM_MAX; cols_pad a multiple of PN_Q4_BLOCK. */
+typedef void (*pn_matvec4_fn)(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,
+                              const int8_t *x, int32_t *y);
+
 #define PN_NNET_DECLARE(isa)                                                                     \
     void pn_matvec_##isa(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y); \
+    void pn_matvec4_##isa(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,          \
+                          const int8_t *x, int32_t *y);                                           \
     void pn_nnet_run_##isa(pn_nnet *nn, const float *features, float *outputs);
 
 PN_NNET_DECLARE(scalar)
@@ -35,7 +43,8 @@ PN_NNET_DECLARE(avxvnni)
 PN_NNET_DECLARE(neon)
 PN_NNET_DECLARE(dotprod)
 
-/* The matvec of a SIMD level, NULL when this build lacks it (for the exact-match test). */
+/* The matvecs of a SIMD level, NULL when this build lacks it (for the exact-match test). */
 pn_matvec_fn pn_matvec_for(int level);
+pn_matvec4_fn pn_matvec4_for(int level);
 
 #endif

@@ -5,11 +5,16 @@
  * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly; and
  * optionally (defining PN_ROWS32) pn_rows32 with the same arguments for 32 rows, and
  * (defining PN_ROWS32_STREAM) pn_rows32_stream, the same with non-temporal prefetches, used
- * for the matrices marked stream (model.h).
+ * for the matrices marked stream (model.h). For int4 matrices, likewise
+ *   static inline void pn_rows8_q4(const int8_t *w, const uint8_t *mul, int cols_pad,
+ *                                  const int8_t *x, int32_t *y);
+ * 8 rows of packed int4 block pairs with their multipliers (model.h), and optionally
+ * (PN_ROWS32_Q4, PN_ROWS32_Q4_STREAM) pn_rows32_q4 and pn_rows32_q4_stream for 32 rows.
  *
  * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
- * products accumulate in int32, and are scaled back to float by (weight scale of the row) x
- * (input scale). Activations, GRU gates and GRU states are float. Everything after the int32
+ * products accumulate in int32 (int4: each 32-column block's sum times its integer multiplier,
+ * still exact), and are scaled back to float by (weight scale of the row) x (input scale).
+ * Activations, GRU gates and GRU states are float. Everything after the int32
  * product is elementwise with no reassociation (C99 mode: no FMA contraction), so every ISA's
  * copy computes the same floats as the scalar one. */
 #include <math.h>
@@ -50,6 +55,34 @@ static inline void matvec(const int8_t *w, int rows_pad, int cols_pad, const int
 void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
 {
     matvec(w, rows_pad, cols_pad, x, y, 0);
+}
+
+/* Row block r of an int4 matrix starts at w + r * cols_pad / 2 and mul + r * cols_pad / 32. */
+static inline void matvec4(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad, const int8_t *x,
+                           int32_t *y, int stream)
+{
+    const int blocks = cols_pad / PN_Q4_BLOCK;
+    int r = 0;
+#ifdef PN_ROWS32_Q4
+    for (; r + 32 <= rows_pad; r += 32) {
+#ifdef PN_ROWS32_Q4_STREAM
+        if (stream) {
+            pn_rows32_q4_stream(w + (size_t)r * cols_pad / 2, mul + (size_t)r * blocks, cols_pad, x, y + r);
+            continue;
+        }
+#endif
+        pn_rows32_q4(w + (size_t)r * cols_pad / 2, mul + (size_t)r * blocks, cols_pad, x, y + r);
+    }
+#endif
+    (void)stream;
+    for (; r < rows_pad; r += 8)
+        pn_rows8_q4(w + (size_t)r * cols_pad / 2, mul + (size_t)r * blocks, cols_pad, x, y + r);
+}
+
+void PN_GLUE(pn_matvec4, PN_ISA)(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,
+                                 const int8_t *x, int32_t *y)
+{
+    matvec4(w, mul, rows_pad, cols_pad, x, y, 0);
 }
 
 /* 2^x: the exponent from the rounded integer part, e^(f ln 2) for f in [-0.5, 0.5] from a
@@ -113,7 +146,10 @@ static float quantize(const float *x, int n, int n_pad, int8_t *q)
 
 static void affine(const pn_matrix *m, const int8_t *xq, float xs, int32_t *acc, float *y)
 {
-    matvec(m->w, m->rows_pad, m->cols_pad, xq, acc, m->stream);
+    if (m->bits == PN_WEIGHTS_INT4)
+        matvec4(m->w, m->mul, m->rows_pad, m->cols_pad, xq, acc, m->stream);
+    else
+        matvec(m->w, m->rows_pad, m->cols_pad, xq, acc, m->stream);
     for (int i = 0; i < m->rows; i++)
         y[i] = (float)acc[i] * (m->scale[i] * xs) + m->bias[i];
 }

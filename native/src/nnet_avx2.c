@@ -65,4 +65,5 @@ static inline void pn_rows32_stream(const int8_t *w, int cols_pad, const int8_t 
     rows32(w, cols_pad, x, y, 1);
 }
 
+#include "nnet_q4_avx2.h"
 #include "nnet_arch.h"

@@ -39,4 +39,6 @@ static inline void pn_rows32(const int8_t *w, int cols_pad, const int8_t *x, int
         _mm256_storeu_si256((__m256i *)(y + 8 * b), a[b]);
 }
 
+/* int4: the AVX2 kernels (a vpdpbusd form is not written: no AVX-VNNI CPU here to test it) */
+#include "nnet_q4_avx2.h"
 #include "nnet_arch.h"

@@ -58,4 +58,46 @@ static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int3
     vst1q_s32(y + 4, rows4_sum(a2, a3));
 }
 
+/* int4 (model.h): a byte's low nibble belongs to the first 8x4 block of a pair, its high
+ * nibble to the second; shifts sign-extend them to int8, and from there the products go as in
+ * pn_rows8. With |q x| <= 8*127 a 32-column block's dot product, 32512 at most, fits an
+ * int16 lane all the way, so a block costs three pairwise adds and a widening
+ * multiply-accumulate by its multipliers per 8 rows. */
+static inline int8x16_t nibbles_lo(int8x16_t p) { return vshrq_n_s8(vshlq_n_s8(p, 4), 4); }
+static inline int8x16_t nibbles_hi(int8x16_t p) { return vshrq_n_s8(p, 4); }
+
+/* pairwise sums of neighbouring int16 lanes, a's then b's */
+static inline int16x8_t padd16(int16x8_t a, int16x8_t b)
+{
+#if defined(__aarch64__)
+    return vpaddq_s16(a, b);
+#else
+    return vcombine_s16(vpadd_s16(vget_low_s16(a), vget_high_s16(a)), vpadd_s16(vget_low_s16(b), vget_high_s16(b)));
+#endif
+}
+
+static inline void pn_rows8_q4(const int8_t *w, const uint8_t *mul, int cols_pad, const int8_t *x, int32_t *y)
+{
+    int32x4_t y0 = vdupq_n_s32(0), y1 = y0;  /* rows 0..3, 4..7 */
+    for (int c = 0; c < cols_pad; c += PN_Q4_BLOCK, mul += 8) {
+        /* lane (row, column mod 4) of rows 0-1, 2-3, 4-5, 6-7: 8 products each */
+        int16x8_t s0 = vdupq_n_s16(0), s1 = s0, s2 = s0, s3 = s0;
+        for (int g = c; g < c + PN_Q4_BLOCK; g += 8, w += 32) {
+            int8x16_t p0 = vld1q_s8(w), p1 = vld1q_s8(w + 16);
+            int8x16_t xa = dup4(x + g), xb = dup4(x + g + 4);
+            int8x16_t a0 = nibbles_lo(p0), b0 = nibbles_hi(p0), a1 = nibbles_lo(p1), b1 = nibbles_hi(p1);
+            s0 = vmlal_s8(vmlal_s8(s0, vget_low_s8(a0), vget_low_s8(xa)), vget_low_s8(b0), vget_low_s8(xb));
+            s1 = MLAL_HIGH(MLAL_HIGH(s1, a0, xa), b0, xb);
+            s2 = vmlal_s8(vmlal_s8(s2, vget_low_s8(a1), vget_low_s8(xa)), vget_low_s8(b1), vget_low_s8(xb));
+            s3 = MLAL_HIGH(MLAL_HIGH(s3, a1, xa), b1, xb);
+        }
+        int16x8_t dot = padd16(padd16(s0, s1), padd16(s2, s3));  /* rows 0..7 */
+        int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mul)));
+        y0 = vmlal_s16(y0, vget_low_s16(dot), vget_low_s16(m));
+        y1 = vmlal_s16(y1, vget_high_s16(dot), vget_high_s16(m));
+    }
+    vst1q_s32(y, y0);
+    vst1q_s32(y + 4, y1);
+}
+
 #include "nnet_arch.h"

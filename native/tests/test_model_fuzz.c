@@ -2,7 +2,8 @@
  * values, truncation and extension, half of them with the checksum recomputed so that the
  * validator (not only the CRC) must catch them. Each mutant sits in a buffer of exactly its
  * length, so under AddressSanitizer (scons asan=1) any read past it aborts the test. Models
- * that still load are run for a few steps. Iterations: argv[1] (default 3000). */
+ * that still load are run for a few steps. Iterations: argv[1] (default 3000), half over the
+ * int8 fixture (format version 2), half over its int4 export (version 3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@ static void put_u32(unsigned char *p, uint32_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static size_t mutate(unsigned char *b, size_t n, size_t cap, size_t table_end)
+static size_t mutate(unsigned char *b, size_t n, size_t cap, size_t layer_size, size_t table_end)
 {
     static const uint32_t hostile[] = {0, 1, 2, 3, 4, 7, 8, 16, 17, 34, 68, 69, 70, 4096, 4097,
                                        65535, 0x7FFFFFFFu, 0x80000000u, 0xFFFFFFFFu, 0xFFFFFFF0u};
@@ -46,7 +47,7 @@ static size_t mutate(unsigned char *b, size_t n, size_t cap, size_t table_end)
         if (rnd() % 2) {
             at += 2 * (rnd() % 4);
         } else {
-            at = PN_MODEL_HEADER_SIZE + PN_MODEL_LAYER_SIZE * (rnd() % ((table_end - PN_MODEL_HEADER_SIZE) / PN_MODEL_LAYER_SIZE));
+            at = PN_MODEL_HEADER_SIZE + layer_size * (rnd() % ((table_end - PN_MODEL_HEADER_SIZE) / layer_size));
             at += 24 + 2 * (rnd() % 4);
         }
         int16_t v = (int16_t)((int)(rnd() % 40) - 20);
@@ -67,20 +68,21 @@ static size_t mutate(unsigned char *b, size_t n, size_t cap, size_t table_end)
     }
 }
 
-int main(int argc, char **argv)
+/* iters mutants of one fixture; 0 when both outcomes occurred as they must */
+static int fuzz(const char *path, long iters)
 {
-    long iters = argc > 1 ? atol(argv[1]) : 3000;
-    FILE *f = fopen("tests/fixtures/models/micro.pnw", "rb");
+    FILE *f = fopen(path, "rb");
     if (!f) {
-        printf("FAIL cannot open tests/fixtures/models/micro.pnw\n");
+        printf("FAIL cannot open %s\n", path);
         return 1;
     }
     static unsigned char orig[1 << 16];
     size_t n = fread(orig, 1, sizeof orig, f);
     fclose(f);
-    size_t cap = n + 256, table_end = PN_MODEL_HEADER_SIZE + PN_MODEL_LAYER_SIZE * (size_t)(orig[16] | orig[17] << 8);
+    size_t layer_size = orig[4] >= 3 ? PN_MODEL_LAYER_SIZE_V3 : PN_MODEL_LAYER_SIZE;
+    size_t cap = n + 256, table_end = PN_MODEL_HEADER_SIZE + layer_size * (size_t)(orig[16] | orig[17] << 8);
     if (n < 100 || n == sizeof orig || table_end > n) {
-        printf("FAIL micro.pnw has an unexpected size %zu\n", n);
+        printf("FAIL %s has an unexpected size %zu\n", path, n);
         return 1;
     }
     unsigned char *work = malloc(cap);
@@ -88,7 +90,7 @@ int main(int argc, char **argv)
     int codes[16] = {0};
     for (long it = 0; it < iters; it++) {
         memcpy(work, orig, n);
-        size_t len = mutate(work, n, cap, table_end);
+        size_t len = mutate(work, n, cap, layer_size, table_end);
         int fixed = len >= 28 && rnd() % 2;
         if (fixed)
             put_u32(work + 24, pn_crc32(work + 28, len - 28));
@@ -113,18 +115,28 @@ int main(int argc, char **argv)
             loaded_fixed += fixed;
         } else {
             if (m != NULL || !err[0]) {
-                printf("FAIL iteration %ld: error %d without a reason or with a model\n", it, rc);
+                printf("FAIL %s iteration %ld: error %d without a reason or with a model\n", path, it, rc);
+                free(work);
                 return 1;
             }
             rejected++;
             codes[-rc & 15]++;
         }
     }
-    printf("%ld mutants: %ld loaded (%ld with a recomputed checksum), %ld rejected "
-           "(format %d, version %d, checksum %d, shape %d)\n", iters, loaded, loaded_fixed, rejected,
+    printf("%s: %ld mutants: %ld loaded (%ld with a recomputed checksum), %ld rejected "
+           "(format %d, version %d, checksum %d, shape %d)\n", path, iters, loaded, loaded_fixed, rejected,
            codes[-PN_ERR_MODEL_FORMAT], codes[-PN_ERR_MODEL_VERSION], codes[-PN_ERR_MODEL_CHECKSUM],
            codes[-PN_ERR_MODEL_SHAPE]);
     free(work);
     /* Both outcomes must occur, and the validator must have refused checksum-valid mutants. */
     return !(loaded > 0 && rejected > 0 && codes[-PN_ERR_MODEL_FORMAT] > 0 && codes[-PN_ERR_MODEL_SHAPE] > 0);
+}
+
+int main(int argc, char **argv)
+{
+    long iters = argc > 1 ? atol(argv[1]) : 3000;
+    /* the int8 file (format version 2) and its int4 export (version 3), half each */
+    int bad = fuzz("tests/fixtures/models/micro.pnw", iters / 2);
+    bad += fuzz("tests/fixtures/models/micro_int4.pnw", iters - iters / 2);
+    return bad != 0;
 }

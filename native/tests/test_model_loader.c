@@ -72,7 +72,8 @@ int main(void)
     CASE("truncated by one byte", len = n - 1, PN_ERR_MODEL_FORMAT);
     CASE("trailing garbage", (len = n + 16, memset(b + n, 0, 16)), PN_ERR_MODEL_FORMAT);
     CASE("format version 1", put_u32(b + 4, 1), PN_ERR_MODEL_VERSION);
-    CASE("format version 3", put_u32(b + 4, 3), PN_ERR_MODEL_VERSION);
+    CASE("format version 4", put_u32(b + 4, 4), PN_ERR_MODEL_VERSION);
+    CASE("version 2 file that says version 3", (put_u32(b + 4, 3), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
     CASE("feature version 2", (put_u32(b + 72, PN_FEATURE_VERSION + 1), fix_crc(b, len)), PN_ERR_MODEL_FEATURES);
     CASE("trained at 16 kHz", (put_u32(b + 76, 16000), fix_crc(b, len)), PN_ERR_MODEL_FEATURES);
     CASE("feature count 71", put_u32(b + 8, 71), PN_ERR_MODEL_SHAPE);
@@ -89,6 +90,32 @@ int main(void)
     CASE("source is a later layer", (b[PN_MODEL_HEADER_SIZE + 24] = 5, b[PN_MODEL_HEADER_SIZE + 25] = 0, fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
     CASE("outputs from one layer only", (put_u32(b + 28, 1), fix_crc(b, len)), PN_ERR_MODEL_SHAPE);
     CASE("NaN scale", (memset(b + n - 4, 0xFF, 4), fix_crc(b, len)), PN_ERR_MODEL_FORMAT);
+
+    /* Version 3: an encoding per matrix (tiny_int4.pnw: layer 0 int8, layer 1 int4). */
+    size_t n4;
+    unsigned char *orig4 = read_all("tests/fixtures/models/tiny_int4.pnw", &n4);
+    if (!orig4) {
+        printf("FAIL cannot read tests/fixtures/models/tiny_int4.pnw\n");
+        return 1;
+    }
+    unsigned char *b4 = malloc(n4 + 64);
+    const size_t l0 = PN_MODEL_HEADER_SIZE, l1 = l0 + PN_MODEL_LAYER_SIZE_V3;
+#define CASE4(what, edit, want)           \
+    do {                                  \
+        size_t len = n4;                  \
+        memcpy(b4, orig4, n4);            \
+        edit;                             \
+        bad += expect(what, b4, len, want); \
+    } while (0)
+    CASE4("int4 file (version 3)", (void)0, PN_OK);
+    CASE4("version 3 file that says version 2", (put_u32(b4 + 4, 2), fix_crc(b4, len)), PN_ERR_MODEL_FORMAT);
+    CASE4("unknown weight encoding 5", (put_u32(b4 + l1 + 32, 5), fix_crc(b4, len)), PN_ERR_MODEL_FORMAT);
+    CASE4("int4 matrix said to be int8", (put_u32(b4 + l1 + 32, PN_WEIGHTS_INT8), fix_crc(b4, len)), PN_ERR_MODEL_FORMAT);
+    CASE4("encoding for a dense layer's second matrix", (put_u32(b4 + l0 + 36, PN_WEIGHTS_INT4), fix_crc(b4, len)),
+          PN_ERR_MODEL_FORMAT);
+    CASE4("int4 file truncated by one byte", len = n4 - 1, PN_ERR_MODEL_FORMAT);
+    free(b4);
+    free(orig4);
 
     pn_model *m = NULL;
     char err[200];
