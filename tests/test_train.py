@@ -54,6 +54,7 @@ def test_training_lowers_the_loss_on_kernel_features(trained, data):
     out, cfg, state = trained
     f, g, s = train.crops(data[0], np.clip(data[1], 0, 1), np.clip(data[2], 0, 1), cfg.seq_frames)
     import keras
+    keras.utils.set_random_seed(cfg.seed)  # the weights the run started from
     untrained = float(train.new_model(cfg).evaluate(f, [g, s], verbose=0)[0])
     model = keras.models.load_model(out / "checkpoint.keras", custom_objects=train._custom_objects())
     trained_loss = float(model.evaluate(f, [g, s], verbose=0)[0])

@@ -42,8 +42,9 @@ def add_parser(sub):
                    help="synthetic TTS utterances added to the built-in speech (default 0: "
                         "real recordings only)")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the training mixtures: another seed, other mixtures from the same "
-                        "recordings (default 0; validation mixtures stay the same)")
+                   help="seed of the training mixtures, the initial weights and the batch order: "
+                        "another seed, other mixtures from the same recordings (default 0; "
+                        "validation mixtures stay the same)")
     p.add_argument("--batch", type=int, default=32, help="sequences per optimizer step (default 32)")
     p.add_argument("--seq-frames", type=int, default=200,
                    help="10 ms frames per training sequence (default 200 = 2 s)")
@@ -85,7 +86,7 @@ def run(args) -> int:
                                                 workers=args.workers))
     cfg = train.TrainConfig(config=args.config, steps=args.steps, hours=args.hours, batch=args.batch,
                             seq_frames=args.seq_frames, lr=args.lr,
-                            checkpoint_s=args.checkpoint_minutes * 60)
+                            checkpoint_s=args.checkpoint_minutes * 60, seed=args.seed)
     state = train.train(feats, gains, strengths, out, cfg, val=val_set)
     summary = {"step": state["step"], "best_val": state["best_val"]}
     if not args.no_export:

@@ -16,7 +16,7 @@ class MixConfig:
     seconds: float = 4.0
     snr_db: tuple[float, float] = (-5.0, 20.0)
     p_clean_only: float = 0.05
-    p_noise_only: float = 0.1   # teaches full suppression of each noise, above 8 kHz too
+    p_noise_only: float = 0.15  # teaches full suppression of each noise, above 8 kHz too
     p_reverb: float = 0.3
     p_recorded: float = 0.5  # share of examples spoken by recorded speech when TTS is also there
     p_fullband: float = 0.4  # share spoken by 44.1/48 kHz recordings, however few they are

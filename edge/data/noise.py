@@ -95,7 +95,7 @@ def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
         start = int(rng.integers(0, len(s) - n))
         return _unit(s[start:start + n])
     kind = rng.choice(["white", "coloured", "hum", "babble", "transients", "rustle", "machine"],
-                      p=[0.15, 0.25, 0.1, 0.2, 0.1, 0.08, 0.12])
+                      p=[0.1, 0.23, 0.1, 0.2, 0.1, 0.15, 0.12])
     if kind == "white":
         x = coloured(n, rng, 0.0)
     elif kind == "coloured":

@@ -94,6 +94,7 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
             model.optimizer.learning_rate = cfg.lr
             log(f"learning rate set to {cfg.lr:g}")
     else:
+        keras.utils.set_random_seed(cfg.seed)  # the same seed, the same initial weights
         model = new_model(cfg)
     start, last_ckpt = time.monotonic(), time.monotonic()
     batch = min(cfg.batch, len(tr))
