@@ -93,6 +93,7 @@ def test_misspelt_field_is_refused_not_ignored(tmp_path):
     ("dram_read_gbps = 3.5", "dram_read_gbps = 3.5\ncache_bytes = 1048576",
      r"missing field \[estimate\]\.cache_read_gbps"),
     ("clock_ghz = 1.5", "clock_gz = 1.5", r"unknown field \[estimate\]\.clock_gz"),
+    ('weights = "int4"', 'weights = "int2"', r'\[deploy\]\.weights must be "int8" or "int4"'),
 ])
 def test_bad_value_is_reported_with_file_and_field(tmp_path, old, new, field):
     d = _copy(tmp_path, edit=lambda t: t.replace(old, new))
@@ -137,6 +138,14 @@ def test_each_board_names_its_integration_and_only_pi5_and_host_take_the_filter(
     kinds = {n: load_board(n).deploy.integration for n in board_names()}
     assert set(kinds.values()) == {"alsa", "pipewire"}
     assert [n for n, k in kinds.items() if k == "pipewire"] == ["host", "rpi5"]
+
+
+def test_boards_whose_network_streams_from_dram_take_int4_weights_and_the_rest_int8(tmp_path):
+    enc = {n: load_board(n).deploy.weights for n in board_names()}
+    assert [n for n, w in enc.items() if w == "int4"] == ["rpi3", "rpi3-armv7", "rpi4", "rpizero2w",
+                                                          "rpizero2w-armv7"]
+    d = _copy(tmp_path, edit=lambda t: t.replace('weights = "int4"\n', ""))
+    assert load_board("rpi4", d).deploy.weights == "int8"    # a board that names none
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -108,6 +108,16 @@ def test_int4_weights_make_a_random_model_and_are_refused_with_a_file(tmp_path):
         est.model_file(str(path), tmp_path, "int4")
 
 
+def test_estimate_takes_the_encoding_flash_installs_on_the_board_unless_told(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(est, "estimate", lambda board, model, calibrate, weights:
+                        seen.append((board, model, weights)) or {"board": board})
+    for argv in (["rpi4"], ["rpi5"], ["rpi4", "--weights", "int8"], ["rpi4", "--model", "x.pnw"]):
+        assert main(["bench", "--json", "--no-calibration", "--estimate"] + argv) == 0
+    assert seen == [("rpi4", "small", "int4"), ("rpi5", "small", "int8"), ("rpi4", "small", "int8"),
+                    ("rpi4", "x.pnw", "int8")]  # a .pnw file has its own encodings
+
+
 @pytest.mark.parametrize("args, says", [(["--weights", "int2"], "int8, int4 or int8,int4"),
                                         (["--estimate", "rpi4", "--weights", "int8,int4"], "one --weights"),
                                         (["--dsp", "--weights", "int4"], "--weights goes with")])

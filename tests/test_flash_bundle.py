@@ -10,9 +10,11 @@ import pytest
 from edge.boards import load_board
 from edge.cli import main
 from edge.errors import EdgeError
+from edge.export import describe
 from edge.flash.bundle import contents, write_bundle
 from edge.flash.checks import parse_facts, problems, python_recipe
 from edge.flash.ssh import Target, remote_command, ssh_argv
+from edge.models import native_default, shipped
 from edge.native import elf_machine
 from native_build import build, runner
 
@@ -136,7 +138,10 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
         assert name in b.files, name
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
     assert elf_machine(root / "ladspa/libpercepnet_ladspa.so") == "aarch64"
-    assert (root / "ladspa/percepnet.pnw").read_bytes() == (root / "edge/models/default.pnw").read_bytes()
+    # rpi4's [deploy].weights: the service and the plugin both get the int4 default
+    model = (root / "edge/models/default.pnw").read_bytes()
+    assert (root / "ladspa/percepnet.pnw").read_bytes() == model
+    assert model == native_default("int4") and describe(model)["int4_matrices"] > 0
     conf = (root / "pipewire/percepnet-edge.conf").read_text()
     assert 'plugin = "/opt/percepnet-edge/current/ladspa/libpercepnet_ladspa.so"' in conf
     assert "audio.rate = 48000" in conf and "edge flash --board rpi4" in conf
@@ -155,7 +160,7 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     assert 'pcm "plughw:CARD=Device,DEV=0"' in (root / "asound.conf").read_text()
     manifest = json.loads((root / "RELEASE.json").read_text())
     assert manifest["version"] == b.version and manifest["arch"] == "aarch64"
-    assert manifest["integration"] == "alsa"
+    assert manifest["integration"] == "alsa" and manifest["weights"] == "int4"
     assert set(manifest["files"]) == set(b.files) - {"RELEASE.json"}
 
 
@@ -269,6 +274,12 @@ def test_a_32bit_bundle_brings_the_same_alsa_binding_and_example():
     assert files["pylib/alsaaudio.py"] == arm64["pylib/alsaaudio.py"]
     assert elf_machine(build("rpi3-armv7") / "libpercepnet.so") == "armv7l"
     assert files["examples/noisy.wav"][0][:4] == b"RIFF"
+
+
+def test_a_board_that_keeps_int8_ships_the_default_model_byte_for_byte():
+    files = contents(load_board("rpi5"), build("rpi5"), "/opt/percepnet-edge")
+    model = shipped().read_bytes()
+    assert files["edge/models/default.pnw"][0] == model == files["ladspa/percepnet.pnw"][0]
 
 
 @pytest.mark.parametrize("prefix", ["/opt/percepnet edge", "/opt/p\nExecStartPre=/bin/evil",

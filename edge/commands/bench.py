@@ -29,10 +29,12 @@ def add_parser(sub):
     p.add_argument("--estimate", metavar="BOARD",
                    help="estimate the per-frame cost on this board from its cross build (needs "
                         "qemu-user and llvm-19)")
-    p.add_argument("--weights", default="int8", metavar="ENC[,ENC]",
-                   help="weight encoding of the random-weight model sizes: int8 (default) or int4 "
-                        "(as `edge export --weights int4`); without --estimate, a comma list times "
-                        "each size in each (int4 entries are named small-int4, paper-int4)")
+    p.add_argument("--weights", metavar="ENC[,ENC]",
+                   help="weight encoding of the random-weight model sizes: int8 or int4 (as `edge "
+                        "export --weights int4`); with --estimate, default: the encoding `edge flash` "
+                        "installs on that board ([deploy].weights), else int8; without --estimate, a "
+                        "comma list times each size in each (int4 entries are named small-int4, "
+                        "paper-int4)")
     p.add_argument("--no-calibration", action="store_true",
                    help="with --estimate: skip the error bar (the same method against `edge bench` "
                         "on this machine, about 15 s)")
@@ -54,15 +56,17 @@ def add_parser(sub):
 
 def run(args) -> int:
     from edge.bench import report
-
+    from edge.bench.estimate import MODEL_SIZES
+    from edge.boards import load_board
     from edge.errors import EdgeError
+    from edge.export import WEIGHTS
 
     if args.stress and args.soak is None:
         raise EdgeError("--stress goes with --soak MINUTES")
     if args.no_calibration and not args.estimate:
         raise EdgeError("--no-calibration goes with --estimate BOARD")
-    weights = [w.strip() for w in args.weights.split(",") if w.strip()]
-    if not weights or any(w not in ("int8", "int4") for w in weights) or len(set(weights)) < len(weights):
+    weights = [w.strip() for w in (args.weights or "int8").split(",") if w.strip()]
+    if not weights or any(w not in WEIGHTS for w in weights) or len(set(weights)) < len(weights):
         raise EdgeError(f"--weights {args.weights}: int8, int4 or int8,int4")
     if weights != ["int8"] and (args.dsp or args.board or args.soak is not None or args.flat_out):
         raise EdgeError("--weights goes with --estimate or the model benchmark (use a .pnw with --model)")
@@ -72,6 +76,8 @@ def run(args) -> int:
         from edge.bench.estimate import estimate
         if len(weights) > 1:
             raise EdgeError("--estimate takes one --weights encoding")
+        if args.weights is None and (args.model or "small") in MODEL_SIZES:
+            weights = [load_board(args.estimate).deploy.weights]  # what edge flash installs there
         result = estimate(args.estimate, model=args.model or "small", calibrate=not args.no_calibration,
                           weights=weights[0])
     elif args.soak is not None:

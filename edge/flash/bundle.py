@@ -1,7 +1,8 @@
 """The release bundle: everything a board needs to run percepnet-edge, in one .tar.gz.
 
 Layout inside (unpacked as PREFIX/releases/<version>/):
-  edge/                  the Python package, models in edge/models/
+  edge/                  the Python package, models in edge/models/ (default.pnw in the board's
+                         [deploy].weights encoding)
   edge/_lib/libpercepnet.so  the kernel built for the board (edge/native.py looks here)
   bin/pn_selftest        the health check program, bin/edge the command
   boards/<board>.toml    the descriptor `edge run --board` reads
@@ -15,7 +16,8 @@ Layout inside (unpacked as PREFIX/releases/<version>/):
   integration            "alsa" or "pipewire": what switching to this release installs (the
                          service, or the drop-in in the service user's PipeWire), so a rollback
                          brings back the integration its release had
-  RELEASE.json           version, board, arch, integration, source commit, sha256 of every file
+  RELEASE.json           version, board, arch, integration, weights, source commit, sha256 of
+                         every file
 """
 from __future__ import annotations
 
@@ -111,14 +113,14 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     from edge.native import elf_machine
 
     from edge.ladspa import MODEL_FILE, PLUGIN_FILE
+    from edge.models import native_default
     from edge.pipewire.config import render as pipewire_conf
 
-    lib, selftest = build_dir / "libpercepnet.so", build_dir / "bin" / "pn_selftest"
-    plugin, plugin_model = build_dir / PLUGIN_FILE, build_dir / MODEL_FILE
-    if not plugin.is_file() or not plugin_model.is_file():
-        raise EdgeError(f"{plugin if not plugin.is_file() else plugin_model} missing: the LADSPA "
-                        f"plugin is built where ladspa.h is (apt-get install ladspa-sdk), then "
-                        f"`scons -Q board={board.name}`")
+    lib, selftest, plugin = (build_dir / "libpercepnet.so", build_dir / "bin" / "pn_selftest",
+                             build_dir / PLUGIN_FILE)
+    if not plugin.is_file():
+        raise EdgeError(f"{plugin} missing: the LADSPA plugin is built where ladspa.h is "
+                        f"(apt-get install ladspa-sdk), then `scons -Q board={board.name}`")
     for p in (lib, selftest, plugin):
         if not p.is_file():
             raise EdgeError(f"{p} missing: build it with `scons -Q board={board.name}`")
@@ -132,6 +134,8 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     if not EXAMPLE.is_file():
         raise EdgeError(f"{EXAMPLE} missing (edge bench on the board plays it)")
     files = {name: (data, 0o644) for name, data in _package_files().items()}
+    model = native_default(d.weights)       # the service and the plugin run the same weights
+    files["edge/models/default.pnw"] = (model, 0o644)
     files["pylib/alsaaudio.py"] = ((BOARD_PYLIB / "alsaaudio.py").read_bytes(), 0o644)
     files["examples/noisy.wav"] = (EXAMPLE.read_bytes(), 0o644)
     files["edge/_lib/libpercepnet.so"] = (lib.read_bytes(), 0o755)
@@ -143,7 +147,7 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
         "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
         channels=a.channels).encode(), 0o644)
     files[f"ladspa/{PLUGIN_FILE}"] = (plugin.read_bytes(), 0o755)
-    files[f"ladspa/{MODEL_FILE}"] = (plugin_model.read_bytes(), 0o644)
+    files[f"ladspa/{MODEL_FILE}"] = (model, 0o644)
     files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
         f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate,
         written_by=f"edge flash --board {board.name}").encode(), 0o644)
@@ -169,7 +173,8 @@ def write_bundle(board: Board, out: Path, prefix: str | None = None,
     files = contents(board, build_dir, prefix)
     version = release_version(files)
     manifest = {"version": version, "board": board.name, "arch": board.arch, "prefix": prefix,
-                "integration": board.deploy.integration, "commit": _git_short_hash(),
+                "integration": board.deploy.integration, "weights": board.deploy.weights,
+                "commit": _git_short_hash(),
                 "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
     files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)
     out = Path(out)

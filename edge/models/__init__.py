@@ -11,3 +11,12 @@ def shipped(backend: str = "native") -> Path | None:
     """The default model file for a backend, or None where the package ships none."""
     path = MODELS_DIR / ("default.pnw" if backend == "native" else "default.tflite")
     return path if path.is_file() else None
+
+
+def native_default(weights: str = "int8") -> bytes:
+    """The default model's .pnw in a weight encoding (a board's [deploy].weights): default.pnw
+    itself for int8, else default.tflite exported again (`edge export --weights`)."""
+    from edge.export import from_tflite
+
+    return (MODELS_DIR / "default.pnw").read_bytes() if weights == "int8" else \
+        from_tflite(MODELS_DIR / "default.tflite", weights=weights)
