@@ -202,13 +202,15 @@ def _measure(board, tmp_path):
     """Play a clip (3.7 s of noise alone, then the noisy speech) into the loopback while
     recording what the service plays back; the recording, the clip and the offline result."""
     from edge.kernel import Kernel
-    from edge.models import shipped
+    from edge.models import native_default
     clean, noisy = read_wav(ROOT / "examples/clean.wav"), read_wav(ROOT / "examples/noisy.wav")
     noise = noisy - clean
     x = np.concatenate([noise, noisy, np.zeros(SAMPLE_RATE, np.float32)]).astype(np.float32)
     x = x[:len(x) // HOP * HOP]
     write_wav(tmp_path / "clip.wav", x)
-    with Kernel(shipped()) as k:
+    model = tmp_path / "default.pnw"   # the weights the release runs: rpi4's [deploy].weights
+    model.write_bytes(native_default(load_board("rpi4").deploy.weights))
+    with Kernel(model) as k:
         offline = np.concatenate([k.process(x[i:i + HOP]) for i in range(0, len(x), HOP)])
     board.vm.put(tmp_path / "clip.wav", "/root/clip.wav")
     seconds = len(x) // SAMPLE_RATE + 3
