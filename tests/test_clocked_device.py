@@ -188,3 +188,18 @@ def test_an_underrun_on_a_plugin_device_is_counted(device):
         io.close(drain=False)
         feeder.terminate()
     assert io.underruns > before
+
+
+def test_the_device_keeps_its_files_in_memory_where_it_can(monkeypatch):
+    # the feed file and the server's log off the disk: a card's DMA does no I/O
+    dev = clocked.ClockedDevice()
+    try:
+        assert str(dev.dir).startswith("/dev/shm/") == os.access("/dev/shm", os.W_OK)
+    finally:
+        dev.stop()
+    monkeypatch.setattr(clocked.os, "access", lambda *_: False)
+    dev = clocked.ClockedDevice()
+    try:
+        assert not str(dev.dir).startswith("/dev/shm/") and dev.dir.is_dir()
+    finally:
+        dev.stop()
