@@ -1,7 +1,8 @@
 /* NEON twins of dsp.c's scalar primitives (armv7 and aarch64). Multiply-adds are fused
  * (vfmaq_f32, one rounding, as the AVX2 twins' FMA): AArch64 has no unfused vector
  * multiply-add, so vmlaq_f32 there is a multiply and an add. Like AVX2, these sums are
- * reassociated and fused, so they agree with scalar to rounding, not bit for bit. */
+ * reassociated and fused (the FFT stage too: SConstruct builds the dsp_ twins with
+ * -ffp-contract=fast), so they agree with scalar to rounding, not bit for bit. */
 #include <arm_neon.h>
 
 #include "dsp.h"
