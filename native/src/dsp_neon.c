@@ -88,14 +88,34 @@ static void xcorr_neon(const float *x, const float *y, int n, int lags, float *o
         out[l] = dot_neon(x, y + l, n);
 }
 
-static void axpy_neon(float *y, const float *x, float a, int n)
+/* Four vectors of y a step, each a chain of multiply-adds over the taps: the chains
+ * interleave (an in-order Cortex-A53 would otherwise wait out each one's latency). */
+static void taps_neon(const float *x, const int *off, const float *w, int ntaps, int n, float *y)
 {
-    const float32x4_t av = vdupq_n_f32(a);  /* armv7 has no vfmaq_n_f32 */
+    float32x4_t wv[PN_TAPS_MAX];
+    for (int t = 0; t < ntaps; t++)
+        wv[t] = vdupq_n_f32(w[t]);  /* armv7 has no vfmaq_n_f32 */
     int i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(x + i), av));
-    for (; i < n; i++)
-        y[i] += a * x[i];
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < ntaps; t++) {
+            const float *xt = x + off[t] + i;
+            a0 = vfmaq_f32(a0, vld1q_f32(xt), wv[t]);
+            a1 = vfmaq_f32(a1, vld1q_f32(xt + 4), wv[t]);
+            a2 = vfmaq_f32(a2, vld1q_f32(xt + 8), wv[t]);
+            a3 = vfmaq_f32(a3, vld1q_f32(xt + 12), wv[t]);
+        }
+        vst1q_f32(y + i, a0);
+        vst1q_f32(y + i + 4, a1);
+        vst1q_f32(y + i + 8, a2);
+        vst1q_f32(y + i + 12, a3);
+    }
+    for (; i < n; i++) {
+        float acc = 0.f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * x[i + off[t]];
+        y[i] = acc;
+    }
 }
 
-const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, axpy_neon, fft_stage_neon};
+const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, taps_neon, fft_stage_neon};
