@@ -36,39 +36,21 @@ static float dot_neon(const float *x, const float *y, int n)
     return acc;
 }
 
-/* a[k] += x * y[k..k+4) for k = 0..3, y[0..7) held in y0 and lanes 0..2 of y4: the shifted
- * vectors are built with vextq_f32 rather than loaded again, unaligned. */
-static inline void xcorr4_step(float32x4_t *a, float32x4_t xv, float32x4_t y0, float32x4_t y4)
-{
-    a[0] = vfmaq_f32(a[0], xv, y0);
-    a[1] = vfmaq_f32(a[1], xv, vextq_f32(y0, y4, 1));
-    a[2] = vfmaq_f32(a[2], xv, vextq_f32(y0, y4, 2));
-    a[3] = vfmaq_f32(a[3], xv, vextq_f32(y0, y4, 3));
-}
-
-/* Lags 0 .. 4*g-1 (g = 1 or 2, a constant at each call) of x against yl, into out. Eight
- * accumulators keep a fused multiply-add's latency off the critical path where four cannot
- * (Cortex-A53, Neoverse-N1); each step reads 4 samples of x and 4 new samples of yl. */
+/* Lags 0 .. 4*g-1 (g = 1 or 2, a constant at each call) of x against yl, into out. Each
+ * step multiplies 4 samples of x into every lag's accumulator, with the lag's own unaligned
+ * load of yl: the loads issue beside the multiply-adds, where shifting one load with
+ * vextq_f32 would take the FP pipes the multiply-adds need. Eight accumulators keep a fused
+ * multiply-add's latency off the critical path where four cannot (Cortex-A53, Neoverse-N1). */
 static inline void xcorr_lags(const float *x, const float *yl, int n, int g, float *out)
 {
     float32x4_t a[8];
     for (int k = 0; k < 4 * g; k++)
         a[k] = vdupq_n_f32(0.f);
     int i = 0;
-    if (n >= 4) {  /* yl holds n + 4g - 1 samples: the last lag reads up to yl[n + 4g - 2] */
-        float32x4_t y0 = vld1q_f32(yl), y4 = g == 2 ? vld1q_f32(yl + 4) : y0;
-        for (; i + 4 <= n; i += 4) {
-            /* the next 4 samples; at the last step yl[i + 4g + 3] is past the end, and its
-             * lane is never used: the other three come from a load one sample earlier */
-            float32x4_t yn = i + 5 <= n ? vld1q_f32(yl + i + 4 * g)
-                                        : vextq_f32(vld1q_f32(yl + i + 4 * g - 1), y0, 1);
-            float32x4_t xv = vld1q_f32(x + i);
-            xcorr4_step(a, xv, y0, g == 2 ? y4 : yn);
-            if (g == 2)
-                xcorr4_step(a + 4, xv, y4, yn);
-            y0 = g == 2 ? y4 : yn;
-            y4 = yn;
-        }
+    for (; i + 4 <= n; i += 4) {  /* the last lag reads yl[i + 4g + 2] <= yl[n + 4g - 2] */
+        const float32x4_t xv = vld1q_f32(x + i);
+        for (int k = 0; k < 4 * g; k++)
+            a[k] = vfmaq_f32(a[k], xv, vld1q_f32(yl + i + k));
     }
     float s[8];
     for (int k = 0; k < 4 * g; k++)
