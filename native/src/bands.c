@@ -25,13 +25,10 @@ void pn_bands_init(pn_bands *b)
     b->centre[PN_NB_BANDS - 1] = PN_BINS - 1;
     for (int i = 0; i + 1 < PN_NB_BANDS; i++) {
         int lo = b->centre[i], hi = b->centre[i + 1];
-        for (int k = lo; k < hi; k++) {
-            b->band[k] = (short)i;
+        for (int k = lo; k < hi; k++)
             b->frac[k] = (float)(k - lo) / (float)(hi - lo);
-        }
     }
-    b->band[PN_BINS - 1] = PN_NB_BANDS - 2;
-    b->frac[PN_BINS - 1] = 1.0f;
+    b->frac[PN_BINS - 1] = 1.0f;  /* the last bin, the top band's centre, ends the last segment */
 }
 
 void pn_band_centres_hz(float *hz)
@@ -76,10 +73,14 @@ void pn_band_corr(const pn_bands *b, const pn_cpx *X, const pn_cpx *P, float *C)
     band_sums(b, p, C);
 }
 
+/* Segment by segment, as band_sums: contiguous bins with one pair of band values vectorise,
+ * a gather through a bin-to-band table does not. */
 void pn_band_interp(const pn_bands *b, const float *v, float *g_bin)
 {
-    for (int k = 0; k < PN_BINS; k++) {
-        int i = b->band[k];
-        g_bin[k] = v[i] + b->frac[k] * (v[i + 1] - v[i]);
+    for (int i = 0; i + 1 < PN_NB_BANDS; i++) {
+        const float lo = v[i], d = v[i + 1] - v[i];
+        for (int k = b->centre[i]; k < b->centre[i + 1]; k++)
+            g_bin[k] = lo + b->frac[k] * d;
     }
+    g_bin[PN_BINS - 1] = v[PN_NB_BANDS - 2] + b->frac[PN_BINS - 1] * (v[PN_NB_BANDS - 1] - v[PN_NB_BANDS - 2]);
 }

@@ -8,8 +8,7 @@
 
 typedef struct {
     short centre[PN_NB_BANDS];   /* bin of each band's peak; 0 and PN_BINS-1 at the ends */
-    short band[PN_BINS];         /* lower band of the pair covering the bin */
-    float frac[PN_BINS];         /* weight of band[k]+1 on bin k; band[k] gets 1-frac */
+    float frac[PN_BINS];         /* weight of the upper band of the bin's segment; the lower gets 1-frac */
 } pn_bands;
 
 void pn_bands_init(pn_bands *b);

@@ -1,7 +1,10 @@
 #include <math.h>
-#include <string.h>
 
 #include "comb.h"
+
+#if 2 * PN_COMB_M + 1 > PN_TAPS_MAX
+#error "the comb filter has more taps than ops->taps takes"
+#endif
 
 /* 0.5 + 0.5 cos(pi k / 4) for k = -3..3 */
 static const float weight[2 * PN_COMB_M + 1] = {
@@ -35,11 +38,13 @@ float pn_comb_noise_gain(int kmax, int with_centre)
 void pn_comb(const pn_dsp_ops *ops, const float *x, int n, int period, int kmax, int with_centre,
              float *p)
 {
-    float sq, sum = weight_sum(kmax, with_centre, &sq);
-    memset(p, 0, sizeof(float) * (size_t)n);
+    float sq, sum = weight_sum(kmax, with_centre, &sq), w[2 * PN_COMB_M + 1];
+    int off[2 * PN_COMB_M + 1], ntaps = 0;
     for (int k = -PN_COMB_M; k <= kmax; k++) {
         if (k == 0 && !with_centre)
             continue;
-        ops->axpy(p, x + k * period, weight[k + PN_COMB_M] / sum, n);
+        off[ntaps] = k * period;
+        w[ntaps++] = weight[k + PN_COMB_M] / sum;
     }
+    ops->taps(x, off, w, ntaps, n, p);
 }

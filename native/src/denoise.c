@@ -124,10 +124,10 @@ void pn_state_coherence(const pn_state *st, const pn_track *t, int back, int per
 
 int pn_hop_is_finite(const float *x, int n)
 {
-    float acc = 0.f;
-    for (int i = 0; i < n; i++)
-        acc += x[i] * 0.f;  /* NaN or infinity make it NaN */
-    return acc == 0.f;
+    int bad = 0;
+    for (int i = 0; i < n; i++)  /* x - x is NaN for NaN or infinity; or-ing flags vectorises */
+        bad |= !(x[i] - x[i] == 0.f);
+    return !bad;
 }
 
 const float *pn_state_to_kernel(pn_resampler *r, const pn_state *st, const float *x, float *buf)
@@ -165,9 +165,7 @@ int pn_analyze(pn_state *st, const float *in, float *features)
                                       pn_pitch_tracked(&st->pitch, PN_LOOKAHEAD_FRAMES),
                                       PITCH_REFINE_RADIUS, 1, &st->period);
 
-    float e = 0.f;
-    for (int i = 0; i < PN_HOP; i++)
-        e += in[i] * in[i];
+    float e = st->ops->dot(in, in, PN_HOP);
     st->stats.energy_db = 10.f * log10f(e / PN_HOP + 1e-12f);
     st->stats.pitch_period = (float)st->period;
     st->stats.pitch_corr = st->period_corr;

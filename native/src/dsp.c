@@ -19,13 +19,17 @@ static void xcorr_scalar(const float *x, const float *y, int n, int lags, float 
         out[l] = dot_scalar(x, y + l, n);
 }
 
-static void axpy_scalar(float *y, const float *x, float a, int n)
+static void taps_scalar(const float *x, const int *off, const float *w, int ntaps, int n, float *y)
 {
-    for (int i = 0; i < n; i++)
-        y[i] += a * x[i];
+    for (int i = 0; i < n; i++) {
+        float acc = 0.f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * x[i + off[t]];
+        y[i] = acc;
+    }
 }
 
-const pn_dsp_ops pn_dsp_scalar = {dot_scalar, xcorr_scalar, axpy_scalar, fft_stage_scalar};
+const pn_dsp_ops pn_dsp_scalar = {dot_scalar, xcorr_scalar, taps_scalar, fft_stage_scalar};
 
 const pn_dsp_ops *pn_dsp_ops_for(pn_simd_level level)
 {

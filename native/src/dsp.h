@@ -6,13 +6,16 @@
 #include "fft.h"
 #include "simd.h"
 
+#define PN_TAPS_MAX 8
+
 typedef struct {
     /* sum x[i]*y[i] */
     float (*dot)(const float *x, const float *y, int n);
     /* out[l] = sum_{i<n} x[i]*y[i+l] for l in [0, lags) */
     void (*xcorr)(const float *x, const float *y, int n, int lags, float *out);
-    /* y[i] += a*x[i] */
-    void (*axpy)(float *y, const float *x, float a, int n);
+    /* y[i] = sum_t w[t]*x[i + off[t]], t = 0..ntaps-1 added in that order: the comb filter's
+     * shifted copies in one pass, y written once (ntaps <= PN_TAPS_MAX) */
+    void (*taps)(const float *x, const int *off, const float *w, int ntaps, int n, float *y);
     pn_fft_stage_fn fft_stage;
 } pn_dsp_ops;
 

@@ -52,14 +52,26 @@ static void xcorr_avx2(const float *x, const float *y, int n, int lags, float *o
         out[l] = dot_avx2(x, y + l, n);
 }
 
-static void axpy_avx2(float *y, const float *x, float a, int n)
+/* Two vectors of y a step, each a chain of multiply-adds over the taps. */
+static void taps_avx2(const float *x, const int *off, const float *w, int ntaps, int n, float *y)
 {
-    __m256 av = _mm256_set1_ps(a);
     int i = 0;
-    for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-    for (; i < n; i++)
-        y[i] += a * x[i];
+    for (; i + 16 <= n; i += 16) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+        for (int t = 0; t < ntaps; t++) {
+            const __m256 wt = _mm256_set1_ps(w[t]);
+            a0 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(x + off[t] + i), a0);
+            a1 = _mm256_fmadd_ps(wt, _mm256_loadu_ps(x + off[t] + i + 8), a1);
+        }
+        _mm256_storeu_ps(y + i, a0);
+        _mm256_storeu_ps(y + i + 8, a1);
+    }
+    for (; i < n; i++) {
+        float acc = 0.f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * x[i + off[t]];
+        y[i] = acc;
+    }
 }
 
-const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, axpy_avx2, fft_stage_avx2};
+const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, taps_avx2, fft_stage_avx2};

@@ -1,7 +1,8 @@
 /* NEON twins of dsp.c's scalar primitives (armv7 and aarch64). Multiply-adds are fused
  * (vfmaq_f32, one rounding, as the AVX2 twins' FMA): AArch64 has no unfused vector
  * multiply-add, so vmlaq_f32 there is a multiply and an add. Like AVX2, these sums are
- * reassociated and fused, so they agree with scalar to rounding, not bit for bit. */
+ * reassociated and fused (the FFT stage too: SConstruct builds the dsp_ twins with
+ * -ffp-contract=fast), so they agree with scalar to rounding, not bit for bit. */
 #include <arm_neon.h>
 
 #include "dsp.h"
@@ -35,39 +36,21 @@ static float dot_neon(const float *x, const float *y, int n)
     return acc;
 }
 
-/* a[k] += x * y[k..k+4) for k = 0..3, y[0..7) held in y0 and lanes 0..2 of y4: the shifted
- * vectors are built with vextq_f32 rather than loaded again, unaligned. */
-static inline void xcorr4_step(float32x4_t *a, float32x4_t xv, float32x4_t y0, float32x4_t y4)
-{
-    a[0] = vfmaq_f32(a[0], xv, y0);
-    a[1] = vfmaq_f32(a[1], xv, vextq_f32(y0, y4, 1));
-    a[2] = vfmaq_f32(a[2], xv, vextq_f32(y0, y4, 2));
-    a[3] = vfmaq_f32(a[3], xv, vextq_f32(y0, y4, 3));
-}
-
-/* Lags 0 .. 4*g-1 (g = 1 or 2, a constant at each call) of x against yl, into out. Eight
- * accumulators keep a fused multiply-add's latency off the critical path where four cannot
- * (Cortex-A53, Neoverse-N1); each step reads 4 samples of x and 4 new samples of yl. */
+/* Lags 0 .. 4*g-1 (g = 1 or 2, a constant at each call) of x against yl, into out. Each
+ * step multiplies 4 samples of x into every lag's accumulator, with the lag's own unaligned
+ * load of yl: the loads issue beside the multiply-adds, where shifting one load with
+ * vextq_f32 would take the FP pipes the multiply-adds need. Eight accumulators keep a fused
+ * multiply-add's latency off the critical path where four cannot (Cortex-A53, Neoverse-N1). */
 static inline void xcorr_lags(const float *x, const float *yl, int n, int g, float *out)
 {
     float32x4_t a[8];
     for (int k = 0; k < 4 * g; k++)
         a[k] = vdupq_n_f32(0.f);
     int i = 0;
-    if (n >= 4) {  /* yl holds n + 4g - 1 samples: the last lag reads up to yl[n + 4g - 2] */
-        float32x4_t y0 = vld1q_f32(yl), y4 = g == 2 ? vld1q_f32(yl + 4) : y0;
-        for (; i + 4 <= n; i += 4) {
-            /* the next 4 samples; at the last step yl[i + 4g + 3] is past the end, and its
-             * lane is never used: the other three come from a load one sample earlier */
-            float32x4_t yn = i + 5 <= n ? vld1q_f32(yl + i + 4 * g)
-                                        : vextq_f32(vld1q_f32(yl + i + 4 * g - 1), y0, 1);
-            float32x4_t xv = vld1q_f32(x + i);
-            xcorr4_step(a, xv, y0, g == 2 ? y4 : yn);
-            if (g == 2)
-                xcorr4_step(a + 4, xv, y4, yn);
-            y0 = g == 2 ? y4 : yn;
-            y4 = yn;
-        }
+    for (; i + 4 <= n; i += 4) {  /* the last lag reads yl[i + 4g + 2] <= yl[n + 4g - 2] */
+        const float32x4_t xv = vld1q_f32(x + i);
+        for (int k = 0; k < 4 * g; k++)
+            a[k] = vfmaq_f32(a[k], xv, vld1q_f32(yl + i + k));
     }
     float s[8];
     for (int k = 0; k < 4 * g; k++)
@@ -87,14 +70,34 @@ static void xcorr_neon(const float *x, const float *y, int n, int lags, float *o
         out[l] = dot_neon(x, y + l, n);
 }
 
-static void axpy_neon(float *y, const float *x, float a, int n)
+/* Four vectors of y a step, each a chain of multiply-adds over the taps: the chains
+ * interleave (an in-order Cortex-A53 would otherwise wait out each one's latency). */
+static void taps_neon(const float *x, const int *off, const float *w, int ntaps, int n, float *y)
 {
-    const float32x4_t av = vdupq_n_f32(a);  /* armv7 has no vfmaq_n_f32 */
+    float32x4_t wv[PN_TAPS_MAX];
+    for (int t = 0; t < ntaps; t++)
+        wv[t] = vdupq_n_f32(w[t]);  /* armv7 has no vfmaq_n_f32 */
     int i = 0;
-    for (; i + 4 <= n; i += 4)
-        vst1q_f32(y + i, vfmaq_f32(vld1q_f32(y + i), vld1q_f32(x + i), av));
-    for (; i < n; i++)
-        y[i] += a * x[i];
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t a0 = vdupq_n_f32(0.f), a1 = a0, a2 = a0, a3 = a0;
+        for (int t = 0; t < ntaps; t++) {
+            const float *xt = x + off[t] + i;
+            a0 = vfmaq_f32(a0, vld1q_f32(xt), wv[t]);
+            a1 = vfmaq_f32(a1, vld1q_f32(xt + 4), wv[t]);
+            a2 = vfmaq_f32(a2, vld1q_f32(xt + 8), wv[t]);
+            a3 = vfmaq_f32(a3, vld1q_f32(xt + 12), wv[t]);
+        }
+        vst1q_f32(y + i, a0);
+        vst1q_f32(y + i + 4, a1);
+        vst1q_f32(y + i + 8, a2);
+        vst1q_f32(y + i + 12, a3);
+    }
+    for (; i < n; i++) {
+        float acc = 0.f;
+        for (int t = 0; t < ntaps; t++)
+            acc += w[t] * x[i + off[t]];
+        y[i] = acc;
+    }
 }
 
-const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, axpy_neon, fft_stage_neon};
+const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, taps_neon, fft_stage_neon};

@@ -43,13 +43,11 @@ void pn_cfft(const pn_fft *f, float *re, float *im, float *out_re, float *out_im
     }
 }
 
-void pn_rfft(const pn_fft *f, const float *x, pn_cpx *X)
+/* The real transform from its even samples zr and odd ones zi (destroyed), the real and
+ * imaginary parts of the half-size complex transform. */
+static void rfft_halves(const pn_fft *f, float *zr, float *zi, pn_cpx *X)
 {
-    float zr[PN_CFFT_N], zi[PN_CFFT_N], Zr[PN_CFFT_N + 1], Zi[PN_CFFT_N + 1];
-    for (int n = 0; n < PN_CFFT_N; n++) {  /* even samples real, odd imaginary */
-        zr[n] = x[2 * n];
-        zi[n] = x[2 * n + 1];
-    }
+    float Zr[PN_CFFT_N + 1], Zi[PN_CFFT_N + 1];
     pn_cfft(f, zr, zi, Zr, Zi);
     Zr[PN_CFFT_N] = Zr[0];
     Zi[PN_CFFT_N] = Zi[0];
@@ -60,6 +58,27 @@ void pn_rfft(const pn_fft *f, const float *x, pn_cpx *X)
         X[k].r = er + f->rtwr[k] * orr - f->rtwi[k] * oi;
         X[k].i = ei + f->rtwr[k] * oi + f->rtwi[k] * orr;
     }
+}
+
+void pn_rfft(const pn_fft *f, const float *x, pn_cpx *X)
+{
+    float zr[PN_CFFT_N], zi[PN_CFFT_N];
+    for (int n = 0; n < PN_CFFT_N; n++) {
+        zr[n] = x[2 * n];
+        zi[n] = x[2 * n + 1];
+    }
+    rfft_halves(f, zr, zi, X);
+}
+
+/* windowed in the same pass that splits the samples, not in a pass of its own */
+void pn_windowed_rfft(const pn_fft *f, const float *w, const float *x, pn_cpx *X)
+{
+    float zr[PN_CFFT_N], zi[PN_CFFT_N];
+    for (int n = 0; n < PN_CFFT_N; n++) {
+        zr[n] = w[2 * n] * x[2 * n];
+        zi[n] = w[2 * n + 1] * x[2 * n + 1];
+    }
+    rfft_halves(f, zr, zi, X);
 }
 
 void pn_irfft(const pn_fft *f, const pn_cpx *X, float *x)

@@ -34,6 +34,8 @@ void pn_fft_init(pn_fft *f, pn_fft_stage_fn stage);
 void pn_cfft(const pn_fft *f, float *re, float *im, float *out_re, float *out_im);
 /* X[k] = sum x[n] e^{-2 pi i k n / 960}, k = 0..480. */
 void pn_rfft(const pn_fft *f, const float *x, pn_cpx *X);
+/* X = pn_rfft(w * x) */
+void pn_windowed_rfft(const pn_fft *f, const float *w, const float *x, pn_cpx *X);
 /* Inverse of pn_rfft (includes the 1/960). */
 void pn_irfft(const pn_fft *f, const pn_cpx *X, float *x);
 

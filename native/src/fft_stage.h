@@ -7,6 +7,11 @@
 #error "define FFT_STAGE before including fft_stage.h"
 #endif
 
+/* The outputs q*ns apart never overlap for k < ns, but the compiler cannot know ns >= its
+ * vector length: without this it tests every pair of streams at run time, and gives up on
+ * radices 4 and 5. */
+#define IVDEP _Pragma("GCC ivdep")
+
 /* v_q = in[j + q*m] times the stage twiddle of (q, k) */
 #define LOAD(q)                                                               \
     float v##q##r = ir[j + (q) * m], v##q##i = ii[j + (q) * m];               \
@@ -41,6 +46,7 @@ static void FFT_STAGE(const pn_fft *f, int s, const float *restrict ir, const fl
         float *orb = or_ + b * ns * p, *oib = oi + b * ns * p;
         switch (p) {
         case 2:
+            IVDEP
             for (int k = 0; k < ns; k++) {
                 const int j = b * ns + k;
                 LOAD(0) LOAD(1)
@@ -49,6 +55,7 @@ static void FFT_STAGE(const pn_fft *f, int s, const float *restrict ir, const fl
             }
             break;
         case 3:
+            IVDEP
             for (int k = 0; k < ns; k++) {
                 const int j = b * ns + k;
                 LOAD(0) LOAD(1) LOAD(2)
@@ -61,6 +68,7 @@ static void FFT_STAGE(const pn_fft *f, int s, const float *restrict ir, const fl
             }
             break;
         case 4:
+            IVDEP
             for (int k = 0; k < ns; k++) {
                 const int j = b * ns + k;
                 LOAD(0) LOAD(1) LOAD(2) LOAD(3)
@@ -73,6 +81,7 @@ static void FFT_STAGE(const pn_fft *f, int s, const float *restrict ir, const fl
             }
             break;
         default:  /* 5 */
+            IVDEP
             for (int k = 0; k < ns; k++) {
                 const int j = b * ns + k;
                 LOAD(0) LOAD(1) LOAD(2) LOAD(3) LOAD(4)

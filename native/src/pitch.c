@@ -67,16 +67,20 @@ static void score_frame(const pn_dsp_ops *ops, const float *ds, float *score)
     /* xc[l] pairs x with the frame PN_PITCH_DS_MAX - l samples earlier */
     ops->xcorr(x, w, n, PN_PITCH_NCAND, xc);
     float ex = ops->dot(x, x, n);
-    float ey = ops->dot(w, w, n);
+    float ey = ops->dot(w, w, n), den[PN_PITCH_NCAND];
+    /* only the energy's slide is serial: the square roots and divisions go in a vector loop */
     for (int l = 0; l < PN_PITCH_NCAND; l++) {
-        int lag = PN_PITCH_DS_MAX - l;
-        float c = xc[l] / sqrtf(ex * ey + 1e-12f);
-        float bias = 1.f - LONG_LAG_BIAS * (float)(lag - PN_PITCH_DS_MIN) / (PN_PITCH_NCAND - 1);
-        corr[lag - PN_PITCH_DS_MIN] = c > 0.f ? c : 0.f;
-        score[lag - PN_PITCH_DS_MIN] = corr[lag - PN_PITCH_DS_MIN] * bias;
+        den[l] = ex * ey + 1e-12f;
         ey += w[l + n] * w[l + n] - w[l] * w[l];
         if (ey < 0.f)
             ey = 0.f;
+    }
+    for (int l = 0; l < PN_PITCH_NCAND; l++) {
+        int lag = PN_PITCH_DS_MAX - l;
+        float c = xc[l] / sqrtf(den[l]);
+        float bias = 1.f - LONG_LAG_BIAS * (float)(lag - PN_PITCH_DS_MIN) / (PN_PITCH_NCAND - 1);
+        corr[lag - PN_PITCH_DS_MIN] = c > 0.f ? c : 0.f;
+        score[lag - PN_PITCH_DS_MIN] = corr[lag - PN_PITCH_DS_MIN] * bias;
     }
     /* A period correlates at its multiples too: where a half or a third of the lag does
      * nearly as well, the lag is likely a multiple and loses against its sub-multiple. */

@@ -11,14 +11,6 @@ void pn_window_init(float *w)
     }
 }
 
-void pn_windowed_rfft(const pn_fft *f, const float *w, const float *x, pn_cpx *X)
-{
-    float y[PN_WINDOW];
-    for (int i = 0; i < PN_WINDOW; i++)
-        y[i] = w[i] * x[i];
-    pn_rfft(f, y, X);
-}
-
 int pn_track_slot(const pn_track *t, int back)
 {
     return (int)((t->frames - back + PN_NFRAMES) % PN_NFRAMES);

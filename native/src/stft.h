@@ -22,8 +22,6 @@ typedef struct {
 } pn_track;
 
 void pn_window_init(float *w);
-/* X = rfft(w * x) */
-void pn_windowed_rfft(const pn_fft *f, const float *w, const float *x, pn_cpx *X);
 /* Shift in one hop, analyse the newest frame. */
 void pn_track_push(pn_track *t, const pn_fft *f, const pn_bands *b, const float *w, const float *hop);
 /* Ring slot of the frame `back` hops before the newest. */

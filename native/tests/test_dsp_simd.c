@@ -1,4 +1,4 @@
-/* Every compiled and supported SIMD path of the DSP primitives (dot, xcorr, axpy, FFT stage)
+/* Every compiled and supported SIMD path of the DSP primitives (dot, xcorr, taps, FFT stage)
  * agrees with the scalar twin. */
 #include <math.h>
 #include <stdio.h>
@@ -41,10 +41,15 @@ int main(void)
             v->xcorr(x, y, n, lags, got);
             for (int l = 0; l < lags; l++)
                 CHECK(close_to(got[l], ref[l]));
-            for (int i = 0; i < n; i++)
-                a1[i] = a2[i] = y[i];
-            s->axpy(a1, x, 0.3f, n);
-            v->axpy(a2, x, 0.3f, n);
+            /* taps around x + LAGS / 2, the comb filter's shape: up to PN_TAPS_MAX, both signs */
+            int ntaps = n % PN_TAPS_MAX + 1, off[PN_TAPS_MAX];
+            float w[PN_TAPS_MAX];
+            for (int t = 0; t < ntaps; t++) {
+                off[t] = (t * 5) % LAGS - LAGS / 2;
+                w[t] = 0.1f * (float)(t + 1);
+            }
+            s->taps(x + LAGS / 2, off, w, ntaps, n, a1);
+            v->taps(x + LAGS / 2, off, w, ntaps, n, a2);
             for (int i = 0; i < n; i++)
                 CHECK(close_to(a2[i], a1[i]));
         }
