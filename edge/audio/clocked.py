@@ -211,9 +211,8 @@ def fed_duplex(raw_s16: bytes, seconds: float, periods: int, start_up_s: float =
 
 def _memory_dir() -> str | None:
     """/dev/shm where writable, else the temporary directory: the feed file (96 kB per second
-    of a soak) and the server's log must not keep a disk busy, as a card's DMA does no I/O. On
-    the development VM every 10-minute soak with them on disk had an xrun 115-117 s in, the
-    guest losing its CPUs to the host meanwhile; with them in memory, none."""
+    of a soak, 60 MB for 10 minutes) and the server's log must not keep a disk busy, as a
+    card's DMA does no I/O."""
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
