@@ -78,11 +78,8 @@ class Kernel:
         self._feat = np.zeros(NB_FEATURES, np.float32)
         self._g = np.zeros(NB_BANDS, np.float32)
         self._r = np.zeros(NB_BANDS, np.float32)
-        self._ones = np.ones(NB_BANDS, np.float32)
-        self._zeros = np.zeros(NB_BANDS, np.float32)
         self._p = {name: fptr(a) for name, a in (("in", self._in), ("clean", self._clean), ("out", self._out),
-                                                  ("feat", self._feat), ("g", self._g), ("r", self._r),
-                                                  ("ones", self._ones), ("zeros", self._zeros))}
+                                                  ("feat", self._feat), ("g", self._g), ("r", self._r))}
         self._stats = _Stats()
 
     def _free_model(self):
@@ -106,11 +103,7 @@ class Kernel:
         real-time caller allocates nothing per hop."""
         st = self._live()
         self._load(self._in, hop)
-        if self.has_model:
-            check(fn("pn_process")(st, self._p["in"], self._p["out"]), "pn_process")
-        else:
-            check(fn("pn_analyze")(st, self._p["in"], self._p["feat"]), "pn_analyze")
-            check(fn("pn_synthesize")(st, self._p["ones"], self._p["zeros"], self._p["out"]), "pn_synthesize")
+        check(fn("pn_process")(st, self._p["in"], self._p["out"]), "pn_process")
         if out is None:
             return self._out.copy()
         out[:] = self._out

@@ -22,7 +22,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 # Mirrors of native/include/percepnet.h (a test checks they agree with it).
-ABI_VERSION = 5
+ABI_VERSION = 6
 SAMPLE_RATE = 48000                                   # the kernel's own rate
 HOP = 480                                             # 10 ms at SAMPLE_RATE
 RATES = (8000, 16000, 24000, 32000, 44100, 48000)     # what a state takes (pn_hop_samples)

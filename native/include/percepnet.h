@@ -6,7 +6,8 @@
  *   pn_analyze()    pushes the hop, returns the network features of the newest frame;
  *   pn_synthesize() applies band gains and comb strengths to the frame PN_LOOKAHEAD_FRAMES
  *                   hops back and returns one hop of output;
- *   pn_process()    does both with the built-in int8 network (needs a model).
+ *   pn_process()    does both with the built-in int8 network; without a model, with unit
+ *                   gains and no comb (the DSP alone: the input delayed, as bypass plays it).
  * Output is the input delayed by pn_latency_samples(rate) (window overlap + lookahead, plus
  * the conversions' 2 * 16 samples at other rates than 48 kHz).
  * Samples are float in [-1, 1]. Nothing here allocates after create, prints or aborts. */
@@ -26,7 +27,7 @@ extern "C" {
 #define PN_EXPORT
 #endif
 
-#define PN_ABI_VERSION 5
+#define PN_ABI_VERSION 6
 #define PN_SAMPLE_RATE 48000   /* the kernel's own rate */
 #define PN_HOP 480             /* 10 ms at PN_SAMPLE_RATE */
 #define PN_WINDOW 960          /* 20 ms, power-complementary */
@@ -46,7 +47,6 @@ enum {
     PN_ERR_MODEL_VERSION = -5,  /* format version this build does not read */
     PN_ERR_MODEL_CHECKSUM = -6,
     PN_ERR_MODEL_SHAPE = -7,    /* layer sizes disagree with PN_NB_FEATURES/PN_NB_OUTPUTS */
-    PN_ERR_NO_MODEL = -8,       /* pn_process on a state created without a model */
     PN_ERR_SIMD = -9,           /* requested SIMD path not compiled in or not supported by CPU */
     PN_ERR_MODEL_FEATURES = -10,/* model trained on another feature version or sample rate */
     PN_ERR_RATE = -11           /* sample rate not among 8000, 16000, 24000, 32000, 44100, 48000 */
@@ -116,8 +116,7 @@ PN_EXPORT int pn_set_atten_lim(pn_state *st, float db);
 /* The live loop's hop (edge run): one period of pn_hop_samples(rate) frames of `channels`
  * interleaved S16_LE samples in, one out. A pn_hop borrows a state (destroy the hop first) and
  * does the rest of the hop's sample work: the captured channel to float, a delay line of
- * pn_latency_samples(rate) (the bypass path), the state's step (pn_process, or unit gains and
- * no comb without a model), a one-hop linear crossfade, and float back to S16 (rounded half
+ * pn_latency_samples(rate) (the bypass path), the state's step (pn_process), a one-hop linear crossfade, and float back to S16 (rounded half
  * to even, saturated) on the played channel, or on every channel when playback_channel < 0
  * (the others silent). The caller decides each hop what plays (mode). pn_hop_run returns PN_OK,
  * or the state's error (or PN_ERR_ARG for an unknown mode), and then plays the delayed input:

@@ -262,12 +262,16 @@ int pn_process(pn_state *st, const float *in, float *out)
 {
     if (!st || !in || !out)
         return PN_ERR_ARG;
-    if (!st->nn)
-        return PN_ERR_NO_MODEL;
     float features[PN_NB_FEATURES], outputs[PN_NB_OUTPUTS];
     int rc = pn_analyze(st, in, features);
     if (rc != PN_OK)
         return rc;
+    if (!st->nn) {              /* the DSP alone: unit gains, no comb */
+        for (int b = 0; b < PN_NB_BANDS; b++)
+            outputs[b] = 1.f;
+        memset(outputs + PN_NB_BANDS, 0, PN_NB_BANDS * sizeof *outputs);
+        return pn_synthesize(st, outputs, outputs + PN_NB_BANDS, out);
+    }
     double t0 = pn_now_us();
     rc = pn_nnet_step(st->nn, features, outputs);
     st->stats.nnet_us = (float)(pn_now_us() - t0);

@@ -20,7 +20,6 @@ struct pn_hop {
     int delay_len, delay_pos;
     float x[PN_HOP], dry[PN_HOP], wet[PN_HOP];
     float fade[PN_HOP];         /* i / hop */
-    float ones[PN_NB_BANDS], zeros[PN_NB_BANDS];
 };
 
 int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_channel, pn_hop **out)
@@ -47,8 +46,6 @@ int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_
     }
     for (int i = 0; i < h->hop; i++)
         h->fade[i] = (float)((double)i / h->hop);
-    for (int b = 0; b < PN_NB_BANDS; b++)
-        h->ones[b] = 1.f;
     *out = h;
     return PN_OK;
 }
@@ -59,17 +56,6 @@ void pn_hop_destroy(pn_hop *h)
         return;
     free(h->delay);
     free(h);
-}
-
-/* The state's output for h->x: its network, or unit gains and no comb without a model (the
- * DSP alone, the input delayed by the latency). */
-static int step(pn_hop *h)
-{
-    if (h->st->nn)
-        return pn_process(h->st, h->x, h->wet);
-    float features[PN_NB_FEATURES];
-    int rc = pn_analyze(h->st, h->x, features);
-    return rc != PN_OK ? rc : pn_synthesize(h->st, h->ones, h->zeros, h->wet);
 }
 
 static int16_t to_s16(float v)
@@ -104,11 +90,11 @@ int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode)
     case PN_HOP_BYPASS:
         break;
     case PN_HOP_PRIME:              /* refill the state's buffers; the delayed input plays */
-        rc = step(h);
+        rc = pn_process(h->st, h->x, h->wet);
         break;
     case PN_HOP_KERNEL:
     case PN_HOP_FADE:
-        rc = step(h);
+        rc = pn_process(h->st, h->x, h->wet);
         if (rc != PN_OK)
             break;                  /* never silence: the delayed input plays */
         if (mode == PN_HOP_FADE)

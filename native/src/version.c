@@ -19,7 +19,6 @@ const char *pn_strerror(int err)
     case PN_ERR_MODEL_VERSION: return "model file format version not supported by this build";
     case PN_ERR_MODEL_CHECKSUM: return "model file checksum mismatch (corrupt file)";
     case PN_ERR_MODEL_SHAPE: return "model layer shapes do not match the kernel's features/outputs";
-    case PN_ERR_NO_MODEL: return "no model loaded";
     case PN_ERR_SIMD: return "SIMD path not available on this build or CPU";
     case PN_ERR_MODEL_FEATURES: return "model was trained for another feature version or sample rate";
     case PN_ERR_RATE: return "sample rate not supported (8000, 16000, 24000, 32000, 44100 or 48000 Hz)";

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "percepnet.h"
 
@@ -95,7 +96,18 @@ int main(void)
     CHECK(pn_synthesize(st, ones, NULL, out) == PN_ERR_ARG);
     g[3] = NAN;
     CHECK(pn_synthesize(st, g, zeros, out) == PN_ERR_ARG);
-    CHECK(pn_process(st, sig, out) == PN_ERR_NO_MODEL);
+    /* without a model, pn_process is the DSP alone: unit gains and no comb */
+    pn_state *twin;
+    CHECK(pn_create(&cfg, NULL, &twin) == PN_OK);
+    pn_reset(st);
+    float a[PN_HOP], b[PN_HOP];
+    for (int h = 0; h < 20; h++) {
+        CHECK(pn_process(st, sig + h * PN_HOP, a) == PN_OK);
+        CHECK(pn_analyze(twin, sig + h * PN_HOP, f) == PN_OK);
+        CHECK(pn_synthesize(twin, ones, zeros, b) == PN_OK);
+        CHECK(memcmp(a, b, sizeof a) == 0);
+    }
+    pn_destroy(twin);
     /* a non-finite sample is refused before it reaches the state */
     static float bad[PN_HOP];
     bad[100] = INFINITY;
