@@ -59,6 +59,17 @@ def test_coloured_noise_follows_its_slope():
         assert ratio_db == pytest.approx(-slope * 4, abs=1.5)  # 4 octaves between the bands
 
 
+def test_wind_is_gusty_rumble_far_below_the_voice_band():
+    for seed in range(3):
+        x = noise.wind(4 * RATE, np.random.default_rng(seed))
+        p = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / RATE)
+        assert 10 * np.log10(p[f < 500].sum() / p[(f > 1000) & (f < 4000)].sum()) > 15
+        frame_db = 10 * np.log10(np.mean(x.reshape(-1, 480) ** 2, axis=1))
+        assert np.percentile(frame_db, 95) - np.percentile(frame_db, 5) > 20   # gusts
+        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=0.01)
+
+
 def test_every_generator_gives_finite_unit_level_noise():
     rng = np.random.default_rng(4)
     speech = [_speechlike(RATE)]
