@@ -76,28 +76,57 @@ static inline int16x8_t padd16(int16x8_t a, int16x8_t b)
 #endif
 }
 
+/* nb (1 or 2, a constant at each call) row blocks of 8 int4 rows. Two share each broadcast
+ * of x, and their sums are independent chains: an in-order core (Cortex-A53) issues one's
+ * multiply-accumulates while the other's wait for their accumulators. */
+static inline void rows_q4(int nb, const int8_t *w, const uint8_t *mul, int cols_pad, const int8_t *x, int32_t *y)
+{
+    const size_t stride = (size_t)4 * cols_pad, mstride = (size_t)cols_pad / PN_Q4_BLOCK * 8;
+    int32x4_t a[4];  /* rows 0..3, 4..7 of each row block */
+    for (int k = 0; k < 2 * nb; k++)
+        a[k] = vdupq_n_s32(0);
+    for (int c = 0; c < cols_pad; c += PN_Q4_BLOCK, w += 128, mul += 8) {
+        /* lane (row, column mod 4) of rows 0-1, 2-3, 4-5, 6-7 of each row block: 8 products each */
+        int16x8_t s[8];
+        for (int k = 0; k < 4 * nb; k++)
+            s[k] = vdupq_n_s16(0);
+        for (int g = 0; g < PN_Q4_BLOCK; g += 8) {
+            int8x16_t xa = dup4(x + c + g), xb = dup4(x + c + g + 4);
+            for (int b = 0; b < nb; b++) {
+                int8x16_t p0 = vld1q_s8(w + b * stride + 4 * g), p1 = vld1q_s8(w + b * stride + 4 * g + 16);
+                int8x16_t a0 = nibbles_lo(p0), b0 = nibbles_hi(p0), a1 = nibbles_lo(p1), b1 = nibbles_hi(p1);
+                int16x8_t *t = s + 4 * b;
+                t[0] = vmlal_s8(vmlal_s8(t[0], vget_low_s8(a0), vget_low_s8(xa)), vget_low_s8(b0), vget_low_s8(xb));
+                t[1] = MLAL_HIGH(MLAL_HIGH(t[1], a0, xa), b0, xb);
+                t[2] = vmlal_s8(vmlal_s8(t[2], vget_low_s8(a1), vget_low_s8(xa)), vget_low_s8(b1), vget_low_s8(xb));
+                t[3] = MLAL_HIGH(MLAL_HIGH(t[3], a1, xa), b1, xb);
+            }
+        }
+        for (int b = 0; b < nb; b++) {
+            const int16x8_t *t = s + 4 * b;
+            int16x8_t dot = padd16(padd16(t[0], t[1]), padd16(t[2], t[3]));  /* rows 0..7 */
+            int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mul + b * mstride)));
+            a[2 * b] = vmlal_s16(a[2 * b], vget_low_s16(dot), vget_low_s16(m));
+            a[2 * b + 1] = vmlal_s16(a[2 * b + 1], vget_high_s16(dot), vget_high_s16(m));
+        }
+    }
+    for (int k = 0; k < 2 * nb; k++)
+        vst1q_s32(y + 4 * k, a[k]);
+}
+
 static inline void pn_rows8_q4(const int8_t *w, const uint8_t *mul, int cols_pad, const int8_t *x, int32_t *y)
 {
-    int32x4_t y0 = vdupq_n_s32(0), y1 = y0;  /* rows 0..3, 4..7 */
-    for (int c = 0; c < cols_pad; c += PN_Q4_BLOCK, mul += 8) {
-        /* lane (row, column mod 4) of rows 0-1, 2-3, 4-5, 6-7: 8 products each */
-        int16x8_t s0 = vdupq_n_s16(0), s1 = s0, s2 = s0, s3 = s0;
-        for (int g = c; g < c + PN_Q4_BLOCK; g += 8, w += 32) {
-            int8x16_t p0 = vld1q_s8(w), p1 = vld1q_s8(w + 16);
-            int8x16_t xa = dup4(x + g), xb = dup4(x + g + 4);
-            int8x16_t a0 = nibbles_lo(p0), b0 = nibbles_hi(p0), a1 = nibbles_lo(p1), b1 = nibbles_hi(p1);
-            s0 = vmlal_s8(vmlal_s8(s0, vget_low_s8(a0), vget_low_s8(xa)), vget_low_s8(b0), vget_low_s8(xb));
-            s1 = MLAL_HIGH(MLAL_HIGH(s1, a0, xa), b0, xb);
-            s2 = vmlal_s8(vmlal_s8(s2, vget_low_s8(a1), vget_low_s8(xa)), vget_low_s8(b1), vget_low_s8(xb));
-            s3 = MLAL_HIGH(MLAL_HIGH(s3, a1, xa), b1, xb);
-        }
-        int16x8_t dot = padd16(padd16(s0, s1), padd16(s2, s3));  /* rows 0..7 */
-        int16x8_t m = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mul)));
-        y0 = vmlal_s16(y0, vget_low_s16(dot), vget_low_s16(m));
-        y1 = vmlal_s16(y1, vget_high_s16(dot), vget_high_s16(m));
-    }
-    vst1q_s32(y, y0);
-    vst1q_s32(y + 4, y1);
+    rows_q4(1, w, mul, cols_pad, x, y);
 }
+
+/* AArch64 only: armv7's 16 q registers cannot hold two row blocks' sums and their operands */
+#if defined(__aarch64__)
+#define PN_ROWS32_Q4
+static inline void pn_rows32_q4(const int8_t *w, const uint8_t *mul, int cols_pad, const int8_t *x, int32_t *y)
+{
+    for (int r = 0; r < 32; r += 16)
+        rows_q4(2, w + (size_t)r * cols_pad / 2, mul + (size_t)r * cols_pad / PN_Q4_BLOCK, cols_pad, x, y + r);
+}
+#endif
 
 #include "nnet_arch.h"
