@@ -70,7 +70,8 @@ def test_rpi4_matvec_uses_widening_multiply_and_pairwise_accumulate():
 
 def test_rpi4_int4_matvec_sign_extends_nibbles_and_multiplies_in_neon():
     dis = disassembly("rpi4")
-    ops = mnemonics(function(dis, "pn_matvec4_neon"))
+    # the kernel itself or the row-block loop it branches to (GCC may outline the larger one)
+    ops = mnemonics(reachable(dis, "pn_matvec4_neon", depth=1))
     assert "sshr" in ops and ({"smlal", "smlal2"} & ops), ops
     assert "pn_matvec4_dotprod" not in dis
 

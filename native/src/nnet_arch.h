@@ -10,6 +10,12 @@
  *                                  const int8_t *x, int32_t *y);
  * 8 rows of packed int4 block pairs with their multipliers (model.h), and optionally
  * (PN_ROWS32_Q4, PN_ROWS32_Q4_STREAM) pn_rows32_q4 and pn_rows32_q4_stream for 32 rows.
+ * Defining PN_F32_LOOPS, an ISA gives its own forms of the elementwise loops below
+ * (pn_absmax_bits, pn_round_q, pn_scale_bias, pn_activate, pn_gru_gates): each does a multiple
+ * of its width with the scalar loop's operations in the same order, so the same floats, and
+ * returns how many entries it did; the scalar loop finishes the rest. (Hooks under #ifdef, not
+ * stubs returning 0: stubs change the other copies' register allocation, AVX2's and dotprod's
+ * int4 loops among them, for the worse.)
  *
  * Arithmetic: each layer input is quantised to int8 with one scale per vector (max |x| -> 127),
  * products accumulate in int32 (int4: each 32-column block's sum times its integer multiplier,
@@ -106,14 +112,18 @@ static inline float tanh_approx(float x) { return 2.f * sigmoid_approx(2.f * x) 
 
 static void activate(float *y, int n, int act)
 {
+    int i = 0;
+#ifdef PN_F32_LOOPS
+    i = pn_activate(y, n, act);
+#endif
     if (act == PN_ACT_TANH)
-        for (int i = 0; i < n; i++)
+        for (; i < n; i++)
             y[i] = tanh_approx(y[i]);
     else if (act == PN_ACT_SIGMOID)
-        for (int i = 0; i < n; i++)
+        for (; i < n; i++)
             y[i] = sigmoid_approx(y[i]);
     else if (act == PN_ACT_RELU)
-        for (int i = 0; i < n; i++)
+        for (; i < n; i++)
             y[i] = y[i] > 0.f ? y[i] : 0.f;
 }
 
@@ -123,7 +133,11 @@ static float quantize(const float *x, int n, int n_pad, int8_t *q)
 {
     /* max |x| over the finite entries, on the bit patterns: an integer max vectorises */
     int32_t mbits = 0;
-    for (int i = 0; i < n; i++) {
+    int i = 0;
+#ifdef PN_F32_LOOPS
+    i = pn_absmax_bits(x, n, &mbits);
+#endif
+    for (; i < n; i++) {
         union { float f; int32_t i; } v;
         v.f = x[i];
         int32_t a = v.i & 0x7FFFFFFF;
@@ -133,7 +147,11 @@ static float quantize(const float *x, int n, int n_pad, int8_t *q)
     union { int32_t i; float f; } m;
     m.i = mbits;
     float mx = m.f, inv = mx > 0.f ? 127.f / mx : 0.f;
-    for (int i = 0; i < n; i++) {
+    i = 0;
+#ifdef PN_F32_LOOPS
+    i = pn_round_q(x, n, inv, q);
+#endif
+    for (; i < n; i++) {
         float v = x[i] * inv;
         v = v == v ? v : 0.f;          /* NaN -> 0 */
         v = v > -127.f ? v : -127.f;   /* the max entry may round to 127.00001 */
@@ -150,13 +168,21 @@ static void affine(const pn_matrix *m, const int8_t *xq, float xs, int32_t *acc,
         matvec4(m->w, m->mul, m->rows_pad, m->cols_pad, xq, acc, m->stream);
     else
         matvec(m->w, m->rows_pad, m->cols_pad, xq, acc, m->stream);
-    for (int i = 0; i < m->rows; i++)
+    int i = 0;
+#ifdef PN_F32_LOOPS
+    i = pn_scale_bias(acc, m->scale, xs, m->bias, m->rows, y);
+#endif
+    for (; i < m->rows; i++)
         y[i] = (float)acc[i] * (m->scale[i] * xs) + m->bias[i];
 }
 
 static void gru_update(float *h, const float *gx, const float *gh, int n)
 {
-    for (int j = 0; j < n; j++) {
+    int j = 0;
+#ifdef PN_F32_LOOPS
+    j = pn_gru_gates(h, gx, gh, n);
+#endif
+    for (; j < n; j++) {
         float z = sigmoid_approx(gx[j] + gh[j]);
         float r = sigmoid_approx(gx[n + j] + gh[n + j]);
         float c = tanh_approx(gx[2 * n + j] + r * gh[2 * n + j]);

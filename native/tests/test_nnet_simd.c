@@ -1,8 +1,10 @@
 /* Every compiled SIMD path computes the scalar path's integers exactly: the int8 and int4
  * matrix-vector products bit for bit (random and extreme values, all block shapes; int4 up to
  * the largest multipliers the loader admits), and whole network steps over a real model, int8
- * and int4, whose floats then match too. The scalar path itself is checked against a plain
- * row-major product, which pins the 8x4 block layout and the int4 packing. */
+ * and int4, non-finite features included, whose floats then match too. The scalar path itself
+ * is checked against a plain row-major product, which pins the 8x4 block layout and the int4
+ * packing. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +161,15 @@ static int check_network(const char *path)
     for (int t = 0; t < FRAMES; t++)
         for (int i = 0; i < PN_NB_FEATURES; i++)
             feats[t][i] = (float)rnd(-3000, 3000) / 1000.f;
+    /* some frames with non-finite, huge and denormal features (quantisation's NaN, infinity
+     * and clamp paths), one whose finite features are all zero (a zero scale) */
+    static const float special[] = {NAN, INFINITY, -INFINITY, 1e30f, -1e30f, 1e-40f};
+    for (int t = 5; t < FRAMES; t += 23)
+        for (int k = 0; k < 6; k++)
+            feats[t][(t + 7 * k) % PN_NB_FEATURES] = special[k];
+    memset(feats[3], 0, sizeof feats[3]);
+    feats[3][0] = INFINITY;
+    feats[3][1] = NAN;
     int bad = 0, ran = 0;
     /* second pass: every matrix marked stream (as a model beyond PN_CACHE_KEEP_BYTES has),
      * so the non-temporal kernels are checked against the same scalar reference */
