@@ -257,7 +257,8 @@ def test_service_enhances_noisy_audio_played_into_the_loopback(board, tmp_path):
 def test_telemetry_json_lines_and_the_prometheus_file_appear(board):
     lines = board.sh(f"cat {PREFIX}/var/telemetry.jsonl").stdout.splitlines()
     records = [json.loads(line) for line in lines]
-    assert len(records) >= 3 and records[-1]["frames"] > records[0]["frames"] > 0
+    # the first record may come before the loop's first hop (frames 0); the count then grows
+    assert len(records) >= 3 and records[-1]["frames"] > records[0]["frames"] >= 0
     assert {"frame_us", "deadline_misses", "xruns", "process_cpu"} <= set(records[-1])
     prom = board.sh(f"cat {PREFIX}/var/percepnet-edge.prom; stat -c %U {PREFIX}/var/percepnet-edge.prom").stdout
     assert "edge_frames" in prom and "edge_deadline_misses" in prom

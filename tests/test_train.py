@@ -44,7 +44,7 @@ def trained(data, tmp_path_factory):
     from edge.model import train
     out = tmp_path_factory.mktemp("run")
     train.write_config(out, TINY)
-    cfg = train.TrainConfig(config=TINY, steps=40, batch=8, seq_frames=100, lr=1e-2, checkpoint_s=1e9)
+    cfg = train.TrainConfig(config=TINY, steps=40, batch=8, seq_frames=100, lr=3e-3, checkpoint_s=1e9)
     state = train.train(*data, out, cfg, log=lambda *_: None)
     return out, cfg, state
 
