@@ -66,12 +66,7 @@ static void taps_avx2(const float *x, const int *off, const float *w, int ntaps,
         _mm256_storeu_ps(y + i, a0);
         _mm256_storeu_ps(y + i + 8, a1);
     }
-    for (; i < n; i++) {
-        float acc = 0.f;
-        for (int t = 0; t < ntaps; t++)
-            acc += w[t] * x[i + off[t]];
-        y[i] = acc;
-    }
+    pn_dsp_scalar.taps(x + i, off, w, ntaps, n - i, y + i);
 }
 
 const pn_dsp_ops pn_dsp_avx2 = {dot_avx2, xcorr_avx2, taps_avx2, fft_stage_avx2};

@@ -92,12 +92,7 @@ static void taps_neon(const float *x, const int *off, const float *w, int ntaps,
         vst1q_f32(y + i + 8, a2);
         vst1q_f32(y + i + 12, a3);
     }
-    for (; i < n; i++) {
-        float acc = 0.f;
-        for (int t = 0; t < ntaps; t++)
-            acc += w[t] * x[i + off[t]];
-        y[i] = acc;
-    }
+    pn_dsp_scalar.taps(x + i, off, w, ntaps, n - i, y + i);
 }
 
 const pn_dsp_ops pn_dsp_neon = {dot_neon, xcorr_neon, taps_neon, fft_stage_neon};
