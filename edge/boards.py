@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.export import WEIGHTS
 from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
 from edge.native import SAMPLE_RATE as KERNEL_RATE
+from edge.native import WEIGHT_BITS
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -63,7 +63,7 @@ class Deploy:
     health_timeout_s: float
     integration: str      # one of INTEGRATIONS: what `edge flash` installs by default
     pipewire_conf_dir: str  # the user's PipeWire drop-in directory ("~/" is the user's home)
-    weights: str          # one of WEIGHTS: the encoding of the default model `edge flash` installs
+    weights: str          # a key of WEIGHT_BITS: the encoding of the default model `edge flash` installs
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,8 @@ _SCHEMA = {
         "pipewire_conf_dir": (str, lambda v: None if v.startswith(("/", "~/")) and v.strip("/~") else
                               "an absolute path or one starting with ~/ (the user's home)",
                               "~/.config/pipewire/pipewire.conf.d"),
-        "weights": (str, lambda v: None if v in WEIGHTS else " or ".join(f'"{w}"' for w in WEIGHTS), "int8"),
+        "weights": (str, lambda v: None if v in WEIGHT_BITS else " or ".join(f'"{w}"' for w in WEIGHT_BITS),
+                    "int8"),
     },
     "estimate": {
         "mca_cpu": (str, lambda v: None if v else "an llvm-mca -mcpu name", _REQUIRED),

@@ -28,15 +28,14 @@ import numpy as np
 
 from edge.errors import EdgeError
 from edge.model import arch
-from edge.native import FEATURE_VERSION, SAMPLE_RATE
+from edge.native import FEATURE_VERSION, SAMPLE_RATE, WEIGHT_BITS
 
 MAGIC = b"PNWF"
 FORMAT_VERSION = 2        # every matrix int8
 FORMAT_VERSION_MIXED = 3  # an encoding per matrix in the layer table
 TYPES = {"dense": 1, "conv": 2, "gru": 3}
 ACTS = {None: 0, "tanh": 1, "sigmoid": 2, "relu": 3}
-WEIGHTS = ("int8", "int4")
-ENCODING = {"int8": 8, "int4": 4}  # PN_WEIGHTS_* in model.h: the bits per weight
+WEIGHTS = tuple(WEIGHT_BITS)
 INT4_BLOCK = 32                     # PN_Q4_BLOCK: columns per multiplier
 # PN_Q4_MUL_SUM_MAX: the largest sum of one row's block multipliers the loader admits
 INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
@@ -177,7 +176,7 @@ def write_pnw(layers: list[Layer], out_src: list[int], name: str, weights: str =
             version = FORMAT_VERSION_MIXED
         table.append((entry, encs))
     if version == FORMAT_VERSION_MIXED:
-        table = b"".join(e + struct.pack("<2I", *([ENCODING[x] for x in encs] + [0, 0])[:2]) for e, encs in table)
+        table = b"".join(e + struct.pack("<2I", *([WEIGHT_BITS[x] for x in encs] + [0, 0])[:2]) for e, encs in table)
     else:
         table = b"".join(e for e, _ in table)
     outs = list(out_src) + [0] * (4 - len(out_src))
@@ -338,11 +337,11 @@ def describe(data: bytes) -> dict:
     the native loader is what validates a file)."""
     version, n_layers = struct.unpack_from("<I", data, 4)[0], struct.unpack_from("<I", data, 16)[0]
     mixed = version >= FORMAT_VERSION_MIXED
-    names = {v: k for k, v in ENCODING.items()}
+    names = {v: k for k, v in WEIGHT_BITS.items()}
     encs = []
     for i in range(n_layers):
         at = 80 + (40 if mixed else 32) * i
         n = 2 if struct.unpack_from("<I", data, at)[0] == TYPES["gru"] else 1
-        codes = struct.unpack_from("<2I", data, at + 32)[:n] if mixed else (ENCODING["int8"],) * n
+        codes = struct.unpack_from("<2I", data, at + 32)[:n] if mixed else (WEIGHT_BITS["int8"],) * n
         encs += [names.get(c, str(c)) for c in codes]
     return {"version": version, "encodings": encs, "int4_matrices": encs.count("int4")}

@@ -56,24 +56,23 @@ def add_parser(sub):
 
 def run(args) -> int:
     from edge.bench import report
-    from edge.bench.estimate import MODEL_SIZES
-    from edge.boards import load_board
     from edge.errors import EdgeError
-    from edge.export import WEIGHTS
+    from edge.native import WEIGHT_BITS
 
     if args.stress and args.soak is None:
         raise EdgeError("--stress goes with --soak MINUTES")
     if args.no_calibration and not args.estimate:
         raise EdgeError("--no-calibration goes with --estimate BOARD")
     weights = [w.strip() for w in (args.weights or "int8").split(",") if w.strip()]
-    if not weights or any(w not in WEIGHTS for w in weights) or len(set(weights)) < len(weights):
+    if not weights or any(w not in WEIGHT_BITS for w in weights) or len(set(weights)) < len(weights):
         raise EdgeError(f"--weights {args.weights}: int8, int4 or int8,int4")
     if weights != ["int8"] and (args.dsp or args.board or args.soak is not None or args.flat_out):
         raise EdgeError("--weights goes with --estimate or the model benchmark (use a .pnw with --model)")
     if args.estimate:
         if args.dsp or args.board or args.soak is not None or args.flat_out:
             raise EdgeError("--estimate BOARD runs alone (not with --dsp, --board, --soak, --flat-out)")
-        from edge.bench.estimate import estimate
+        from edge.bench.estimate import MODEL_SIZES, estimate
+        from edge.boards import load_board
         if len(weights) > 1:
             raise EdgeError("--estimate takes one --weights encoding")
         if args.weights is None and (args.model or "small") in MODEL_SIZES:
