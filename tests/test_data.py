@@ -70,6 +70,27 @@ def test_wind_is_gusty_rumble_far_below_the_voice_band():
         assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=0.01)
 
 
+def test_recording_lowpass_cuts_between_11_and_22_khz():
+    for seed in range(4):
+        x = noise.recording_lowpass(noise.coloured(RATE, np.random.default_rng(seed), 0.0),
+                                    np.random.default_rng(seed))
+        p = np.abs(np.fft.rfft(x)) ** 2
+        f = np.fft.rfftfreq(len(x), 1 / RATE)
+        assert 10 * np.log10(p[f > 23500].mean() / p[(f > 2000) & (f < 10000)].mean()) < -35
+        assert 10 * np.log10(p[(f > 9000) & (f < 10500)].mean() / p[(f > 2000) & (f < 8000)].mean()) > -1
+        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=0.01)
+
+
+def test_generated_noise_is_sometimes_low_passed_as_if_recorded():
+    rng = np.random.default_rng(5)
+    top = []
+    for _ in range(20):
+        p = np.abs(np.fft.rfft(noise.random_noise(RATE, rng, [], []))) ** 2
+        f = np.fft.rfftfreq(RATE, 1 / RATE)
+        top.append(10 * np.log10(p[f > 23000].mean() / p[(f > 1000) & (f < 10000)].mean()))
+    assert min(top) < -35 and max(top) > -15   # some cut, some fullband
+
+
 def test_every_generator_gives_finite_unit_level_noise():
     rng = np.random.default_rng(4)
     speech = [_speechlike(RATE)]
