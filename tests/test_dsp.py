@@ -86,6 +86,22 @@ def test_oracle_strengths_rise_on_a_voice_in_noise():
     assert r[5:, :8].mean() > 0.3  # harmonics under noise: the comb is wanted
 
 
+def test_oracle_targets_stay_finite_through_near_silence():
+    """A mixture that fades to ~1e-20 (a room's tail, a crossfade) before speech starts again:
+    the coherences there are too small to square, and the comb strength's root was 0/0, a NaN
+    target that stopped a training run."""
+    i = np.arange(4 * HOP)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        sig = (0.3 * np.sin(0.031 * i) * np.sin(0.0007 * i) + 0.05 * (rng.random(len(i)) - 0.5)).astype(np.float32)
+        noise = 0.3 * (rng.random(len(i)) - 0.5)
+        scale = np.repeat(np.array([1e-20, 1e-20, 1e-20, 1e-4], np.float32), HOP)
+        clean = (sig * scale).astype(np.float32)
+        noisy = (clean + noise * scale * (i < 3 * HOP)).astype(np.float32)
+        _, g, s = analyze_pair(noisy, clean)
+        assert np.all((g >= 0) & (g <= 1)) and np.all((s >= 0) & (s <= 1))
+
+
 def test_analyze_pair_refuses_mismatched_lengths():
     with pytest.raises(EdgeError, match="length"):
         analyze_pair(np.zeros(960, np.float32), np.zeros(961, np.float32))

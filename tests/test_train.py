@@ -82,6 +82,30 @@ def test_time_budget_stops_an_unbounded_run(data, tmp_path):
     assert 1 <= state["step"] and (tmp_path / "checkpoint.keras").is_file()
 
 
+def test_a_non_finite_loss_stops_the_run_without_saving_over_it(data, tmp_path):
+    from edge.errors import EdgeError
+    from edge.model import train
+    f, g, s = data
+    s = s.copy()
+    s[:, :, 3] = np.nan
+    cfg = train.TrainConfig(config=TINY, steps=5, batch=4, seq_frames=100, checkpoint_s=0)
+    with pytest.raises(EdgeError, match="training loss is nan"):
+        train.train(f, g, s, tmp_path, cfg, log=lambda *_: None)
+    assert not (tmp_path / "checkpoint.keras").exists()
+
+
+def test_shards_with_non_finite_values_are_refused_by_name(data, tmp_path):
+    from edge.data import dataset
+    from edge.errors import EdgeError
+    f, g, s = data
+    bad = tmp_path / "shard_00000.npz"
+    np.savez(bad, features=f.astype(np.float16), gains=g.astype(np.float16),
+             strengths=np.where(np.arange(s.shape[-1]) == 2, np.nan, s).astype(np.float16),
+             band_hz=np.full(len(f), 24000.0, np.float32))
+    with pytest.raises(EdgeError, match="shard_00000.npz: non-finite strengths"):
+        dataset.load_shards([bad])
+
+
 def test_export_runs_in_the_native_engine_and_tflite_alike(trained, data):
     from edge import denoise
     from edge.model import train

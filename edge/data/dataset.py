@@ -161,6 +161,11 @@ def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not paths:
         raise EdgeError("no training shards")
     parts = [np.load(p) for p in paths]
+    for path, z in zip(paths, parts):
+        for k in ("features", "gains", "strengths"):
+            if not np.isfinite(z[k]).all():
+                raise EdgeError(f"{path}: non-finite {k} (a shard from a kernel before the fix of "
+                                "near-silent comb targets?): delete it and it is computed again")
     f, g, s = (np.concatenate([z[k] for z in parts]).astype(np.float32)
                for k in ("features", "gains", "strengths"))
     band_hz = np.concatenate([z["band_hz"] for z in parts])

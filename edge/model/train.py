@@ -126,6 +126,9 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
         idx = tr[rng.integers(0, len(tr), batch)]
         r = model.train_on_batch(x[idx], [g[idx], s[idx]])
         losses.append(float(r[0] if isinstance(r, list) else r))
+        if not np.isfinite(losses[-1]):  # the weights in memory are lost; the saved ones are not
+            raise EdgeError(f"step {state['step'] + 1}: the training loss is {losses[-1]}; stopped "
+                            f"without saving over {out}")
         state["step"] += 1
         if time.monotonic() - last_ckpt >= cfg.checkpoint_s:
             v = validate()

@@ -23,10 +23,17 @@ static float strength(float qx, float qy, float eps, float *g)
         *g *= sqrtf((1.f + NOISE_FLOOR_N0 - qx * qx) / (1.f + NOISE_FLOOR_N0 - qp * qp));
         return 1.f;
     }
-    /* coherence of Y + alpha P equal to qx: a alpha^2 + 2 b alpha + (qy^2 - qx^2) = 0 */
+    /* coherence of Y + alpha P equal to qx: a alpha^2 + 2 b alpha - c = 0, its positive root
+     * written c / (sqrt(b^2 + a c) + b): the textbook (sqrt(b^2 + a c) - b) / a is 0/0 in a
+     * near-silent band, whose coherences are too small to square (a NaN target stopped a
+     * training run) */
     float a = qp * qp - qx * qx;
     float b = qp * qy * (1.f - qx * qx);
-    float alpha = (sqrtf(b * b + a * (qx * qx - qy * qy)) - b) / a;
+    float c = qx * qx - qy * qy;
+    float den = sqrtf(b * b + a * c) + b;
+    if (!(den > 0.f))
+        return 0.f;
+    float alpha = c / den;
     return alpha / (1.f + alpha);
 }
 
