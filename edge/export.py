@@ -35,7 +35,6 @@ FORMAT_VERSION = 2        # every matrix int8
 FORMAT_VERSION_MIXED = 3  # an encoding per matrix in the layer table
 TYPES = {"dense": 1, "conv": 2, "gru": 3}
 ACTS = {None: 0, "tanh": 1, "sigmoid": 2, "relu": 3}
-WEIGHTS = tuple(WEIGHT_BITS)
 INT4_BLOCK = 32                     # PN_Q4_BLOCK: columns per multiplier
 # PN_Q4_MUL_SUM_MAX: the largest sum of one row's block multipliers the loader admits
 INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
@@ -146,8 +145,8 @@ def pack_matrix_int4(q: np.ndarray, mul: np.ndarray, scale: np.ndarray, bias: np
 def encoding(layer: Layer, index: int, out_src: list[int], weights: str) -> str:
     """The encoding write_pnw gives a layer's matrices: int4 asks it of the hidden layers only
     (not of one that reads the features, nor of an output layer)."""
-    if weights not in WEIGHTS:
-        raise ExportError(f"weights {weights!r}: one of {', '.join(WEIGHTS)}")
+    if weights not in WEIGHT_BITS:
+        raise ExportError(f"weights {weights!r}: one of {', '.join(WEIGHT_BITS)}")
     hidden = -1 not in layer.src and index not in out_src
     return "int4" if weights == "int4" and hidden else "int8"
 
@@ -312,8 +311,8 @@ def export(model_path: str | Path, out_path: str | Path, weights: str = "int8") 
     loader accepts it, and return a summary."""
     from edge.model.native_net import NativeNet
 
-    if weights not in WEIGHTS:
-        raise ExportError(f"--weights {weights}: one of {', '.join(WEIGHTS)}")
+    if weights not in WEIGHT_BITS:
+        raise ExportError(f"--weights {weights}: one of {', '.join(WEIGHT_BITS)}")
     if not Path(model_path).is_file():
         raise ExportError(f"{model_path}: no such model file")
     if str(model_path).endswith(".keras"):

@@ -160,10 +160,12 @@ def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     from edge.kernel import band_centres_hz
     if not paths:
         raise EdgeError("no training shards")
-    parts = [np.load(p) for p in paths]
-    for path, z in zip(paths, parts):
+    parts = []
+    for path in paths:  # each array read once: an npz member is decompressed on every access
+        with np.load(path) as z:
+            parts.append({k: z[k] for k in ("features", "gains", "strengths", "band_hz")})
         for k in ("features", "gains", "strengths"):
-            if not np.isfinite(z[k]).all():
+            if not np.isfinite(parts[-1][k]).all():
                 raise EdgeError(f"{path}: non-finite {k} (a shard from a kernel before the fix of "
                                 "near-silent comb targets?): delete it and it is computed again")
     f, g, s = (np.concatenate([z[k] for z in parts]).astype(np.float32)
