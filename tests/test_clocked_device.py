@@ -152,6 +152,7 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     if stress and shutil.which("stress-ng") is None:
         pytest.skip("stress-ng not installed (Debian: apt-get install stress-ng)")
     before = _stress_pids()         # another user's stress-ng is not ours to count
+    probes_before = _probe_pids()
     r = subprocess.run([EDGE, "bench", "--board", "host", "--soak", "0.05", "--json"]
                        + (["--stress"] if stress else []),
                        capture_output=True, text=True, timeout=120)
@@ -165,11 +166,19 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert out["kernel_errors"] == 0 and out["frame_us"]["p50"] < 10_000
     assert out["stress"] is stress and out["rss_mb_end"] > 0 and out["native_hop"]
     assert out["overruns"] + out["underruns"] == out["xruns"] >= len(out["xrun_hops"])
+    assert all(len(x) == 3 and set(x[2]) == {"gap_ms", "steal_ms"} for x in out["xrun_hops"])
+    assert set(out["host"]) == {"probe_realtime", "steal_ms", "max_gap_ms", "stalls", "stall_list"}
     assert not _stress_pids() - before, "stress-ng was left running"
+    assert not _probe_pids() - probes_before, "a stall probe was left running"
 
 
 def _stress_pids() -> set[str]:
     return set(subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True, text=True).stdout.split())
+
+
+def _probe_pids() -> set[str]:
+    return set(subprocess.run(["pgrep", "-f", "edge.bench.stalls"], capture_output=True,
+                              text=True).stdout.split())
 
 
 def test_an_underrun_on_a_plugin_device_is_counted(device):

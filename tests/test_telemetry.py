@@ -276,3 +276,11 @@ def test_live_line_shows_throttling_bypass_and_a_stuck_kernel():
     assert "p99 480 us" in line and "THROTTLED: under_voltage,throttled" in line
     assert "BYPASS" in line and "3.11 W" in line
     assert "hung 1" in line and "KERNEL STUCK" in line
+
+
+def test_steal_per_cpu_from_a_kvm_guest_and_none_on_a_board():
+    # recorded on the development host, a 2-vCPU KVM guest
+    assert parsers.steal_ticks(text("kvm-guest/proc/stat")) == {"cpu0": 95155, "cpu1": 96548}
+    assert set(parsers.steal_ticks(text("pi4/proc/stat")).values()) == {0}
+    with pytest.raises(ValueError):
+        parsers.steal_ticks("cpu  1 2 3 4\nintr 5\n")

@@ -64,7 +64,7 @@ class ClockedDevice:
 
     def __init__(self, workdir: str | Path | None = None, start_timeout_s: float = 10.0):
         self._own_dir = workdir is None
-        self.dir = Path(workdir or tempfile.mkdtemp(prefix="edge-clocked-", dir=_memory_dir()))
+        self.dir = Path(workdir or tempfile.mkdtemp(prefix="edge-clocked-", dir=memory_dir()))
         self.start_timeout_s = start_timeout_s
         self.socket = self.dir / "native"
         self.server = f"unix:{self.socket}"
@@ -209,7 +209,7 @@ def fed_duplex(raw_s16: bytes, seconds: float, periods: int, start_up_s: float =
             os.environ["ALSA_CONFIG_PATH"] = old_cfg
 
 
-def _memory_dir() -> str | None:
+def memory_dir() -> str | None:
     """/dev/shm where writable, else the temporary directory: the feed file (96 kB per second
     of a soak, 60 MB for 10 minutes) and the server's log must not keep a disk busy, as a
     card's DMA does no I/O."""

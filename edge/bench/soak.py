@@ -5,13 +5,16 @@ bundled speech looped, for that long; with --stress while stress-ng loads every 
 The loop is run_service itself (real-time measures, telemetry sampler, the kernel on the audio
 thread through its native hop), so the figures are those of the deployed loop. Besides what
 ALSA reports (xruns), the pacing is checked independently: a capture overrun loses audio, which
-shows as the hops taking longer than their audio (`lost_ms`).
+shows as the hops taking longer than their audio (`lost_ms`). Stalls of the machine itself are
+recorded beside (edge.bench.stalls: how long each CPU ran nothing, and the host's steal on a
+virtual machine), and each xrun is listed with what its CPUs went through around it.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 from edge.errors import EdgeError
@@ -60,7 +63,7 @@ class _Timed:
         self.io, self.first, self.last = io, None, None
         self.reads, self.hops = 0, hops
         self.rss_start = self.rss_end = None
-        self.xrun_hops: list[list] = []     # [hop, "capture" | "playback"] (first 100)
+        self.xrun_hops: list[list] = []     # [hop, "capture" | "playback", t] (first 100)
         self._sides = (0, 0)
 
     @property
@@ -103,7 +106,7 @@ class _Timed:
         if sides != self._sides:
             for side, now, before in zip(("capture", "playback"), sides, self._sides):
                 if now != before and len(self.xrun_hops) < 100:
-                    self.xrun_hops.append([self.reads, side])
+                    self.xrun_hops.append([self.reads, side, time.monotonic()])
             self._sides = sides
 
     def write(self, hop):
@@ -131,6 +134,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
                sampler_load_ms: float = 0.0, interval: float = 1.0, rt: bool = True,
                switch_interval_ms: float | None = None, warn=None) -> dict:
     from edge.audio import clocked, pcm
+    from edge.bench import stalls
     from edge.bench.dsp import EXAMPLE
     from edge.boards import load_board
     from edge.kernel import Kernel
@@ -154,6 +158,9 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
 
     switch_s = SWITCH_INTERVAL_S if switch_interval_ms is None else switch_interval_ms / 1000.0
     stressor = None
+    probe_dir = tempfile.TemporaryDirectory(prefix="edge-stalls-", dir=clocked.memory_dir())
+    probes = stalls.StallProbes(probe_dir.name).start()
+    t_start = time.monotonic()
     try:
         with clocked.fed_duplex(pcm.to_bytes(read_wav(EXAMPLE)), minutes * 60,
                                 b.audio.periods) as duplex:
@@ -178,6 +185,8 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
             except ProcessLookupError:
                 pass
             stressor.wait(10)
+        events = probes.stop(warn)
+        probe_dir.cleanup()
     paced_s = (io.last - io.first) if io.first is not None else 0.0
     return {
         "board": b.name,
@@ -191,7 +200,9 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "xruns": result["xruns"],
         "overruns": io.io.overruns,      # capture: the loop read too late
         "underruns": io.io.underruns,    # playback: the loop wrote too late
-        "xrun_hops": io.xrun_hops,
+        # [hop, side, {the longest gap of a CPU and the steal within stalls.NEAR_S of it}]
+        "xrun_hops": [[hop, side, stalls.near(events, t)] for hop, side, t in io.xrun_hops],
+        "host": stalls.summary(events, io.first or t_start),
         "bypass_hops": result["bypass_frames"],
         "kernel_errors": result["kernel_errors"],
         "kernel_hung": result["kernel_hung"],

@@ -35,6 +35,19 @@ def cpu_times(stat: str) -> dict[str, tuple[int, int]]:
     return out
 
 
+def steal_ticks(stat: str) -> dict[str, int]:
+    """/proc/stat -> {"cpu0": ticks, ...}: time the hypervisor ran something else while this
+    CPU had work (field 8, `steal`; 0 on bare metal, absent before Linux 2.6.11)."""
+    out = {}
+    for line in stat.splitlines():
+        if line.startswith("cpu") and not line.startswith("cpu "):
+            name, *vals = line.split()
+            out[name] = int(vals[7]) if len(vals) > 7 else 0
+    if not out:
+        raise ValueError("no per-CPU line in /proc/stat text")
+    return out
+
+
 def cpu_shares(before: dict, after: dict) -> dict[str, float]:
     """Busy fraction of each CPU line between two cpu_times() readings."""
     shares = {}

@@ -1,0 +1,66 @@
+"""The soak's stall probes (edge.bench.stalls): what they report, and a real stall found."""
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from edge.bench import stalls
+
+
+def test_a_line_cut_by_the_kill_is_dropped():
+    text = "10.0000 cpu0 realtime 1\n10.5000 cpu1 gap 31.2\n10.6 cpu1 steal 30\n10.7 cpu0 ga"
+    assert stalls.parse(text) == [(10.0, "cpu0", "realtime", 1.0), (10.5, "cpu1", "gap", 31.2),
+                                  (10.6, "cpu1", "steal", 30.0)]
+
+
+def test_an_xrun_is_listed_with_the_gap_and_steal_around_it():
+    events = [(0.0, "cpu0", "realtime", 1.0), (0.0, "cpu1", "realtime", 1.0),
+              (99.0, "cpu0", "steal", 10.0),                            # unrelated, 1 s away
+              (100.00, "cpu1", "gap", 280.0), (100.29, "cpu1", "steal", 270.0),
+              (100.30, "cpu0", "gap", 12.0)]
+    assert stalls.near(events, 100.2) == {"gap_ms": 280.0, "steal_ms": 270.0}
+    assert stalls.near(events, 102.0) == {"gap_ms": 0.0, "steal_ms": 0.0}
+    s = stalls.summary(events, t0=90.0)
+    assert s == {"probe_realtime": True, "steal_ms": 280.0, "max_gap_ms": 280.0, "stalls": 1,
+                 "stall_list": [[10.0, "cpu1", 280.0, 270.0]]}
+    ordinary = [(0.0, "cpu1", "realtime", 0.0)] + events[:1] + events[2:]
+    assert stalls.summary(ordinary, t0=0.0)["probe_realtime"] is False   # its gaps mean less
+
+
+def _can_run_fifo() -> bool:
+    try:
+        p = os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+        os.sched_setscheduler(0, os.SCHED_OTHER, p)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
+end = time.monotonic() + 0.08
+while time.monotonic() < end:
+    pass
+"""
+
+
+@pytest.mark.skipif(not _can_run_fifo(), reason="needs SCHED_FIFO (root or CAP_SYS_NICE)")
+def test_a_cpu_held_by_a_higher_priority_task_shows_as_a_gap(tmp_path):
+    cpu = min(os.sched_getaffinity(0))
+    probes = stalls.StallProbes(tmp_path).start()
+    try:
+        time.sleep(0.5)                  # the probes are running at their priority
+        subprocess.run([sys.executable, "-c", SPIN, str(cpu)], check=True, timeout=30)
+        time.sleep(0.2)
+    finally:
+        events = probes.stop()
+    s = stalls.summary(events, t0=0.0)
+    assert s["probe_realtime"]
+    gaps = [v for _, c, kind, v in events if kind == "gap" and c == f"cpu{cpu}"]
+    assert gaps and 60.0 <= max(gaps) <= 1000.0, events
+    assert s["stalls"] >= 1 and s["max_gap_ms"] >= max(gaps)
