@@ -202,7 +202,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "underruns": io.io.underruns,    # playback: the loop wrote too late
         # [hop, side, {the longest gap of a CPU and the steal within stalls.NEAR_S of it}]
         "xrun_hops": [[hop, side, stalls.near(events, t)] for hop, side, t in io.xrun_hops],
-        "host": stalls.summary(events, io.first or t_start),
+        "host": stalls.summary(events, io.first or t_start, io.last or time.monotonic()),
         "bypass_hops": result["bypass_frames"],
         "kernel_errors": result["kernel_errors"],
         "kernel_hung": result["kernel_hung"],

@@ -89,13 +89,15 @@ def near(events, t: float, within: float = NEAR_S) -> dict:
             "steal_ms": sum(v for kind, v in close if kind == "steal")}
 
 
-def summary(events, t0: float, listed: int = 100) -> dict:
-    """The soak's `host` figures: whether every probe ran at real-time priority, all CPUs'
-    stolen time, the longest gap, and the gaps of at least STALL_MS (how many; the first
-    `listed` as [seconds after t0, cpu, ms, steal within NEAR_S on that cpu])."""
+def summary(events, t0: float, t1: float, listed: int = 100) -> dict:
+    """The soak's `host` figures, from t0 to t1 (the loop's first and last hop): whether every
+    probe ran at real-time priority, all CPUs' stolen time, the longest gap, and the gaps of at
+    least STALL_MS (how many; the first `listed` as [seconds after t0, cpu, ms, steal within
+    NEAR_S on that cpu])."""
+    flags = [v for _, _, kind, v in events if kind == "realtime"]
+    events = [e for e in events if t0 <= e[0] <= t1]
     gaps = [(te, cpu, v) for te, cpu, kind, v in events if kind == "gap"]
     stalls = [(te, cpu, v) for te, cpu, v in gaps if v >= STALL_MS]
-    flags = [v for _, _, kind, v in events if kind == "realtime"]
     return {"probe_realtime": bool(flags) and all(flags),
             "steal_ms": sum(v for _, _, kind, v in events if kind == "steal"),
             "max_gap_ms": max((v for _, _, v in gaps), default=0.0),

@@ -41,7 +41,8 @@ def add_parser(sub):
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="run the live loop of `edge run` this long on a clocked device (a private "
                         "PulseAudio null sink behind ALSA's pulse plugin) and report hops, misses, "
-                        "xruns, bypass, frame times, CPU and RSS")
+                        "xruns, bypass, frame times, CPU and RSS, with the machine's own stalls beside "
+                        "(each CPU's gaps, a VM host's steal) and what each xrun coincided with")
     p.add_argument("--stress", action="store_true",
                    help="with --soak: load every core with stress-ng meanwhile")
     p.add_argument("--sampler-load-ms", type=float, default=0.0, metavar="MS",
