@@ -23,7 +23,7 @@ def test_an_xrun_is_listed_with_the_gap_and_steal_around_it():
     assert stalls.near(events, 100.2) == {"gap_ms": 280.0, "steal_ms": 270.0}
     assert stalls.near(events, 102.0) == {"gap_ms": 0.0, "steal_ms": 0.0}
     s = stalls.summary(events, t0=90.0, t1=110.0)
-    assert s == {"probe_realtime": True, "steal_ms": 280.0, "max_gap_ms": 280.0, "stalls": 1,
+    assert s == {"cpus": 2, "probe_realtime": True, "steal_ms": 280.0, "max_gap_ms": 280.0, "stalls": 1,
                  "stall_list": [[10.0, "cpu1", 280.0, 270.0]]}
     # only what happened while the loop ran counts (not the start-up's mlockall, say)
     assert stalls.summary(events, t0=100.1, t1=110.0)["stalls"] == 0
@@ -62,7 +62,7 @@ def test_a_cpu_held_by_a_higher_priority_task_shows_as_a_gap(tmp_path):
     finally:
         events = probes.stop()
     s = stalls.summary(events, t0=0.0, t1=time.monotonic())
-    assert s["probe_realtime"]
+    assert s["probe_realtime"] and s["cpus"] == min(len(os.sched_getaffinity(0)), stalls.MAX_PROBES)
     gaps = [v for _, c, kind, v in events if kind == "gap" and c == f"cpu{cpu}"]
     assert gaps and 60.0 <= max(gaps) <= 1000.0, events
     assert s["stalls"] >= 1 and s["max_gap_ms"] >= max(gaps)

@@ -35,6 +35,8 @@ NEAR_S = 0.5        # what happened this close to an xrun is listed beside it
 STALL_MS = 20.0     # a gap this long outlasts the loop's headroom (30 ms of playback buffer,
                     # refilled every 10 ms)
 PROBE_PRIORITY = 1
+MAX_PROBES = 16     # a process each: on a bigger machine, the last CPUs (the audio thread's is
+                    # the last one, edge.supervisor.realtime.default_audio_cpu)
 
 
 def _steal(cpu: str) -> int:
@@ -90,15 +92,15 @@ def near(events, t: float, within: float = NEAR_S) -> dict:
 
 
 def summary(events, t0: float, t1: float, listed: int = 100) -> dict:
-    """The soak's `host` figures, from t0 to t1 (the loop's first and last hop): whether every
-    probe ran at real-time priority, all CPUs' stolen time, the longest gap, and the gaps of at
-    least STALL_MS (how many; the first `listed` as [seconds after t0, cpu, ms, steal within
-    NEAR_S on that cpu])."""
+    """The soak's `host` figures, from t0 to t1 (the loop's first and last hop): how many CPUs
+    were probed and whether every probe ran at real-time priority, their stolen time, the
+    longest gap, and the gaps of at least STALL_MS (how many; the first `listed` as [seconds
+    after t0, cpu, ms, steal within NEAR_S on that cpu])."""
     flags = [v for _, _, kind, v in events if kind == "realtime"]
     events = [e for e in events if t0 <= e[0] <= t1]
     gaps = [(te, cpu, v) for te, cpu, kind, v in events if kind == "gap"]
     stalls = [(te, cpu, v) for te, cpu, v in gaps if v >= STALL_MS]
-    return {"probe_realtime": bool(flags) and all(flags),
+    return {"cpus": len(flags), "probe_realtime": bool(flags) and all(flags),
             "steal_ms": sum(v for _, _, kind, v in events if kind == "steal"),
             "max_gap_ms": max((v for _, _, v in gaps), default=0.0),
             "stalls": len(stalls),
@@ -109,8 +111,8 @@ def summary(events, t0: float, t1: float, listed: int = 100) -> dict:
 
 
 class StallProbes:
-    """One probe per CPU this process may run on, as child processes: start(), then
-    stop() -> their events."""
+    """One probe per CPU this process may run on (up to MAX_PROBES), as child processes:
+    start(), then stop() -> their events."""
 
     def __init__(self, workdir: str | Path):
         self.path = Path(workdir) / "stalls.txt"
@@ -118,7 +120,7 @@ class StallProbes:
 
     def start(self) -> "StallProbes":
         self.path.write_text("")
-        for cpu in sorted(os.sched_getaffinity(0)):
+        for cpu in sorted(os.sched_getaffinity(0))[-MAX_PROBES:]:
             self._procs.append(subprocess.Popen(
                 [sys.executable, "-m", "edge.bench.stalls", str(self.path), str(cpu)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
