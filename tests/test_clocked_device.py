@@ -167,6 +167,7 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert out["stress"] is stress and out["rss_mb_end"] > 0 and out["native_hop"]
     assert out["overruns"] + out["underruns"] == out["xruns"] >= len(out["xrun_hops"])
     assert all(len(x) == 3 and set(x[2]) == {"gap_ms", "steal_ms"} for x in out["xrun_hops"])
+    assert out["late_writes"] >= len(out["late_write_hops"]) and out["max_write_gap_ms"] > 0
     assert set(out["host"]) == {"cpus", "probe_realtime", "steal_ms", "max_gap_ms", "stalls",
                                 "stall_list"}
     assert not _stress_pids() - before, "stress-ng was left running"

@@ -66,3 +66,25 @@ def test_a_cpu_held_by_a_higher_priority_task_shows_as_a_gap(tmp_path):
     gaps = [v for _, c, kind, v in events if kind == "gap" and c == f"cpu{cpu}"]
     assert gaps and 60.0 <= max(gaps) <= 1000.0, events
     assert s["stalls"] >= 1 and s["max_gap_ms"] >= max(gaps)
+
+
+class _Periods:
+    """A duplex stand-in: S16 periods in and out, nothing reported."""
+    overruns = underruns = xruns = 0
+
+    def read_bytes(self):
+        return bytes(960)
+
+    def write_bytes(self, data):
+        pass
+
+
+def test_a_write_later_than_the_playback_buffer_is_counted_whatever_alsa_reports():
+    from edge.bench.soak import _Timed
+    io = _Timed(_Periods(), hops=10, buffer_s=0.03)
+    for pause in (0.0, 0.01, 0.05, 0.01):
+        time.sleep(pause)
+        io.write_bytes(io.read_bytes())
+    assert io.late_writes == 1 and io.xruns == 0
+    (hop, gap, _), = io.late_write_hops
+    assert hop == 3 and 0.05 <= gap < 1.0 and io.max_write_gap == gap

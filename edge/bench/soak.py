@@ -56,15 +56,22 @@ RSS_AFTER_HOPS = 100     # RSS is first read 1 s into the loop (mlockall has fau
 
 
 class _Timed:
-    """The duplex with the wall time of the first and last capture noted, and the RSS once
-    the loop has run RSS_AFTER_HOPS hops."""
+    """The duplex with the wall time of the first and last capture noted, the RSS once the
+    loop has run RSS_AFTER_HOPS hops, and the playback side timed independently of what ALSA
+    reports: a write that comes longer than the playback buffer after the one before would
+    have found a card's buffer empty (the stand-in's plugin does not report every such
+    underrun: one whose stall also stopped the plugin's own thread can go unseen)."""
 
-    def __init__(self, io, hops: int):
+    def __init__(self, io, hops: int, buffer_s: float):
         self.io, self.first, self.last = io, None, None
         self.reads, self.hops = 0, hops
         self.rss_start = self.rss_end = None
         self.xrun_hops: list[list] = []     # [hop, "capture" | "playback", t] (first 100)
         self._sides = (0, 0)
+        self.buffer_s, self.max_write_gap = buffer_s, 0.0
+        self.late_writes = 0
+        self.late_write_hops: list[list] = []   # [hop, gap s, t] (first 100)
+        self._wrote: float | None = None
 
     @property
     def xruns(self):
@@ -109,12 +116,25 @@ class _Timed:
                     self.xrun_hops.append([self.reads, side, time.monotonic()])
             self._sides = sides
 
+    def _note_write(self) -> None:
+        t = time.monotonic()
+        if self._wrote is not None:
+            gap = t - self._wrote
+            self.max_write_gap = max(self.max_write_gap, gap)
+            if gap > self.buffer_s:
+                self.late_writes += 1
+                if len(self.late_write_hops) < 100:
+                    self.late_write_hops.append([self.reads, gap, t])
+        self._wrote = t
+
     def write(self, hop):
         self.io.write(hop)
+        self._note_write()
         self._note_xruns()
 
     def write_bytes(self, data):
         self.io.write_bytes(data)
+        self._note_write()
         self._note_xruns()
 
 
@@ -167,7 +187,7 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
             if stress:
                 stressor = _start_stress(minutes * 60)
             kernel = Kernel(model)
-            io = _Timed(duplex, hops)
+            io = _Timed(duplex, hops, b.audio.periods * HOP / SAMPLE_RATE)
             cpu0, t0 = time.process_time(), time.monotonic()
             try:
                 result = run_service(kernel, io, frames=hops, sources=sources,
@@ -202,6 +222,11 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "underruns": io.io.underruns,    # playback: the loop wrote too late
         # [hop, side, {the longest gap of a CPU and the steal within stalls.NEAR_S of it}]
         "xrun_hops": [[hop, side, stalls.near(events, t)] for hop, side, t in io.xrun_hops],
+        # writes later than the playback buffer lasts: what a card would have underrun on
+        "late_writes": io.late_writes,
+        "max_write_gap_ms": io.max_write_gap * 1000.0,
+        "late_write_hops": [[hop, gap * 1000.0, stalls.near(events, t)]
+                            for hop, gap, t in io.late_write_hops],
         "host": stalls.summary(events, io.first or t_start, io.last or time.monotonic()),
         "bypass_hops": result["bypass_frames"],
         "kernel_errors": result["kernel_errors"],
