@@ -174,6 +174,37 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert not _probe_pids() - probes_before, "a stall probe was left running"
 
 
+SPIN = """
+import os, sys, time
+os.sched_setaffinity(0, {int(sys.argv[1])})
+os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99))
+end = time.monotonic() + 0.1
+while time.monotonic() < end:
+    pass
+"""
+
+
+def test_a_100_ms_stall_of_the_audio_cpu_shows_as_a_late_write_with_its_gap(device):
+    # What a card would underrun on, whatever the stand-in's plugin reports: a SCHED_FIFO-99
+    # spinner takes the audio thread's CPU (the last one, edge run's default) for 100 ms.
+    can = subprocess.run([sys.executable, "-c", "import os; os.sched_setscheduler(0, "
+                          "os.SCHED_FIFO, os.sched_param(99))"], capture_output=True)
+    if can.returncode:
+        pytest.skip("needs SCHED_FIFO (root or CAP_SYS_NICE)")
+    cpu = max(os.sched_getaffinity(0))
+    soak = subprocess.Popen([EDGE, "bench", "--board", "host", "--soak", "0.2", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)                        # start-up takes 2-4 s; the loop then runs 12 s
+    subprocess.run([sys.executable, "-c", SPIN, str(cpu)], check=True, timeout=30)
+    out, err = soak.communicate(timeout=120)
+    assert soak.returncode == 0, err
+    r = json.loads(out)
+    assert r["late_writes"] >= 1 and r["max_write_gap_ms"] >= 90, r
+    stalled = [x for x in r["late_write_hops"] if x[1] >= 90]
+    assert stalled and stalled[0][2]["gap_ms"] >= 60, r["late_write_hops"]   # the probe saw it
+    assert r["host"]["stalls"] >= 1
+
+
 def _stress_pids() -> set[str]:
     return set(subprocess.run(["pgrep", "-x", "stress-ng"], capture_output=True, text=True).stdout.split())
 
