@@ -19,6 +19,7 @@ from edge.audio import clocked, pcm  # noqa: E402
 from edge.audio.alsa import AlsaDuplex, AudioConfig, open_pcm  # noqa: E402
 from edge.kernel import Kernel  # noqa: E402
 from edge.supervisor.service import run_service  # noqa: E402
+import spinner  # noqa: E402
 
 HOP = 480
 RATE = 48000
@@ -174,28 +175,16 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert not _probe_pids() - probes_before, "a stall probe was left running"
 
 
-SPIN = """
-import os, sys, time
-os.sched_setaffinity(0, {int(sys.argv[1])})
-os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(99))
-end = time.monotonic() + 0.1
-while time.monotonic() < end:
-    pass
-"""
-
-
 def test_a_100_ms_stall_of_the_audio_cpu_shows_as_a_late_write_with_its_gap(device):
     # What a card would underrun on, whatever the stand-in's plugin reports: a SCHED_FIFO-99
     # spinner takes the audio thread's CPU (the last one, edge run's default) for 100 ms.
-    can = subprocess.run([sys.executable, "-c", "import os; os.sched_setscheduler(0, "
-                          "os.SCHED_FIFO, os.sched_param(99))"], capture_output=True)
-    if can.returncode:
+    if not spinner.can_run_fifo(99):
         pytest.skip("needs SCHED_FIFO (root or CAP_SYS_NICE)")
     cpu = max(os.sched_getaffinity(0))
     soak = subprocess.Popen([EDGE, "bench", "--board", "host", "--soak", "0.2", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(6)                        # start-up takes 2-4 s; the loop then runs 12 s
-    subprocess.run([sys.executable, "-c", SPIN, str(cpu)], check=True, timeout=30)
+    spinner.hold_cpu(cpu, 0.1, priority=99)
     out, err = soak.communicate(timeout=120)
     assert soak.returncode == 0, err
     r = json.loads(out)

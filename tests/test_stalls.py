@@ -1,12 +1,11 @@
 """The soak's stall probes (edge.bench.stalls): what they report, and a real stall found."""
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from edge.bench import stalls
+import spinner
 
 
 def test_a_line_cut_by_the_kill_is_dropped():
@@ -31,33 +30,13 @@ def test_an_xrun_is_listed_with_the_gap_and_steal_around_it():
     assert stalls.summary(ordinary, t0=0.0, t1=200.0)["probe_realtime"] is False   # its gaps mean less
 
 
-def _can_run_fifo() -> bool:
-    try:
-        p = os.sched_getparam(0)
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-        os.sched_setscheduler(0, os.SCHED_OTHER, p)
-        return True
-    except (OSError, AttributeError):
-        return False
-
-
-SPIN = """
-import os, sys, time
-os.sched_setaffinity(0, {int(sys.argv[1])})
-os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(50))
-end = time.monotonic() + 0.08
-while time.monotonic() < end:
-    pass
-"""
-
-
-@pytest.mark.skipif(not _can_run_fifo(), reason="needs SCHED_FIFO (root or CAP_SYS_NICE)")
+@pytest.mark.skipif(not spinner.can_run_fifo(50), reason="needs SCHED_FIFO (root or CAP_SYS_NICE)")
 def test_a_cpu_held_by_a_higher_priority_task_shows_as_a_gap(tmp_path):
     cpu = min(os.sched_getaffinity(0))
     probes = stalls.StallProbes(tmp_path).start()
     try:
         time.sleep(0.5)                  # the probes are running at their priority
-        subprocess.run([sys.executable, "-c", SPIN, str(cpu)], check=True, timeout=30)
+        spinner.hold_cpu(cpu, 0.08, priority=50)
         time.sleep(0.2)
     finally:
         events = probes.stop()

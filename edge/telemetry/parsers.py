@@ -16,17 +16,22 @@ def process_cpu_ticks(stat: str) -> int:
     return int(rest[11]) + int(rest[12])
 
 
+def _cpu_lines(stat: str):
+    """(name, [user, nice, system, idle, iowait, irq, softirq, steal] as far as present) for
+    each `cpu` line of /proc/stat, the all-CPU line "cpu" first."""
+    for line in stat.splitlines():
+        if line.startswith("cpu"):
+            name, *vals = line.split()
+            yield name, [int(x) for x in vals[:8]]
+
+
 def cpu_times(stat: str) -> dict[str, tuple[int, int]]:
     """/proc/stat -> {"cpu": (busy, total), "cpu0": ...} in clock ticks.
     Idle and iowait count as not busy; guest time is already inside user/nice."""
     out = {}
-    for line in stat.splitlines():
-        if not line.startswith("cpu"):
-            continue
-        name, *vals = line.split()
-        v = [int(x) for x in vals[:8]]        # user nice system idle iowait irq softirq steal
+    for name, v in _cpu_lines(stat):
         if len(v) < 4:
-            raise ValueError(f"/proc/stat line too short: {line!r}")
+            raise ValueError(f"/proc/stat line {name!r} too short: {len(v)} fields")
         total = sum(v)
         idle = v[3] + (v[4] if len(v) > 4 else 0)
         out[name] = (total - idle, total)
@@ -38,11 +43,7 @@ def cpu_times(stat: str) -> dict[str, tuple[int, int]]:
 def steal_ticks(stat: str) -> dict[str, int]:
     """/proc/stat -> {"cpu0": ticks, ...}: time the hypervisor ran something else while this
     CPU had work (field 8, `steal`; 0 on bare metal, absent before Linux 2.6.11)."""
-    out = {}
-    for line in stat.splitlines():
-        if line.startswith("cpu") and not line.startswith("cpu "):
-            name, *vals = line.split()
-            out[name] = int(vals[7]) if len(vals) > 7 else 0
+    out = {name: v[7] if len(v) > 7 else 0 for name, v in _cpu_lines(stat) if name != "cpu"}
     if not out:
         raise ValueError("no per-CPU line in /proc/stat text")
     return out
