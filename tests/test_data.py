@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from edge.data import dataset, noise, rooms, sources, tts
+from edge.data import dataset, examples, noise, rooms, sources, tts
 from edge.data.mix import SPEEDS, MixConfig, active_rms, mix, speed
 from edge.errors import EdgeError
 from edge.kernel import analyze_pair
@@ -121,7 +121,7 @@ def test_corpus_layouts_are_recognised(tmp_path):
     assert (len(dns.speech), len(dns.noise), len(dns.rirs)) == (1, 1, 1)
     assert len(vb.speech) == 1 and len(vb.noise) == 2
     pair = next(n for n in vb.noise if isinstance(n, tuple))
-    diff = dataset._load(pair)  # noisy - clean, resampled to 48 kHz
+    diff = examples._load(pair)  # noisy - clean, resampled to 48 kHz
     assert len(diff) == 3 * 1600
     assert np.std(diff) == pytest.approx(np.std(b) * 20000 / 32768, rel=0.05)
 
@@ -146,11 +146,15 @@ def test_shards_hold_kernel_features_and_targets_in_range(shards):
     assert f.shape == (4, 100, 70) and g.shape == (4, 100, 34) and s.shape == (4, 100, 34)
     for t in (g, s):
         assert np.all(((t >= 0) & (t <= 1)) | (t == MASKED))
-    noisy, target, band_hz = dataset.make_example(src, cfg, np.random.default_rng([0, 0]))
+    noisy, target, band_hz = examples.make_example(src, cfg, np.random.default_rng([0, 0]))
     f0, g0, _ = analyze_pair(noisy, target)  # the shard is exactly the kernel's output
     keep = g[0] != MASKED
     assert np.allclose(f[0], f0, atol=2e-2) and np.allclose(g[0][keep], g0[keep], atol=2e-3)
-    assert keep[:, :20].all() and (band_hz >= RATE / 2 or not keep[:, -1].any())
+    # every band the example's speech holds counts, but where the noisy band is under the floor
+    at_floor = np.zeros_like(keep)
+    at_floor[2:] = f0[:-2, :34] < dataset.FLOOR_FEATURE
+    assert not keep[:2].any() and (keep[2:, :20] | at_floor[2:, :20]).all()
+    assert band_hz >= RATE / 2 or not keep[:, -1].any()
 
 
 def test_shards_are_cached_and_only_missing_ones_computed(shards):
@@ -174,8 +178,8 @@ def loaded(monkeypatch):
         items.append(item)
         return np.random.default_rng(len(items)).standard_normal(RATE).astype(np.float32) * 0.1, rate(item)
 
-    monkeypatch.setattr(dataset, "_read", fake_read)
-    monkeypatch.setattr(dataset, "_rate", rate)
+    monkeypatch.setattr(examples, "_read", fake_read)
+    monkeypatch.setattr(examples, "_rate", rate)
     return items
 
 
@@ -185,7 +189,7 @@ def test_recorded_speech_gets_its_share_of_examples_beside_tts(loaded, share, ex
     rng, target_voices, babble_voices = np.random.default_rng(0), set(), set()
     for _ in range(12):
         loaded.clear()
-        dataset.make_example(src, MixConfig(seconds=1.0, p_recorded=share, p_reverb=0.0), rng)
+        examples.make_example(src, MixConfig(seconds=1.0, p_recorded=share, p_reverb=0.0), rng)
         target_voices |= set(loaded[:6])  # the target's six utterances load first, babble after
         babble_voices |= set(loaded[6:])
     assert target_voices == expect
@@ -197,7 +201,7 @@ def test_a_band_limited_recorded_noise_limits_the_band_of_fullband_speech(loaded
     rng, seen = np.random.default_rng(3), set()
     for _ in range(40):
         loaded.clear()
-        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.0), rng)
+        _, target, band_hz = examples.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.0, p_narrowband=0.0), rng)
         recorded = any(str(x).startswith("noise") for x in loaded)  # 16 kHz noise
         assert band_hz == (8000 if recorded else 24000)
         seen.add(recorded)
@@ -210,7 +214,7 @@ def test_one_recorded_noise_clip_does_not_outweigh_the_generators(loaded):
         rng, hits = np.random.default_rng(1), 0
         for _ in range(150):
             loaded.clear()
-            dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0), rng)
+            examples.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0), rng)
             hits += any(str(x).startswith("noise") for x in loaded)
         return hits / 150
 
@@ -245,8 +249,8 @@ def test_fullband_recordings_speak_their_share_and_set_the_band(loaded):
     rng, bands = np.random.default_rng(2), []
     for _ in range(200):
         loaded.clear()
-        _, target, band_hz = dataset.make_example(
-            src, MixConfig(seconds=0.5, p_reverb=0.0, p_fullband=0.4, p_speed=0.0), rng)
+        _, target, band_hz = examples.make_example(
+            src, MixConfig(seconds=0.5, p_reverb=0.0, p_fullband=0.4, p_speed=0.0, p_narrowband=0.0), rng)
         talkers = set(loaded[:6])
         assert band_hz == (RATE / 2 if not target.any() else 24000 if talkers == {"d48k"} else 8000)
         bands.append(band_hz)
@@ -264,7 +268,7 @@ def test_speed_moves_pitch_and_band_together(loaded):
     src = sources.Sources(speech=["a16k"])
     rng, bands = np.random.default_rng(6), set()
     for _ in range(40):
-        _, target, band_hz = dataset.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.5), rng)
+        _, target, band_hz = examples.make_example(src, MixConfig(seconds=0.5, p_reverb=0.0, p_speed=0.5, p_narrowband=0.0), rng)
         if target.any():
             bands.add(band_hz)
     assert bands == {8000.0} | {8000.0 * float(f) for f in SPEEDS}  # a 16 kHz talker, sped or not
@@ -272,14 +276,27 @@ def test_speed_moves_pitch_and_band_together(loaded):
 
 def test_targets_above_an_examples_band_are_masked_for_the_loss(tmp_path):
     from edge.kernel import band_centres_hz
-    z = np.full((2, 3, 34), 0.5, np.float16)
-    np.savez(tmp_path / "s.npz", features=np.zeros((2, 3, 70), np.float16), gains=z, strengths=z,
+    z = np.full((2, 5, 34), 0.5, np.float16)
+    np.savez(tmp_path / "s.npz", features=np.zeros((2, 5, 70), np.float16), gains=z, strengths=z,
              band_hz=np.array([8000, 24000], np.float32))
     _, g, s = dataset.load_shards([tmp_path / "s.npz"])
+    g, s = g[:, 2:], s[:, 2:]  # the first two rows are frames before the first
     upper = np.append(band_centres_hz()[1:], RATE / 2)
     assert np.all(g[1] == 0.5) and np.all(s[1] == 0.5)  # fullband: every band counts
     assert np.all(g[0][:, upper <= 7700] == 0.5) and np.all(g[0][:, upper > 8000] == MASKED)
     assert np.all(s[0][:, upper > 8000] == MASKED)
+
+
+def test_targets_of_bands_under_the_feature_floor_are_masked(tmp_path):
+    f = np.zeros((1, 6, 70), np.float16)
+    f[0, 1, 3] = np.log10(1e-5)          # band 3 of frame 1 silent: row 1 + 2 holds its target
+    f[0, 2, 4] = np.log10(3e-5)          # band 4 of frame 2 just above the floor: kept
+    z = np.full((1, 6, 34), 0.5, np.float16)
+    np.savez(tmp_path / "s.npz", features=f, gains=z, strengths=z, band_hz=np.array([24000], np.float32))
+    _, g, s = dataset.load_shards([tmp_path / "s.npz"])
+    assert np.all(g[0, :2] == MASKED) and np.all(s[0, :2] == MASKED)
+    masked = np.argwhere(g[0, 2:] == MASKED)
+    assert masked.tolist() == [[1, 3]] and s[0, 3, 3] == MASKED and g[0, 4, 4] == 0.5
 
 
 def test_masked_bands_do_not_count_in_the_loss():
@@ -311,7 +328,7 @@ def test_clipping_reaches_the_input_not_the_target_and_low_cut_removes_rumble():
 @pytest.mark.skipif(not tts.available(), reason="needs apt espeak-ng or festival")
 def test_tts_writes_speech_and_reuses_it(tmp_path):
     paths = tts.generate(tmp_path, 2, seed=1)
-    x = [dataset._load(p) for p in paths]
+    x = [examples._load(p) for p in paths]
     assert all(len(a) > RATE // 2 and np.std(a) > 1e-3 for a in x)
     stamp = paths[0].stat().st_mtime_ns
     assert tts.generate(tmp_path, 2, seed=1) == paths and paths[0].stat().st_mtime_ns == stamp

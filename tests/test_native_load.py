@@ -116,5 +116,7 @@ def test_binding_constants_mirror_the_header():
               "PN_NB_FEATURES": native.NB_FEATURES, "PN_NB_OUTPUTS": native.NB_OUTPUTS,
               "PN_FEATURE_VERSION": native.FEATURE_VERSION, "PN_HOP_KERNEL": native.HOP_KERNEL,
               "PN_HOP_FADE": native.HOP_FADE, "PN_HOP_BYPASS": native.HOP_BYPASS,
-              "PN_HOP_PRIME": native.HOP_PRIME}
+              "PN_HOP_PRIME": native.HOP_PRIME, "PN_LOOKAHEAD_FRAMES": native.LOOKAHEAD_FRAMES}
     assert {k: int(defines[k]) for k in mirror} == mirror
+    floor = re.search(r"#define LOG_FLOOR ([0-9.e-]+)f", (HEADER.parents[1] / "src" / "denoise.c").read_text())
+    assert float(floor.group(1)) == native.LOG_FLOOR

@@ -53,6 +53,28 @@ def add_parser(sub):
     p.add_argument("--checkpoint-minutes", type=float, default=5.0,
                    help="validate and save a checkpoint this often (default 5)")
     p.add_argument("--workers", type=int, help="feature processes (default: all cores)")
+    p.add_argument("--features-dir", metavar="DIR",
+                   help="cache of feature shards, shared between runs (default: OUT/features)")
+    p.add_argument("--val-dir", metavar="DIR",
+                   help="the frozen validation set: built there once, then reused unchanged by "
+                        "every run that names it (default: OUT/validation)")
+    r = p.add_argument_group("recipe")
+    r.add_argument("--gamma", type=float, default=0.5,
+                   help="loss compression exponent (default 0.5, the paper's; lower pays more "
+                        "for removing noise)")
+    r.add_argument("--strength-weight", type=float, default=1.0,
+                   help="weight of the comb-strength loss beside the gain loss (default 1)")
+    r.add_argument("--weight-decay", type=float, default=0.0,
+                   help="AdamW weight decay (default 0: Adam)")
+    r.add_argument("--warmup-steps", type=int, default=0, help="linear warm-up of the rate (default 0)")
+    r.add_argument("--decay-to", type=float, default=1.0,
+                   help="cosine decay of the rate over --steps down to this fraction of it "
+                        "(default 1: constant)")
+    r.add_argument("--standardize", action="store_true",
+                   help="standardise the inputs by the training set's mean and std (folded "
+                        "into the first layer at export)")
+    r.add_argument("--init", metavar="MODEL.tflite",
+                   help="start a new run from this model's weights (e.g. edge/models/default.tflite)")
     p.add_argument("--no-export", action="store_true", help="stop after training")
     return p
 
@@ -64,11 +86,18 @@ def run(args) -> int:
     from edge.data.mix import MixConfig
     from edge.errors import EdgeError
     from edge.model import train
+    from edge.model.loss import LossConfig
 
     if args.hours is None and args.steps is None:
         raise EdgeError("give a budget: --steps N and/or --hours H")
     if args.examples < 1 or args.seconds < 1 or (args.val_examples is not None and args.val_examples < 1):
         raise EdgeError("--examples and --val-examples must be >= 1 and --seconds >= 1")
+    if not 0 < args.gamma <= 1 or args.strength_weight < 0 or not 0 <= args.decay_to <= 1:
+        raise EdgeError("--gamma must be in (0, 1], --strength-weight >= 0, --decay-to in [0, 1]")
+    if args.decay_to < 1 and args.steps is None:
+        raise EdgeError("--decay-to decays the rate over --steps: give --steps")
+    if args.init and not Path(args.init).is_file():
+        raise EdgeError(f"{args.init}: no such model file")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     train.write_config(out, args.config)
@@ -80,13 +109,18 @@ def run(args) -> int:
           f"{len(val.speech) + len(val.synthetic)} speech, {len(val.noise)} noise")
     mix_cfg = MixConfig(seconds=args.seconds)
     n_val = args.val_examples or max(1, args.examples // 10)
+    features_dir = Path(args.features_dir) if args.features_dir else out / "features"
+    val_set = dataset.load_shards(dataset.frozen(val, args.val_dir or out / "validation", n_val, mix_cfg,
+                                                 seed=VAL_SEED, workers=args.workers))
     feats, gains, strengths = dataset.load_shards(
-        dataset.build(trn, out / "features", args.examples, mix_cfg, seed=args.seed, workers=args.workers))
-    val_set = dataset.load_shards(dataset.build(val, out / "features", n_val, mix_cfg, seed=VAL_SEED,
-                                                workers=args.workers))
+        dataset.build(trn, features_dir, args.examples, mix_cfg, seed=args.seed, workers=args.workers))
     cfg = train.TrainConfig(config=args.config, steps=args.steps, hours=args.hours, batch=args.batch,
                             seq_frames=args.seq_frames, lr=args.lr,
-                            checkpoint_s=args.checkpoint_minutes * 60, seed=args.seed)
+                            checkpoint_s=args.checkpoint_minutes * 60, seed=args.seed,
+                            loss=LossConfig(gamma=args.gamma, strength_weight=args.strength_weight),
+                            weight_decay=args.weight_decay, warmup_steps=args.warmup_steps,
+                            decay_steps=args.steps if args.decay_to < 1 else None,
+                            decay_to=args.decay_to, standardize=args.standardize, init=args.init)
     state = train.train(feats, gains, strengths, out, cfg, val=val_set)
     summary = {"step": state["step"], "best_val": state["best_val"]}
     if not args.no_export:

@@ -1,4 +1,5 @@
-"""Loading corpus audio of any rate and channel count as 48 kHz mono float32."""
+"""Loading corpus audio (anything libsndfile reads: WAV of any depth, FLAC, OGG) of any rate
+and channel count as 48 kHz mono float32."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -8,6 +9,8 @@ import numpy as np
 
 from edge.errors import EdgeError
 from edge.native import SAMPLE_RATE as RATE
+
+EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")  # what corpus folders are searched for
 
 
 def resample(x: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:
@@ -19,32 +22,25 @@ def resample(x: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:
 
 
 def load(path: str | Path) -> np.ndarray:
-    """A wav file (PCM 8/16/24/32-bit or float, any rate) as 48 kHz mono float32 (first channel)."""
+    """An audio file as 48 kHz mono float32 (its first channel)."""
     return read(path)[0]
 
 
 def native_rate(path: str | Path) -> int:
-    """The file's sample rate from its header alone (PCM), else by reading it."""
-    import wave
+    """The file's sample rate, from its header."""
+    import soundfile as sf
     try:
-        with wave.open(str(path)) as w:
-            return w.getframerate()
-    except (wave.Error, EOFError):
-        return read(path)[1]
+        return int(sf.info(str(path)).samplerate)
+    except (RuntimeError, OSError) as e:  # soundfile's LibsndfileError is a RuntimeError
+        raise EdgeError(f"{path}: cannot read as audio ({e})") from None
 
 
 def read(path: str | Path) -> tuple[np.ndarray, int]:
     """(audio as load() gives it, the file's own sample rate): the rate bounds the bandwidth
     the recording can hold, whatever rate it is resampled to."""
-    from scipy.io import wavfile
+    import soundfile as sf
     try:
-        rate, x = wavfile.read(str(path))
-    except (ValueError, OSError) as e:
-        raise EdgeError(f"{path}: cannot read as wav ({e})") from None
-    if x.ndim > 1:
-        x = x[:, 0]
-    if x.dtype == np.uint8:
-        x = (x.astype(np.float32) - 128) / 128
-    elif np.issubdtype(x.dtype, np.integer):
-        x = x.astype(np.float32) / float(-np.iinfo(x.dtype).min)
-    return resample(x.astype(np.float32), rate), int(rate)
+        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, OSError) as e:
+        raise EdgeError(f"{path}: cannot read as audio ({e})") from None
+    return resample(x[:, 0], rate), int(rate)

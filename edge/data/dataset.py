@@ -14,82 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.data.mix import MixConfig, fill, mix, speed, speed_factor
+from edge.data.examples import make_example
+from edge.data.mix import MixConfig
 from edge.data.sources import Sources
 from edge.errors import EdgeError
 from edge.model.loss import MASKED
-from edge.native import FEATURE_VERSION, SAMPLE_RATE as RATE
+from edge.native import FEATURE_VERSION, LOG_FLOOR, LOOKAHEAD_FRAMES, NB_BANDS, SAMPLE_RATE as RATE
 
 BAND_MARGIN = 0.97  # resampling filters roll off just below Nyquist
-FULLBAND_RATE = 44100  # recordings at this rate or above hold the whole band the kernel sees
-
-
-@lru_cache(maxsize=1024)
-def _read(item) -> tuple[np.ndarray, int]:
-    """(48 kHz audio, native rate); a (noisy, clean) pair gives their difference, the noise."""
-    from edge.data.audio import read
-    if isinstance(item, tuple):
-        (noisy, rate), (clean, _) = read(item[0]), read(item[1])
-        n = min(len(noisy), len(clean))
-        return noisy[:n] - clean[:n], rate
-    return read(item)
-
-
-def _load(item) -> np.ndarray:
-    return _read(item)[0]
-
-
-@lru_cache(maxsize=None)
-def _rate(item) -> int:
-    from edge.data.audio import native_rate
-    return native_rate(item[0] if isinstance(item, tuple) else item)
-
-
-def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> list:
-    """The recordings one example's talker is drawn from: 44.1/48 kHz ones for cfg.p_fullband
-    of the examples (they alone teach the band above 8 kHz), else recorded or TTS speech."""
-    if sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded):
-        full, limited = [], []
-        for p in sources.speech:
-            (full if _rate(p) >= FULLBAND_RATE else limited).append(p)
-        if full and rng.random() < cfg.p_fullband:
-            return full
-        return limited or full
-    return sources.synthetic
-
-
-def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
-    """(noisy, target, band_hz) audio of cfg.seconds from the sources, generators filling the
-    gaps. band_hz is the band where the ideal gain says something: up to half the lowest native
-    rate of the speech (times its speed factor) and of a recorded noise. Fullband speech over
-    16 kHz noise would teach that whatever sounds above 8 kHz is speech, which no real
-    microphone delivers."""
-    from edge.data import noise as gen
-    from edge.data.rooms import simulated_rir
-
-    n = int(cfg.seconds * RATE)
-    pool = _speech_pool(sources, cfg, rng)
-    picks = [_read(pool[int(i)]) for i in rng.integers(0, len(pool), 6)]
-    f = speed_factor(rng, cfg)      # a recording's band moves with its speed too
-    picks = [(speed(u, f), float(r * f)) for u, r in picks if len(u)]
-    speech = fill([u for u, _ in picks], n, rng)
-    # a recorded noise in up to half the examples, a tenth per file: one clip must not
-    # outweigh the generators
-    recorded, noise_band = [], RATE / 2
-    if sources.noise and rng.random() < min(0.5, 0.1 * len(sources.noise)):
-        item = sources.noise[int(rng.integers(len(sources.noise)))]
-        clip, rate = _read(item)
-        recorded, noise_band = ([clip], rate / 2) if len(clip) else ([], noise_band)
-    # babble talkers share the target's band, so the babble never masks the band above it
-    talkers = [u for u in (_load(pool[int(i)]) for i in rng.integers(0, len(pool), 8)) if len(u)]
-    noise = gen.random_noise(n, rng, talkers, recorded)
-    rir = None
-    if rng.random() < cfg.p_reverb:
-        use_real = sources.rirs and rng.random() < 0.3
-        rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
-    noisy, target = mix(speech, noise, rir, rng, cfg)
-    speech_band = RATE / 2 if not target.any() else min(RATE, min(r for _, r in picks)) / 2
-    return noisy, target, min(speech_band, noise_band)
+FLOOR_FEATURE = np.log10(2 * LOG_FLOOR)  # a band whose noisy energy is under the feature's floor
 
 
 def _make_shard(job) -> str:
@@ -117,13 +50,14 @@ def _mixing_code() -> str:
     must not reuse shards made by the old one."""
     here = Path(__file__).parent
     return hashlib.sha1(b"".join((here / f).read_bytes() for f in
-                                 ("dataset.py", "mix.py", "noise.py", "rooms.py"))).hexdigest()
+                                 ("examples.py", "mix.py", "noise.py", "rooms.py"))).hexdigest()
 
 
 def shard_dir(out_dir: str | Path, sources: Sources, cfg: MixConfig, seed: int, per_shard: int) -> Path:
     """A folder named by a hash of everything that shapes the shards."""
     paths = {k: [str(p) for p in getattr(sources, k)] for k in ("speech", "noise", "synthetic", "rirs")}
-    key = json.dumps({**paths, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard,
+    shares = {"speech_shares": sources.speech_shares, "noise_shares": sources.noise_shares}
+    key = json.dumps({**paths, **shares, "mix": asdict(cfg), "seed": seed, "per_shard": per_shard,
                       "features": FEATURE_VERSION, "code": _mixing_code()}, sort_keys=True)
     return Path(out_dir) / hashlib.sha1(key.encode()).hexdigest()[:12]
 
@@ -153,10 +87,57 @@ def build(sources: Sources, out_dir: str | Path, n_examples: int, cfg: MixConfig
     return paths
 
 
+def frozen(sources: Sources, val_dir: str | Path, n_examples: int, cfg: MixConfig = MixConfig(),
+           seed: int = 1, workers: int | None = None, progress: bool = True, log=print) -> list[Path]:
+    """The validation set: built once into val_dir, then the same shards for every run and
+    every A/B, whatever the mixing code has become since (which the cache of build() follows).
+    Its manifest holds each shard's hash; a changed shard, another feature version or fewer
+    examples than asked are refused rather than silently re-drawn."""
+    val_dir = Path(val_dir)
+    manifest = val_dir / "manifest.json"
+    if manifest.is_file():
+        m = json.loads(manifest.read_text())
+        if m["features"] != FEATURE_VERSION:
+            raise EdgeError(f"{val_dir}: validation set of feature version {m['features']}, the kernel "
+                            f"computes version {FEATURE_VERSION}; give another --val-dir")
+        if m["examples"] < n_examples:
+            raise EdgeError(f"{val_dir}: frozen with {m['examples']} examples, {n_examples} asked; "
+                            "ask for at most that many or give another --val-dir")
+        paths = [val_dir / name for name in m["shards"]]
+        for path, digest in zip(paths, m["sha1"]):
+            if not path.is_file() or _sha1(path) != digest:
+                raise EdgeError(f"{path}: missing or changed since the validation set was frozen")
+        log(f"validation: {m['examples']} frozen examples from {val_dir} (built {m['built']})")
+        return paths
+    per_shard = 32
+    built = build(sources, val_dir / "cache", n_examples, cfg, seed, per_shard, workers, progress)
+    paths = []
+    for path in built:
+        paths.append(val_dir / path.name)
+        os.replace(path, paths[-1])
+    import shutil
+    import time
+    shutil.rmtree(val_dir / "cache")
+    m = {"examples": len(paths) * per_shard, "features": FEATURE_VERSION, "seed": seed,
+         "built": time.strftime("%Y-%m-%d"), "code": _mixing_code(), "mix": asdict(cfg),
+         "speech": [Path(p).name for p in sources.speech], "noise": [str(p) for p in sources.noise],
+         "shards": [p.name for p in paths], "sha1": [_sha1(p) for p in paths]}
+    tmp = manifest.with_suffix(".tmp")
+    tmp.write_text(json.dumps(m, indent=1))
+    os.replace(tmp, manifest)
+    return paths
+
+
+def _sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
 def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(features [N, T, 70], gains [N, T, 34], strengths [N, T, 34]) as float32. Targets of
     bands above an example's band_hz are MASKED: its speech never had energy there, so the
-    ideal gain of 0 would teach the model that speech above 8 kHz is noise."""
+    ideal gain of 0 would teach the model that speech above 8 kHz is noise. So are targets of
+    bands whose noisy energy lies under the features' floor (and of the frames before the
+    first): no input tells their gain of 0 from 1."""
     from edge.kernel import band_centres_hz
     if not paths:
         raise EdgeError("no training shards")
@@ -173,6 +154,9 @@ def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     band_hz = np.concatenate([z["band_hz"] for z in parts])
     upper = np.append(band_centres_hz()[1:], RATE / 2)  # where each band's triangle ends
     out = (upper[None, :] > band_hz[:, None] * BAND_MARGIN) & (band_hz[:, None] < RATE / 2)
-    g[out[:, None, :].repeat(g.shape[1], 1)] = MASKED
-    s[out[:, None, :].repeat(s.shape[1], 1)] = MASKED
+    out = out[:, None, :].repeat(g.shape[1], 1)
+    out[:, LOOKAHEAD_FRAMES:] |= f[:, :-LOOKAHEAD_FRAMES, :NB_BANDS] < FLOOR_FEATURE
+    out[:, :LOOKAHEAD_FRAMES] = True
+    g[out] = MASKED
+    s[out] = MASKED
     return f, g, s

@@ -14,12 +14,15 @@ from edge.native import SAMPLE_RATE as RATE
 @dataclass(frozen=True)
 class MixConfig:
     seconds: float = 4.0
-    snr_db: tuple[float, float] = (-5.0, 20.0)
+    snr_db: tuple[float, float] = (-8.0, 20.0)
+    snr_skew: float = 1.25   # drawn as lo + (hi - lo) * u**skew: 54% under 5 dB, mean 4.4 dB
     p_clean_only: float = 0.05
     p_noise_only: float = 0.15  # teaches full suppression of each noise, above 8 kHz too
     p_reverb: float = 0.3
     p_recorded: float = 0.5  # share of examples spoken by recorded speech when TTS is also there
     p_fullband: float = 0.4  # share spoken by 44.1/48 kHz recordings, however few they are
+                             # (where the sources have no shares of their own)
+    p_narrowband: float = 0.15  # whole mixtures through a 16 kHz capture chain (8 kHz band)
     level_dbfs: tuple[float, float] = (-45.0, -5.0)
     tilt: bool = True
     p_lowcut: float = 0.3    # a microphone's or codec's high-pass, 40-250 Hz
@@ -101,7 +104,8 @@ def mix(speech: np.ndarray, noise: np.ndarray, rir: np.ndarray | None, rng: np.r
         noise = np.zeros(n, np.float32)
     else:
         level = active_rms(wet) or 1.0
-        snr = rng.uniform(*cfg.snr_db)
+        lo, hi = cfg.snr_db
+        snr = lo + (hi - lo) * rng.random() ** cfg.snr_skew
         noise = noise[:n] * (level / _rms(noise[:n]) * 10 ** (-snr / 20))
     noisy = wet + noise
     # colouring by the microphone reaches the target too: the model cannot undo it

@@ -9,7 +9,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 
 LAYOUTS = """\
-accepted corpus layouts (DIR is --data; wavs at any rate, searched recursively):
+accepted corpus layouts (DIR is --data; WAV, FLAC or OGG at any rate, searched recursively):
   DIR/clean/ + DIR/noise/ [+ DIR/rir/]        plain: clean speech, noise, room responses
   DIR/datasets/clean/ + DIR/datasets/noise/   DNS Challenge (+ datasets/impulse_responses/)
   DIR/clean_trainset*/ + DIR/noisy_trainset*/ VoiceBank+DEMAND pairs: the noise is the
@@ -17,6 +17,19 @@ accepted corpus layouts (DIR is --data; wavs at any rate, searched recursively):
   DIR/<anything>/ch01.wav alongside the above  DEMAND noise recordings (first channel)"""
 
 VAL_FRACTION = 0.1
+
+# Share of the examples each built-in source speaks (by file-name prefix, see
+# shared/data/README.md), whatever its number of files; a prefix not listed takes "*".
+# LibriSpeech is the English backbone (180 voices of read speech); RAVDESS and VCTK are the
+# fullband voices (RAVDESS only two sentences: timbre, not phonetic variety), together with
+# the other 44.1/48 kHz clips a third of the examples, which alone teach the band above 8 kHz;
+# speechocean762 (accented English, children) and the Upper Sorbian Common Voice clips add
+# voices and microphones.
+SPEECH_SHARES = {"libri16k": 0.27, "ravdess48k": 0.18, "vctk48k": 0.06, "vctk44k": 0.06,
+                 "so762": 0.12, "cvhsb16k": 0.12, "adphsb16k": 0.03, "ears16k": 0.04, "*": 0.12}
+# ESC-50 (46 classes of environmental sound) beside the street, engine and babble recordings
+# that a headset meets most.
+NOISE_SHARES = {"esc50": 0.35, "hu": 0.25, "emgse": 0.3, "soundbible": 0.1, "*": 0.1}
 
 
 @dataclass
@@ -27,10 +40,31 @@ class Sources:
     noise: list = field(default_factory=list)
     rirs: list = field(default_factory=list)
     synthetic: list = field(default_factory=list)
+    speech_shares: dict | None = None  # source prefix -> share of examples (None: by file)
+    noise_shares: dict | None = None
+
+
+def source_of(item) -> str:
+    """The source a file belongs to: its name up to the first underscore (cvhsb16k_..., so762...)."""
+    name = Path(item[0] if isinstance(item, tuple) else item).name
+    return name.split("_")[0].split(".")[0]
+
+
+def grouped(items: list, shares: dict) -> tuple[list[list], list[float]]:
+    """(groups of items, the share of each) for drawing a group by share, then an item; a
+    source without a share of its own joins the "*" group."""
+    groups: dict[str, list] = {}
+    for x in items:
+        key = source_of(x)
+        groups.setdefault(key if key in shares else "*", []).append(x)
+    keys = [k for k in groups if shares.get(k, 0) > 0]
+    weights = [shares[k] for k in keys]
+    return [groups[k] for k in keys], [w / sum(weights) for w in weights]
 
 
 def _wavs(d: Path) -> list[Path]:
-    return sorted(p for p in d.rglob("*") if p.suffix.lower() == ".wav" and p.is_file())
+    from edge.data.audio import EXTENSIONS
+    return sorted(p for p in d.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
 
 
 def _plain(s: Sources, base: Path) -> None:
@@ -70,7 +104,7 @@ def builtin(data_root: str | Path, tts_dir: str | Path | None = None, n_tts: int
     real48k's noise (dev/ mixes it)."""
     from edge.data import tts
     data_root = Path(data_root)
-    s = Sources()
+    s = Sources(speech_shares=SPEECH_SHARES, noise_shares=NOISE_SHARES)
     _plain(s, data_root / "train")
     real = data_root / "real48k"
     if real.is_dir():
@@ -100,4 +134,5 @@ def split(s: Sources) -> tuple[Sources, Sources]:
         val = [x for x in items if _held_out(x)] or items[-1:]
         trn = [x for x in items if x not in val] or items
         parts[0][name], parts[1][name] = trn, val
-    return Sources(rirs=s.rirs, **parts[0]), Sources(rirs=s.rirs, **parts[1])
+    shares = {"rirs": s.rirs, "speech_shares": s.speech_shares, "noise_shares": s.noise_shares}
+    return Sources(**shares, **parts[0]), Sources(**shares, **parts[1])

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from edge.native import NB_BANDS, NB_FEATURES  # the kernel's sizes, re-exported
 
 CONFIGS = {
@@ -121,12 +123,20 @@ def count_weights(config) -> int:
     return sum(r * c for x in net for r, c in matrix_shapes(x, n_in(x, net)))
 
 
-def build_model(config="small", seq_len=None):
-    """Sequence model for training: input [batch, time, 70], outputs [gains, strengths]."""
+def build_model(config="small", seq_len=None, norm=None):
+    """Sequence model for training: input [batch, time, 70], outputs [gains, strengths].
+    norm: (mean, std) of the training features, standardising the input (edge.model.standardize;
+    folded into dense_in at export)."""
     import keras
     from keras import layers
 
-    out = {"features": keras.Input((seq_len, NB_FEATURES), name="features")}
+    inp = keras.Input((seq_len, NB_FEATURES), name="features")
+    out = {"features": inp}
+    if norm is not None:
+        from edge.model.standardize import NAME, Standardize
+        layer = Standardize(NB_FEATURES, name=NAME)
+        out["features"] = layer(inp)
+        layer.set_weights([np.asarray(v, np.float32) for v in norm])
     for x in topology(config):
         src = _joined([out[s] for s in x.src], x.name)
         if x.kind == "dense":
@@ -136,7 +146,7 @@ def build_model(config="small", seq_len=None):
         else:
             out[x.name] = layers.GRU(x.n_out, return_sequences=True, name=x.name)(src)
     name = f"percepnet_{config if isinstance(config, str) else 'custom'}"
-    return keras.Model(out["features"], [out[o] for o in OUTPUTS], name=name)
+    return keras.Model(inp, [out[o] for o in OUTPUTS], name=name)
 
 
 def _joined(tensors, name):
@@ -198,11 +208,24 @@ def build_step_model(config="small", seq_model=None):
     return model
 
 
+def keras_weights(seq_model) -> dict[str, list]:
+    """Each weighted layer's weights by name, input standardisation folded into dense_in: the
+    network on raw features, as the step model, the .tflite and the .pnw hold it."""
+    from edge.model import standardize
+    norm = standardize.of(seq_model)
+    weights = {layer.name: layer.get_weights() for layer in seq_model.layers
+               if layer.get_weights() and layer.name != standardize.NAME}
+    if norm is not None:
+        weights["dense_in"] = list(standardize.fold(*weights["dense_in"], *norm))
+    return weights
+
+
 def copy_weights(seq_model, step_model) -> None:
     """Copy a sequence model's weights into a step model, by layer name."""
+    weights = keras_weights(seq_model)
     for layer in seq_model.layers:
-        w = layer.get_weights()
-        if not w:
+        w = weights.get(layer.name)
+        if w is None:
             continue
         if layer.__class__.__name__ == "GRU":
             kernel, recurrent, bias = w

@@ -1,0 +1,104 @@
+"""One training example from the sources: talkers drawn by their sources' shares, noise,
+room and microphone chain, and the band where its ideal gains say something. The shard cache
+(edge.data.dataset) is keyed by a hash of this file and the mixing modules it uses."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from edge.data.mix import MixConfig, fill, mix, speed, speed_factor
+from edge.data.sources import Sources, grouped
+from edge.native import SAMPLE_RATE as RATE
+
+FULLBAND_RATE = 44100  # recordings at this rate or above hold the whole band the kernel sees
+
+
+@lru_cache(maxsize=1024)
+def _read(item) -> tuple[np.ndarray, int]:
+    """(48 kHz audio, native rate); a (noisy, clean) pair gives their difference, the noise."""
+    from edge.data.audio import read
+    if isinstance(item, tuple):
+        (noisy, rate), (clean, _) = read(item[0]), read(item[1])
+        n = min(len(noisy), len(clean))
+        return noisy[:n] - clean[:n], rate
+    return read(item)
+
+
+def _load(item) -> np.ndarray:
+    return _read(item)[0]
+
+
+@lru_cache(maxsize=None)
+def _rate(item) -> int:
+    from edge.data.audio import native_rate
+    return native_rate(item[0] if isinstance(item, tuple) else item)
+
+
+def _speech_pool(sources: Sources, cfg: MixConfig, rng: np.random.Generator) -> list:
+    """The recordings one example's talker is drawn from: a source by its share where the
+    sources have shares, else 44.1/48 kHz recordings for cfg.p_fullband of the examples
+    (they alone teach the band above 8 kHz); TTS speech for 1 - cfg.p_recorded beside them."""
+    if sources.speech and (not sources.synthetic or rng.random() < cfg.p_recorded):
+        if sources.speech_shares:
+            groups, weights = grouped(sources.speech, sources.speech_shares)
+        else:
+            full = [p for p in sources.speech if _rate(p) >= FULLBAND_RATE]
+            limited = [p for p in sources.speech if _rate(p) < FULLBAND_RATE]
+            groups, weights = [full, limited], [cfg.p_fullband if limited else 1.0, 1.0 - cfg.p_fullband if full else 1.0]
+            groups, weights = [g for g in groups if g], [w for g, w in zip(groups, weights) if g]
+            weights = [w / sum(weights) for w in weights]
+        return groups[int(rng.choice(len(groups), p=weights))]
+    return sources.synthetic
+
+
+def _noise_item(sources: Sources, rng: np.random.Generator):
+    """One recorded noise: a source by its share where the sources have shares, else any file."""
+    if sources.noise_shares:
+        groups, weights = grouped(sources.noise, sources.noise_shares)
+        pool = groups[int(rng.choice(len(groups), p=weights))]
+    else:
+        pool = sources.noise
+    return pool[int(rng.integers(len(pool)))]
+
+
+def narrowband(x: np.ndarray) -> np.ndarray:
+    """x through a 16 kHz capture chain: nothing left above 8 kHz."""
+    from scipy.signal import resample_poly
+    return resample_poly(resample_poly(x, 1, 3), 3, 1).astype(np.float32)[:len(x)]
+
+
+def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
+    """(noisy, target, band_hz) audio of cfg.seconds from the sources, generators filling the
+    gaps. band_hz is the band where the ideal gain says something: up to half the lowest native
+    rate of the speech (times its speed factor) and of a recorded noise. Fullband speech over
+    16 kHz noise would teach that whatever sounds above 8 kHz is speech, which no real
+    microphone delivers."""
+    from edge.data import noise as gen
+    from edge.data.rooms import simulated_rir
+
+    n = int(cfg.seconds * RATE)
+    pool = _speech_pool(sources, cfg, rng)
+    picks = [_read(pool[int(i)]) for i in rng.integers(0, len(pool), 6)]
+    f = speed_factor(rng, cfg)      # a recording's band moves with its speed too
+    picks = [(speed(u, f), float(r * f)) for u, r in picks if len(u)]
+    speech = fill([u for u, _ in picks], n, rng)
+    # a recorded noise in up to half the examples, a tenth per file: one clip must not
+    # outweigh the generators
+    recorded, noise_band = [], RATE / 2
+    if sources.noise and rng.random() < min(0.5, 0.1 * len(sources.noise)):
+        clip, rate = _read(_noise_item(sources, rng))
+        recorded, noise_band = ([clip], rate / 2) if len(clip) else ([], noise_band)
+    # babble talkers share the target's band, so the babble never masks the band above it
+    talkers = [u for u in (_load(pool[int(i)]) for i in rng.integers(0, len(pool), 8)) if len(u)]
+    noise = gen.random_noise(n, rng, talkers, recorded)
+    rir = None
+    if rng.random() < cfg.p_reverb:
+        use_real = sources.rirs and rng.random() < 0.3
+        rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
+    noisy, target = mix(speech, noise, rir, rng, cfg)
+    speech_band = RATE / 2 if not target.any() else min(RATE, min(r for _, r in picks)) / 2
+    band = min(speech_band, noise_band)
+    if rng.random() < cfg.p_narrowband:  # a 16 kHz microphone chain: the kernel still runs at 48 kHz
+        noisy, target, band = narrowband(noisy), narrowband(target), min(band, RATE / 6)
+    return noisy, target, band
