@@ -8,7 +8,7 @@ import signal
 import sys
 
 from edge import __version__
-from edge.errors import EdgeError
+from edge.errors import EdgeError, MissingExtra
 
 # Each module has add_parser(subparsers) and run(args) -> int.
 COMMANDS = ["denoise", "bench", "eval", "run", "train", "export", "boards", "flash",
@@ -35,6 +35,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except BrokenPipeError:
         return _reader_went_away()
+    except MissingExtra as e:
+        print(e, file=sys.stderr)
+        return 2
     except EdgeError as e:
         print(f"edge {args.command}: {e}", file=sys.stderr)
         return 2

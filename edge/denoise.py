@@ -66,7 +66,7 @@ def denoise_oracle(noisy, clean, mode: str = "band+comb+postfilter",
         return _aligned(out, len(noisy), k.latency)
 
 
-def _default_model(backend: str) -> Path:
+def default_model(backend: str) -> Path:
     path = models.shipped(backend)
     if path is None:
         raise EdgeError("no shipped model yet: pass --model")
@@ -82,9 +82,7 @@ def denoise(noisy, model: str | Path | None = None, backend: str = "native",
     if backend not in ("native", "tflite"):
         raise EdgeError(f"unknown backend {backend!r}; choose native or tflite")
     noisy = _signal(noisy, "noisy")
-    path = Path(model) if model is not None else _default_model(backend)
-    if not path.is_file():
-        raise EdgeError(f"{path}: no such model file")
+    path = models.check_file(model if model is not None else default_model(backend), backend)
     if backend == "native":
         with Kernel(path, atten_lim=atten_lim, rate=rate) as k:
             return _aligned([k.process(h) for h in _padded_hops(noisy, k)], len(noisy), k.latency)
@@ -114,3 +112,56 @@ def denoise_with(noisy, network, atten_lim: float | None = None, rate: int = SAM
             k.analyze(h)
             out.append(k.synthesize(np.asarray(g, np.float32), np.asarray(r, np.float32)))
         return _aligned(out, len(noisy), k.latency)
+
+
+def kernel_rate(rate: int) -> int:
+    """The rate the kernel runs a signal of `rate` at: that rate where the kernel takes it,
+    else the lowest one it takes above (so no band of the signal is lost: 22050 -> 24000), else
+    its highest (96000 -> 48000)."""
+    from edge.native import RATES
+
+    if rate in RATES:
+        return rate
+    above = [r for r in RATES if r > rate]
+    return min(above) if above else max(RATES)
+
+
+def resample(x: np.ndarray, rate: int, to: int) -> np.ndarray:
+    """x resampled along its first axis by scipy's polyphase filter (linear phase, its delay
+    compensated: the result stays aligned with x)."""
+    from fractions import Fraction
+
+    if rate == to:
+        return np.asarray(x, np.float32)
+    try:
+        from scipy.signal import resample_poly
+    except ImportError:
+        raise EdgeError(f"resampling {rate} Hz to {to} Hz needs scipy: pip install scipy (the "
+                        "train and eval extras have it), or resample first, e.g. "
+                        f"sox in.wav -r {to} out.wav") from None
+    f = Fraction(to, rate)
+    return resample_poly(np.asarray(x, np.float64), f.numerator, f.denominator,
+                         axis=0).astype(np.float32)
+
+
+def denoise_channels(x, rate: int, enhance, clean=None) -> np.ndarray:
+    """Enhance every channel of x [frames, channels] on its own: enhance(channel, rate, clean
+    channel or None) -> enhanced channel, each call with its own kernel state. A rate the
+    kernel does not take is resampled to kernel_rate(rate) and back; the result has x's shape
+    and alignment. clean: None, [frames, 1] (one reference for every channel) or x's shape."""
+    x = np.asarray(x, np.float32)
+    if x.ndim != 2 or x.shape[1] < 1:
+        raise EdgeError(f"expected [frames, channels] samples, got shape {x.shape}")
+    k = kernel_rate(rate)
+    out = np.empty_like(x)
+    for c in range(x.shape[1]):
+        ref = None if clean is None else clean[:, min(c, clean.shape[1] - 1)]
+        if k != rate:
+            ref = None if ref is None else resample(ref, rate, k)
+            y = resample(enhance(resample(x[:, c], rate, k), k, ref), k, rate)
+        else:
+            y = enhance(x[:, c], k, ref)
+        n = min(len(y), len(x))
+        out[:n, c] = y[:n]
+        out[n:, c] = 0.0
+    return out

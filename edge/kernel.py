@@ -20,6 +20,17 @@ class _Stats(C.Structure):
                 ("total_us", C.c_double)]
 
 
+ATTEN_MAX_DB = 100.0    # the highest attenuation limit taken, as the LADSPA control port's
+
+
+def check_atten_lim(db: float | None) -> None:
+    """Refuse an attenuation limit (dB) that is not 0 (off), None or a number up to ATTEN_MAX_DB:
+    a negative one, NaN or infinity."""
+    if db is not None and not 0 <= db <= ATTEN_MAX_DB:                 # NaN fails both
+        raise NativeError(f"attenuation limit must be 0 (off) or a positive number of dB up "
+                          f"to {ATTEN_MAX_DB:g}, got {db:g}")
+
+
 def hop_samples(rate: int = SAMPLE_RATE) -> int:
     """Samples in one 10 ms hop at `rate`; a rate the kernel does not take is refused."""
     n = int(fn("pn_hop_samples")(int(rate)))
@@ -56,7 +67,10 @@ class Kernel:
         self._runners: list[HopRunner] = []
         self._st = C.c_void_p()
         self._model = C.c_void_p()
+        check_atten_lim(atten_lim)
         if model is not None:
+            from edge.models import check_file
+            check_file(model)           # a folder, a .tflite: said in words, not "bad magic"
             err = C.create_string_buffer(256)
             code = fn("pn_model_load_file")(str(model).encode(), C.byref(self._model), err, len(err))
             if code != 0:

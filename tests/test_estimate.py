@@ -110,7 +110,7 @@ def test_int4_weights_make_a_random_model_and_are_refused_with_a_file(tmp_path):
 
 def test_estimate_takes_the_encoding_flash_installs_on_the_board_unless_told(monkeypatch, capsys):
     seen = []
-    monkeypatch.setattr(est, "estimate", lambda board, model, calibrate, weights:
+    monkeypatch.setattr(est, "estimate", lambda board, model, calibrate, weights, say:
                         seen.append((board, model, weights)) or {"board": board})
     for argv in (["rpi4"], ["rpi5"], ["rpi4", "--weights", "int8"], ["rpi4", "--model", "x.pnw"]):
         assert main(["bench", "--json", "--no-calibration", "--estimate"] + argv) == 0

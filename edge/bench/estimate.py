@@ -143,14 +143,24 @@ def per_frame(board: Board, program: Path, mode: str, audio: Path, model: Path |
     return blocks, {k: v for k, v in rate.items() if v}, info
 
 
+def _quiet(msg: str) -> None:
+    pass
+
+
 def count(board: Board, model_path: Path, audio: Path, frames: int = FRAMES,
-          simd: str | None = None) -> Counts:
-    """Per-frame block executions of the DSP alone and of the network (frame minus DSP)."""
+          simd: str | None = None, say=_quiet) -> Counts:
+    """Per-frame block executions of the DSP alone and of the network (frame minus DSP).
+    say: told each stage as it starts."""
+    say(f"{board.name}: building pn_framecost (scons)")
     program = build(board)
     if not PLUGIN.is_file():
         raise EstimateError(f"{PLUGIN} missing: scons builds it with this machine's C compiler "
                             f"(Debian: apt-get install gcc)")
+    q = Path(runner(board)[0]).name
+    say(f"{board.name}: counting the DSP's instructions under {q} ({frames} and {3 * frames} hops)")
     blocks, dsp, _ = per_frame(board, program, "dsp", audio, None, frames, simd)
+    say(f"{board.name}: counting the whole frame's instructions under {q} ({frames} and "
+        f"{3 * frames} hops)")
     more, frame, info = per_frame(board, program, "frame", audio, model_path, frames, simd)
     blocks.update(more)
     net = {k: frame.get(k, 0) - dsp.get(k, 0) for k in frame.keys() | dsp.keys()}
@@ -344,16 +354,17 @@ def _memory(board: Board, weight_bytes: int) -> dict | None:
 
 
 def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FRAMES,
-                   simd: str | None = None) -> dict:
-    """The estimate for one board and model file (no error bar)."""
+                   simd: str | None = None, say=_quiet) -> dict:
+    """The estimate for one board and model file (no error bar); say: told each stage."""
     if board.estimate is None:
         raise EstimateError(f"{board.path}: no [estimate] section (llvm-mca model, clock, "
                             f"read bandwidth): this board cannot be estimated")
     _tool(f"llvm-mc-{LLVM}", f"llvm-{LLVM}")  # before the qemu runs, not after them
     clock = board.estimate.clock_ghz or _host_clock_ghz()
     mcpu = resolve_cpu(board.estimate.mca_cpu)
-    c = count(board, model_path, audio, frames, simd)
+    c = count(board, model_path, audio, frames, simd, say)
     keys = c.dsp.keys() | c.network.keys()
+    say(f"{board.name}: cycles of {len(keys)} blocks from llvm-mca-{LLVM} -mcpu={mcpu}")
     cycles = mca_cycles([c.blocks[k] for k in sorted(keys)], board.arch, mcpu)
     name_of = symbolizer(board, c.program, c.main)
     dsp = _part(c, c.dsp, cycles, clock, name_of)
@@ -386,7 +397,7 @@ def estimate_board(board: Board, model_path: Path, audio: Path, frames: int = FR
     }
 
 
-def calibration(model_path: Path, audio: Path, frames: int = FRAMES) -> dict:
+def calibration(model_path: Path, audio: Path, frames: int = FRAMES, say=_quiet) -> dict:
     """The method on this machine against `edge bench` here: measured / estimated, per part.
     Both run the SIMD path qemu's CPU gets (QEMU 7.2 has AVX2 but no AVX-VNNI, for one)."""
     import numpy as np
@@ -395,8 +406,9 @@ def calibration(model_path: Path, audio: Path, frames: int = FRAMES) -> dict:
     from edge.bench.models import time_model
     from edge.native import check, fn
 
-    est = estimate_board(load_board("host"), model_path, audio, frames)
+    est = estimate_board(load_board("host"), model_path, audio, frames, say=say)
     simd = est["core"]["simd"]
+    say(f"host: timing the same build with edge bench ({2 * CALIBRATION_SECONDS:g} s of audio)")
     native = fn("pn_simd_active")().decode()
     check(fn("pn_simd_select")(simd.encode()), f"pn_simd_select {simd} (the path qemu ran)")
     try:
@@ -414,20 +426,22 @@ def calibration(model_path: Path, audio: Path, frames: int = FRAMES) -> dict:
 
 
 def estimate(board_name: str, model: str = "small", calibrate: bool = True,
-             frames: int = FRAMES, weights: str = "int8") -> dict:
+             frames: int = FRAMES, weights: str = "int8", say=_quiet) -> dict:
     """`edge bench --estimate BOARD --model MODEL [--weights W]`, with the error bar from this
-    machine."""
+    machine. say: told each stage as it starts (the whole takes a minute or more)."""
     board = load_board(board_name)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        say(f"model: {model}" + (f" with random {weights} weights" if model in MODEL_SIZES else ""))
         path = model_file(model, tmp, weights)
         audio = example_audio(tmp / "audio.f32")
-        result = estimate_board(board, path, audio, frames)
+        result = estimate_board(board, path, audio, frames, say=say)
         result["model"] = model
         result["weights"] = weights if model in MODEL_SIZES else "file"
         result["weight_bytes"] = path.stat().st_size
         if calibrate:
-            cal = calibration(path, audio, frames)
+            say("error bar: the same method on this machine, against edge bench here")
+            cal = calibration(path, audio, frames, say)
             result["calibration"] = cal
             result["error_bar"] = cal["ratio"]["frame"]
     return result

@@ -55,11 +55,20 @@ def add_parser(sub):
     return p
 
 
+def _say(msg: str) -> None:
+    import sys
+    print(f"edge bench: {msg}", file=sys.stderr, flush=True)
+
+
 def run(args) -> int:
     from edge.bench import report
     from edge.errors import EdgeError
     from edge.native import WEIGHT_BITS
 
+    if args.seconds is not None and not args.seconds > 0:       # NaN too
+        raise EdgeError(f"--seconds must be positive, got {args.seconds:g}")
+    if args.soak is not None and not args.soak > 0:
+        raise EdgeError(f"--soak must be a positive number of minutes, got {args.soak:g}")
     if args.stress and args.soak is None:
         raise EdgeError("--stress goes with --soak MINUTES")
     if args.no_calibration and not args.estimate:
@@ -79,7 +88,7 @@ def run(args) -> int:
         if args.weights is None and (args.model or "small") in MODEL_SIZES:
             weights = [load_board(args.estimate).deploy.weights]  # what edge flash installs there
         result = estimate(args.estimate, model=args.model or "small", calibrate=not args.no_calibration,
-                          weights=weights[0])
+                          weights=weights[0], say=_say)
     elif args.soak is not None:
         from edge.bench.soak import bench_soak
         result = bench_soak(args.soak, stress=args.stress, board=args.board or "host",

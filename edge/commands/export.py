@@ -17,14 +17,23 @@ def add_parser(sub):
                     "(.keras, float) may be given instead of the .tflite: it is quantised once, "
                     "not requantised from int8.")
     p.add_argument("model", metavar="MODEL.tflite", help="int8 .tflite, or a float .keras checkpoint")
-    p.add_argument("--out", required=True, metavar="MODEL.pnw")
+    p.add_argument("--out", required=True, metavar="MODEL.pnw",
+                   help="the native weight file to write (its folder must exist)")
     p.add_argument("--weights", choices=("int8", "int4"), default="int8",
                    help="weight encoding of the hidden layers (default int8)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")
     return p
 
 
+# What edge export imports beyond the base package (the `train` extra has both).
+NEEDS_TFLITE = (("ai_edge_litert", "tflite_runtime"),)
+NEEDS_KERAS = ("tensorflow", "keras")
+
+
 def run(args) -> int:
+    from edge import extras
+    extras.require("export", "train", NEEDS_KERAS if str(args.model).endswith(".keras") else NEEDS_TFLITE)
+
     from edge.export import export
 
     summary = export(args.model, args.out, weights=args.weights)

@@ -30,7 +30,8 @@ def add_parser(sub):
                    help="rate the filter runs at: 8000, 16000, 24000, 32000, 44100 or 48000 "
                         "(default 48000; PipeWire converts from its graph's rate)")
     p.add_argument("--atten-lim", type=float, default=0.0, metavar="DB",
-                   help="remove at most DB dB of each band, keeping some ambience (0: no limit)")
+                   help="remove at most DB dB of each band, keeping some ambience (0 to 100; 0: no "
+                        "limit)")
     p.add_argument("--capture", metavar="NODE",
                    help="take the microphone from this PipeWire node (its node.name, see "
                         "`pw-cli ls Node`) instead of the default capture device; needed if "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -13,15 +14,20 @@ def add_parser(sub):
     p.add_argument("--board", metavar="NAME", default="host", help="board descriptor (default: host)")
     p.add_argument("--capture", metavar="DEV", help="ALSA capture PCM (e.g. plughw:CARD=Device)")
     p.add_argument("--playback", metavar="DEV", help="ALSA playback PCM")
-    p.add_argument("--channels", type=int, metavar="N", help="channels to open on both devices")
+    p.add_argument("--channels", type=int, metavar="N",
+                   help="channels to open on both devices (default: the board's [audio] channels, "
+                        "1 for host)")
     p.add_argument("--rate", type=int, default=48000, metavar="HZ",
                    help="sample rate to open both devices at: 8000, 16000, 24000, 32000, 44100 or "
                         "48000 (default; the kernel converts the others to 48 kHz and back, "
                         "adding 32 samples of delay)")
-    p.add_argument("--capture-channel", type=int, metavar="I", help="captured channel to enhance")
+    p.add_argument("--capture-channel", type=int, metavar="I",
+                   help="captured channel to enhance, 0 the first (default: the board's [audio] "
+                        "capture_channel, 0 for host)")
     p.add_argument("--playback-channel", type=int, metavar="I",
                    help="play the result on this channel only (default: every channel)")
-    p.add_argument("--duration", type=float, metavar="S", help="seconds of audio, then stop")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="seconds of audio, then stop (default: run until SIGTERM or Ctrl-C)")
     p.add_argument("--telemetry", metavar="FILE",
                    help="append JSON lines of telemetry here, rotated: FILE.1 .. FILE.N")
     p.add_argument("--telemetry-max-mb", type=float, default=8.0, metavar="MB",
@@ -36,7 +42,7 @@ def add_parser(sub):
     p.add_argument("--model", metavar="PATH", help="model weights (default: the shipped model)")
     p.add_argument("--atten-lim", type=float, metavar="DB",
                    help="remove at most DB dB of each band, keeping some ambience "
-                        "(0 or absent: no limit)")
+                        "(0 to 100; 0 or absent: no limit)")
     p.add_argument("--cpu", type=int, metavar="N",
                    help="pin the audio thread to this core (default: the last core)")
     p.add_argument("--kernel-wait", type=float, metavar="MS",
@@ -58,12 +64,17 @@ def run(args) -> int:
     from edge.audio.alsa import AlsaDuplex, AudioConfig
     from edge.boards import load_board
     from edge.errors import EdgeError
-    from edge.kernel import Kernel
+    from edge.kernel import Kernel, check_atten_lim
     from edge.models import shipped
     from edge.supervisor.realtime import default_audio_cpu
     from edge.supervisor.service import Outputs, run_service
     from edge.telemetry.sources import for_board
 
+    check_atten_lim(args.atten_lim)
+    if args.cpu is not None:
+        cpus = os.cpu_count() or 1
+        if not 0 <= args.cpu < cpus:
+            raise EdgeError(f"--cpu {args.cpu}: this machine has CPUs 0-{cpus - 1}")
     board = load_board(args.board)
     if args.duration is not None and args.duration <= 0:
         raise EdgeError(f"--duration must be positive, got {args.duration}")

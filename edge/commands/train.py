@@ -24,7 +24,8 @@ def add_parser(sub):
         epilog=LAYOUTS + "\nwithout --data: the real recordings of DATA_ROOT/train (plain layout) "
                          "and real48k/ clean speech, plus generated noise and simulated rooms")
     p.add_argument("--config", choices=("small", "paper"), default="small",
-                   help="network size: small (1.2M weights, the shipped default) or paper (7.9M)")
+                   help="network size: small (1.2M weights, the shipped model's; the default) or "
+                        "paper (7.9M)")
     p.add_argument("--data", metavar="DIR", help="a speech/noise corpus (layouts below)")
     p.add_argument("--data-root", metavar="DIR",
                    default=os.environ.get("PERCEPNET_DATA", str(DEFAULT_DATA_ROOT)),
@@ -32,8 +33,12 @@ def add_parser(sub):
                         "shared/data beside the repo); its dev/ is never trained on")
     p.add_argument("--out", metavar="DIR", required=True,
                    help="run folder: features cache, checkpoints, exported model (reused on resume)")
-    p.add_argument("--hours", type=float, help="time budget of this run")
-    p.add_argument("--steps", type=int, help="total optimizer steps (across resumes)")
+    p.add_argument("--hours", type=float, metavar="H",
+                   help="time budget of this run in hours (no default: give --hours and/or "
+                        "--steps; with both, whichever ends first)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="total optimizer steps, counted across resumes (no default: give --steps "
+                        "and/or --hours)")
     p.add_argument("--examples", type=int, default=2000, help="training mixtures (default 2000)")
     p.add_argument("--val-examples", type=int,
                    help="validation mixtures from the held-out recordings (default: a tenth of --examples)")
@@ -79,8 +84,17 @@ def add_parser(sub):
     return p
 
 
+# What edge train imports beyond the base package: all of it comes with the `train` extra
+# (the interpreter only for the export at the end).
+NEEDS = ("tensorflow", "keras", "tqdm", "scipy")
+NEEDS_EXPORT = (("ai_edge_litert", "tflite_runtime"),)
+
+
 def run(args) -> int:
     import json
+
+    from edge import extras
+    extras.require("train", "train", NEEDS + (() if args.no_export else NEEDS_EXPORT))
 
     from edge.data import dataset, sources
     from edge.data.mix import MixConfig

@@ -11,17 +11,27 @@ from edge.errors import EdgeError
 METRICS = ("pesq_wb", "stoi", "si_sdr", "dnsmos_sig", "dnsmos_bak", "dnsmos_ovrl", "hf_db")
 
 
-def find_pairs(root: str | Path) -> list[tuple[str, Path, Path]]:
-    """(name, clean path, noisy path) for every wav present in both root/clean and root/noisy."""
+def find_pairs(root: str | Path, warn=None) -> list[tuple[str, Path, Path]]:
+    """(name, clean path, noisy path) for every wav present in both root/clean and root/noisy;
+    `warn` is told which noisy files are skipped for having no clean twin."""
     root = Path(root)
     clean_dir, noisy_dir = root / "clean", root / "noisy"
     for d in (clean_dir, noisy_dir):
         if not d.is_dir():
             raise EdgeError(f"{root}: needs clean/ and noisy/ subfolders of same-named 48 kHz wavs "
                             f"({d.name}/ is missing)")
-    names = sorted(p.name for p in noisy_dir.glob("*.wav") if (clean_dir / p.name).is_file())
+    noisy = sorted(p.name for p in noisy_dir.glob("*.wav"))
+    names = [n for n in noisy if (clean_dir / n).is_file()]
+    alone = [n for n in noisy if n not in names]
+    said = ""
+    if alone:
+        said = (f"skipped {len(alone)} noisy file{'s' if len(alone) != 1 else ''} with no clean "
+                f"twin in {clean_dir}: " + ", ".join(alone[:5]) + (", ..." if len(alone) > 5 else ""))
     if not names:
-        raise EdgeError(f"{root}: no wav file name appears in both clean/ and noisy/")
+        raise EdgeError(f"{root}: no wav file name appears in both clean/ and noisy/"
+                        + (f" ({said})" if said else ""))
+    if said and warn:
+        warn(said)
     return [(n, clean_dir / n, noisy_dir / n) for n in names]
 
 
@@ -62,8 +72,12 @@ def evaluate_dir(root: str | Path, enhance: Callable, *, compare: Iterable[str] 
     files = []
     it = pairs
     if progress:
-        from tqdm import tqdm
-        it = tqdm(pairs, desc="eval", unit="file")
+        try:
+            from tqdm import tqdm       # the train extra's; without it, no bar
+        except ImportError:
+            pass
+        else:
+            it = tqdm(pairs, desc="eval", unit="file")
     for name, clean_path, noisy_path in it:
         clean, noisy = read_wav(clean_path), read_wav(noisy_path)
         n = min(len(clean), len(noisy))
@@ -119,7 +133,8 @@ def format_table(result: dict, label: str = "enhanced") -> str:
     rows = _systems(result, label)
     width = max(len(r[0]) for r in rows) + 2
     head = "system".ljust(width) + "".join(f"{m:>12}" for m in METRICS)
-    lines = [f"{result['n_files']} files", head]
+    n = result["n_files"]
+    lines = [f"{n} file{'s' if n != 1 else ''}", head]
     lines += [name.ljust(width) + "".join(f"{v[m]:12.3f}" for m in METRICS) for name, v in rows]
     for metric in ("pesq_wb", "dnsmos_ovrl") if result.get("groups") else ():
         names = [name for name, _ in rows]

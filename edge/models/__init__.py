@@ -20,3 +20,31 @@ def native_default(weights: str = "int8") -> bytes:
 
     return (MODELS_DIR / "default.pnw").read_bytes() if weights == "int8" else \
         from_tflite(MODELS_DIR / "default.tflite", weights=weights)
+
+
+PNW_MAGIC = b"PNWF"       # a native weight file's first bytes (native/src/model.c)
+TFLITE_ID = b"TFL3"       # a .tflite flatbuffer's file identifier, at bytes 4..8
+
+
+def check_file(path, backend: str = "native") -> Path:
+    """A model path the backend can load, or a one-line reason (a folder, a missing file, a
+    .tflite given to the native engine or a .pnw to the interpreter)."""
+    from edge.errors import EdgeError
+
+    path = Path(path)
+    if path.is_dir():
+        raise EdgeError(f"{path}: is a directory; give a model file")
+    if not path.is_file():
+        raise EdgeError(f"{path}: no such model file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise EdgeError(f"{path}: cannot be read ({e.strerror or e})") from None
+    if backend == "native" and head[4:8] == TFLITE_ID:
+        raise EdgeError(f"{path}: is a TFLite model, which the native engine does not read: "
+                        f"use --backend tflite, or give its .pnw (edge export {path} --out "
+                        f"MODEL.pnw)")
+    if backend == "tflite" and head[:4] == PNW_MAGIC:
+        raise EdgeError(f"{path}: is a native weight file (.pnw); use --backend native")
+    return path
