@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The long run on the recipe the A/B chose (runs/ab.sh arm B: gamma 0.3, strength weight 0.3),
+# The long run on the recipe the A/B chose (runs/ab/run.sh arm B: gamma 0.3, strength weight 0.3),
 # resumable across sessions: run it again and it continues from runs/long's checkpoint.
 # Usage: runs/long.sh HOURS
 set -euo pipefail

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One A/B arm: fine-tune the shipped default on the same 8000 mixtures (seed 0) for the same
-# steps, score it on the frozen validation set and on dev. Usage: runs/ab.sh NAME [train args]
+# steps, score it on the frozen validation set and on dev. Usage: runs/ab/run.sh NAME [train args]
 # Arms share the feature cache and the validation set under runs/cache (not committed).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 name=$1; shift
 out=runs/cache/ab/$name
 mkdir -p "$out"
