@@ -52,6 +52,26 @@ def test_int4_export_of_the_committed_tflite_reproduces_the_committed_int4_pnw()
                                                  "int4_matrices": 0}  # all-int8 files stay version 2
 
 
+def test_int4_default_from_the_pnw_in_numpy_is_the_int4_export_of_the_tflite():
+    """edge flash's int4 model needs no TFLite interpreter: from_pnw requantises default.pnw's
+    int8 weights to the same bytes from_tflite writes from default.tflite (and the fixture's)."""
+    from edge.models import MODELS_DIR, native_default
+    want = export.from_tflite(MODELS_DIR / "default.tflite", weights="int4")
+    assert export.from_pnw(MODELS_DIR / "default.pnw", "int4") == want == native_default("int4")
+    assert export.from_pnw(PNW, "int4") == PNW4.read_bytes()
+    assert export.from_pnw(PNW) == PNW.read_bytes()            # int8 reads back as it was
+
+
+def test_from_pnw_refuses_an_int4_file_and_what_is_not_a_pnw_in_one_line(tmp_path):
+    with pytest.raises(export.ExportError, match="already 4-bit: give the int8 export"):
+        export.from_pnw(PNW4, "int4")
+    (tmp_path / "x.pnw").write_bytes(b"\0" * 100)
+    with pytest.raises(export.ExportError, match="bad magic"):
+        export.from_pnw(tmp_path / "x.pnw", "int4")
+    with pytest.raises(export.ExportError, match="No such file"):
+        export.from_pnw(tmp_path / "missing.pnw", "int4")
+
+
 def test_int4_engine_stays_close_to_the_float_model(features):
     """The int4 export of the same weights, run by the native engine against the float Keras
     model: measured 0.0069 mean, 0.026 99th percentile, 0.039 max |diff| on this fixture (int8:

@@ -2,8 +2,11 @@
 processing audio under qemu from the unpacked bundle (no SSH here)."""
 import json
 import subprocess
+import sys
 import tarfile
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -200,11 +203,48 @@ def test_bundle_refuses_a_build_for_another_architecture():
         contents(load_board("rpi4"), build("host"), "/opt/percepnet-edge")
 
 
-def test_dry_run_prints_the_plan_and_connects_to_nothing(capsys):
+def test_dry_run_builds_the_bundle_then_discards_it_and_connects_to_nothing(capsys, monkeypatch, tmp_path):
+    build("rpi4")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 0
     out = capsys.readouterr().out
+    assert "the bundle was built and discarded: release 0.1.0-g" in out.splitlines()[0]
     assert "scons -Q board=rpi4" in out and "pi@192.0.2.1" in out
     assert "atomic rename" in out and "switch back to the previous release" in out
+    assert list(tmp_path.iterdir()) == []               # the bundle's folder went with it
+
+
+def test_dry_run_fails_where_the_flash_would_fail_to_make_the_bundle(capsys, monkeypatch, tmp_path):
+    from edge.flash import bundle
+    build("rpi4")
+    monkeypatch.setattr(bundle, "EXAMPLE", tmp_path / "noisy.wav")
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "noisy.wav missing" in err and err.count("\n") == 1
+
+
+def test_an_int4_bundle_needs_no_tflite_interpreter_nor_keras(capsys, monkeypatch, tmp_path):
+    """rpi4 ships the int4 default: quantised from default.pnw in numpy (edge.export.from_pnw)."""
+    build("rpi4")
+    for name in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                 "tflite_runtime.interpreter", "tensorflow", "keras"):
+        monkeypatch.setitem(sys.modules, name, None)     # import of any of them fails
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 0
+    out = tmp_path / "rpi4.tar.gz"
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        model = tar.extractfile("edge/models/default.pnw").read()
+    assert describe(model)["int4_matrices"] > 0 and model == native_default("int4")
+
+
+@pytest.mark.parametrize("where", ["/nonexistent/x.tar.gz", "missing/x.tar.gz", "."])
+def test_a_bundle_into_a_missing_folder_is_refused_and_creates_nothing(capsys, monkeypatch, tmp_path, where):
+    monkeypatch.chdir(tmp_path)
+    assert main(["flash", "--board", "rpi4", "--bundle", where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("edge flash: ") and err.count("\n") == 1
+    assert ("is a directory" if where == "." else "no such directory") in err
+    assert not Path("/nonexistent").exists() and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv,reason", [

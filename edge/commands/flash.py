@@ -27,7 +27,9 @@ def add_parser(sub):
     p.add_argument("--known-hosts", type=Path, metavar="FILE",
                    help="known_hosts file to check the board's host key against")
     p.add_argument("--prefix", metavar="P", help="install prefix (default: [deploy].prefix)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="make every check this machine can (the bundle is built, then discarded) "
+                        "and print the plan; nothing on the board is contacted or changed")
     p.add_argument("--bundle", type=Path, metavar="OUT.tar.gz", help="only build the bundle")
     p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
     p.add_argument("--install-sudoers", action="store_true",
@@ -126,12 +128,21 @@ def run(args) -> int:
         raise EdgeError(f"--service-user must be a user name, got {service_user!r}")
     board = replace(board, deploy=replace(board.deploy, user=service_user))
     if args.dry_run:
-        steps = ([f"switch {target} back to its previous release, restart, check health"]
-                 if args.rollback else deploy.plan(board, target, args.prefix))
-        if args.json:
-            print(json.dumps({"plan": steps}))
+        built = None
+        if args.rollback:
+            steps = [f"switch {target} back to its previous release, restart, check health"]
+        elif args.install_sudoers:
+            steps = deploy.plan(board, target, args.prefix)
         else:
-            print(f"plan for {board.name} -> {target} (nothing is done with --dry-run):")
+            steps, built = deploy.dry_run(board, target, args.prefix)
+        if args.json:
+            print(json.dumps({"plan": steps} | ({"release": built.version, "bundle_bytes": built.size}
+                                                if built else {})))
+        else:
+            done = (f"; the bundle was built and discarded: release {built.version}, {built.size} "
+                    f"bytes" if built else "")
+            print(f"plan for {board.name} -> {target} (nothing is done on the board with "
+                  f"--dry-run{done}):")
             print("\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1)))
         return 0
 

@@ -167,7 +167,13 @@ def release_version(files: dict[str, tuple[bytes, int]]) -> str:
 
 def write_bundle(board: Board, out: Path, prefix: str | None = None,
                  build_dir: Path | None = None) -> Bundle:
-    """Build (unless build_dir is given) and write the board's bundle to out."""
+    """Build (unless build_dir is given) and write the board's bundle to out, into a folder
+    that must exist (checked before anything is built; none is created)."""
+    out = Path(out)
+    if out.is_dir():
+        raise EdgeError(f"{out} is a directory: give the bundle's file name (OUT.tar.gz)")
+    if not out.parent.is_dir():
+        raise EdgeError(f"{out.parent}: no such directory for the bundle")
     prefix = (prefix or board.deploy.prefix).rstrip("/")
     build_dir = build_dir or build_native(board)
     files = contents(board, build_dir, prefix)
@@ -177,18 +183,23 @@ def write_bundle(board: Board, out: Path, prefix: str | None = None,
                 "commit": _git_short_hash(),
                 "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
     files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     now = int(time.time())
     tmp = out.with_name(out.name + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for name in sorted(files):
-            data, mode = files[name]
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), mode, now
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
-    tmp.replace(out)
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for name in sorted(files):
+                data, mode = files[name]
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), mode, now
+                info.uname = info.gname = "root"
+                tar.addfile(info, io.BytesIO(data))
+        tmp.replace(out)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise EdgeError(f"cannot write the bundle {out}: {e.strerror}") from None
     data = out.read_bytes()
     return Bundle(path=out, version=version, sha256=hashlib.sha256(data).hexdigest(),
                   size=len(data), board=board.name, arch=board.arch, files=tuple(sorted(files)))

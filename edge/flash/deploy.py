@@ -90,6 +90,16 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
     ]
 
 
+def dry_run(board: Board, target: Target, prefix: str | None = None) -> tuple[list[str], Bundle]:
+    """plan() after every check flash() makes on this machine: the board's bundle is built as
+    flash() builds it (the kernel, the model in the board's weight encoding, the unit, the
+    configuration), in a temporary folder, then discarded. The board is not contacted."""
+    p = (prefix or board.deploy.prefix).rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="edge-flash-") as tmp:
+        bundle = write_bundle(board, Path(tmp) / f"percepnet-edge-{board.name}.tar.gz", p)
+    return plan(board, target, prefix), bundle
+
+
 def board_facts(board: Board, target: Target, prefix: str) -> dict[str, list[str]]:
     d = board.deploy
     return parse_facts(ssh.run(target, "facts", d.python, d.systemctl, d.user, prefix, sudo.HELPER))
