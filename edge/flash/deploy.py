@@ -65,9 +65,10 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         f"{' '.join(board.cflags) or 'no extra flags'}, simd {','.join(board.simd) or 'scalar'})",
         "bundle: edge/_lib/libpercepnet.so, bin/pn_selftest, the edge package and models, "
         f"pylib/alsaaudio.py, examples/noisy.wav, boards/{board.name}.toml, "
-        f"percepnet-edge.service, asound.conf, ladspa/{PLUGIN_FILE} with its model, "
+        f"percepnet-edge.service, service.env, asound.conf, ladspa/{PLUGIN_FILE} with its model, "
         f"pipewire/{CONF_NAME}; integration: {d.integration} "
-        f"({'the PipeWire filter' if pipewire else 'the ALSA service'})",
+        f"({'the PipeWire filter' if pipewire else 'the ALSA service'}); attenuation limit: "
+        + (f"at most {d.atten_lim:g} dB removed per band" if d.atten_lim else "none"),
         f"check {target} over ssh (keys only, host key checked): userland "
         f"{DPKG_ARCH.get(board.arch, board.arch)} ({board.arch}), Debian {MIN_DEBIAN}+, {d.python} "
         f"with numpy and libasound.so.2, the CPU features of simd "
