@@ -1,8 +1,9 @@
-"""Native weight files (.pnw, format in native/src/model.h) from the int8 .tflite of record.
+"""Native weight files (.pnw, format in native/src/model.h) from the .tflite of record.
 
 from_tflite(path) takes every FULLY_CONNECTED op of the streaming step model as converted by
 edge.model.tflite_export: int8 weights and their per-channel scales are copied unchanged, the
-int32 biases are turned back into floats with their own scales. The layer graph comes from
+float biases too (a full-int8 .tflite, the earlier kind, has int32 biases: they are turned back
+into floats with their own scales). The layer graph comes from
 edge.model.arch (layer_graph), so the file describes exactly the network the TFLite runs.
 from_keras(model) quantises a float Keras model the same way (symmetric, per output channel)
 without TFLite: used for benchmarks with random weights and for tests. from_pnw(path) reads
@@ -234,10 +235,12 @@ def _tflite_fc_ops(interp) -> dict[str, tuple]:
         wt = tensors[w_i]
         if wt["dtype"] != np.int8:
             raise ExportError(f"FULLY_CONNECTED weights are {wt['dtype'].__name__}, not int8: "
-                              "export the model with edge.model.tflite_export (full int8)")
+                              "export the model with edge.model.tflite_export")
         w = interp.get_tensor(w_i)
         scales = np.broadcast_to(wt["quantization_parameters"]["scales"], (w.shape[0],)).astype(np.float32)
-        if b_i >= 0:
+        if b_i >= 0 and tensors[b_i]["dtype"] == np.float32:   # int8 weights, float activations
+            bias = interp.get_tensor(b_i).astype(np.float32)
+        elif b_i >= 0:                                          # full int8: int32 bias
             bt = tensors[b_i]
             bias = (interp.get_tensor(b_i).astype(np.float64)
                     * np.broadcast_to(bt["quantization_parameters"]["scales"], (w.shape[0],))).astype(np.float32)
@@ -278,7 +281,7 @@ def config_from_tflite(interp) -> dict:
 
 
 def from_tflite(path: str | Path, name: str | None = None, weights: str = "int8") -> bytes:
-    """The .pnw of an int8 step-model .tflite."""
+    """The .pnw of a step-model .tflite (int8 weights; float or int8 activations)."""
     from edge.model.tflite_step import load_interpreter
 
     interp = load_interpreter(path)

@@ -1,4 +1,4 @@
-"""The shipped default model: default.tflite (int8, the model of record) and its native
+"""The shipped default model: default.tflite (int8 weights, the model of record) and its native
 export default.pnw. See README.md here for how it was trained and its figures."""
 from __future__ import annotations
 
