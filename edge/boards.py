@@ -16,6 +16,7 @@ from edge.errors import EdgeError
 from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
 from edge.native import SAMPLE_RATE as KERNEL_RATE
 from edge.native import WEIGHT_BITS
+from edge.pipewire.config import ATTEN_MAX_DB
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -64,6 +65,7 @@ class Deploy:
     integration: str      # one of INTEGRATIONS: what `edge flash` installs by default
     pipewire_conf_dir: str  # the user's PipeWire drop-in directory ("~/" is the user's home)
     weights: str          # a key of WEIGHT_BITS: the encoding of the default model `edge flash` installs
+    atten_lim: float = 0.0  # dB the service and the filter remove at most per band (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,8 @@ _SCHEMA = {
                               "~/.config/pipewire/pipewire.conf.d"),
         "weights": (str, lambda v: None if v in WEIGHT_BITS else " or ".join(f'"{w}"' for w in WEIGHT_BITS),
                     "int8"),
+        "atten_lim": ((int, float), lambda v: None if 0 <= v <= ATTEN_MAX_DB else
+                      f"between 0 (no limit) and {ATTEN_MAX_DB:g} dB", 0.0),
     },
     "estimate": {
         "mca_cpu": (str, lambda v: None if v else "an llvm-mca -mcpu name", _REQUIRED),
@@ -268,6 +272,7 @@ def load_board(name: str, boards_dir: Path | None = None) -> Board:
     deploy = _section(data, path, "deploy")
     deploy["prefix"] = deploy["prefix"].rstrip("/")
     deploy["health_timeout_s"] = float(deploy["health_timeout_s"])
+    deploy["atten_lim"] = float(deploy["atten_lim"])
     estimate = None
     if "estimate" in data:
         est = _section(data, path, "estimate")

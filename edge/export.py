@@ -1,11 +1,14 @@
-"""Native weight files (.pnw, format in native/src/model.h) from the int8 .tflite of record.
+"""Native weight files (.pnw, format in native/src/model.h) from the .tflite of record.
 
 from_tflite(path) takes every FULLY_CONNECTED op of the streaming step model as converted by
 edge.model.tflite_export: int8 weights and their per-channel scales are copied unchanged, the
-int32 biases are turned back into floats with their own scales. The layer graph comes from
+float biases too (a full-int8 .tflite, the earlier kind, has int32 biases: they are turned back
+into floats with their own scales). The layer graph comes from
 edge.model.arch (layer_graph), so the file describes exactly the network the TFLite runs.
 from_keras(model) quantises a float Keras model the same way (symmetric, per output channel)
-without TFLite: used for benchmarks with random weights and for tests.
+without TFLite: used for benchmarks with random weights and for tests. from_pnw(path) reads
+an int8 .pnw back (read_pnw) and writes it in another encoding, in numpy alone: how `edge flash`
+makes the int4 default for a board without a TFLite interpreter.
 
 weights="int4" (post-training quantisation, `edge export --weights int4`): the matrices of the
 hidden layers are stored in 4 bits, -8..7, with a scale per row and block of 32 columns (a
@@ -232,10 +235,12 @@ def _tflite_fc_ops(interp) -> dict[str, tuple]:
         wt = tensors[w_i]
         if wt["dtype"] != np.int8:
             raise ExportError(f"FULLY_CONNECTED weights are {wt['dtype'].__name__}, not int8: "
-                              "export the model with edge.model.tflite_export (full int8)")
+                              "export the model with edge.model.tflite_export")
         w = interp.get_tensor(w_i)
         scales = np.broadcast_to(wt["quantization_parameters"]["scales"], (w.shape[0],)).astype(np.float32)
-        if b_i >= 0:
+        if b_i >= 0 and tensors[b_i]["dtype"] == np.float32:   # int8 weights, float activations
+            bias = interp.get_tensor(b_i).astype(np.float32)
+        elif b_i >= 0:                                          # full int8: int32 bias
             bt = tensors[b_i]
             bias = (interp.get_tensor(b_i).astype(np.float64)
                     * np.broadcast_to(bt["quantization_parameters"]["scales"], (w.shape[0],))).astype(np.float32)
@@ -276,7 +281,7 @@ def config_from_tflite(interp) -> dict:
 
 
 def from_tflite(path: str | Path, name: str | None = None, weights: str = "int8") -> bytes:
-    """The .pnw of an int8 step-model .tflite."""
+    """The .pnw of a step-model .tflite (int8 weights; float or int8 activations)."""
     from edge.model.tflite_step import load_interpreter
 
     interp = load_interpreter(path)
@@ -290,6 +295,63 @@ def from_tflite(path: str | Path, name: str | None = None, weights: str = "int8"
             if w.shape != want:
                 raise ExportError(f"tflite layer {layer.name}: weights {w.shape}, expected {want}")
     return write_pnw(layers, out_src, name or _size_name(cfg), weights)
+
+
+def read_pnw(data: bytes) -> tuple[list[Layer], list[int], str]:
+    """An all-int8 .pnw back as write_pnw's input: (layers with their int8 matrices, scales and
+    biases, output sources, name). Checks the header and the checksum, not what the native
+    loader checks beyond them."""
+    data = bytes(data)
+    if len(data) < 80 or data[:4] != MAGIC:
+        raise ExportError("not a .pnw weight file (bad magic)")
+    version, n_feat, _, n_layers, n_payload, crc = struct.unpack_from("<6I", data, 4)
+    if version not in (FORMAT_VERSION, FORMAT_VERSION_MIXED) or zlib.crc32(data[28:]) != crc:
+        raise ExportError(f".pnw format version {version} or its checksum is not one this export reads")
+    n_out_src, *outs = struct.unpack_from("<I4h", data, 28)
+    feature_version, rate = struct.unpack_from("<2I", data, 72)
+    if (n_feat, feature_version, rate) != (arch.NB_FEATURES, FEATURE_VERSION, SAMPLE_RATE):
+        raise ExportError(f".pnw of {n_feat} features (version {feature_version}, {rate} Hz); this "
+                          f"kernel computes {arch.NB_FEATURES} (version {FEATURE_VERSION}, {SAMPLE_RATE} Hz)")
+    name = data[40:72].split(b"\0")[0].decode()
+    kinds, acts = {v: k for k, v in TYPES.items()}, {v: k for k, v in ACTS.items()}
+    entry = 40 if version == FORMAT_VERSION_MIXED else 32
+    at = 80 + entry * n_layers
+    if len(data) != at + n_payload:
+        raise ExportError(f".pnw of {len(data)} bytes, its header says {at + n_payload}")
+    layers = []
+    for i in range(n_layers):
+        kind, act, n_in, n_out, kernel, n_src, *src = struct.unpack_from("<6I4h", data, 80 + entry * i)
+        bits = struct.unpack_from("<2I", data, 80 + entry * i + 32) if entry == 40 else (8, 8)
+        layer = Layer(f"layer{i}", kinds[kind], acts[act], n_in, n_out, kernel, list(src[:n_src]))
+        shapes = [(3 * n_out, n_in), (3 * n_out, n_out)] if layer.kind == "gru" else [(n_out, kernel * n_in)]
+        for (rows, cols), b in zip(shapes, bits):
+            if b != WEIGHT_BITS["int8"]:
+                raise ExportError(f".pnw layer {i} is already {b}-bit: give the int8 export")
+            rp, cp = -(-rows // 8) * 8, -(-cols // 4) * 4
+            w = np.frombuffer(data, np.int8, rp * cp, at).reshape(rp // 8, cp // 4, 8, 4)
+            w = w.transpose(0, 2, 1, 3).reshape(rp, cp)[:rows, :cols]
+            at += rp * cp
+            scale = np.frombuffer(data, "<f4", rows, at).astype(np.float32)
+            bias = np.frombuffer(data, "<f4", rows, at + 4 * rows).astype(np.float32)
+            at += 8 * rows
+            layer.mats.append((w, scale, bias))
+        layers.append(layer)
+    return layers, outs[:n_out_src], name
+
+
+def from_pnw(path: str | Path, weights: str = "int8") -> bytes:
+    """An int8 .pnw in another weight encoding, in numpy alone (no TFLite, no Keras): its int8
+    weights and scales requantised as from_tflite requantises the .tflite's, so the int4 file of
+    default.pnw is the one `edge export --weights int4` writes from default.tflite."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise ExportError(f"{path}: {e.strerror}") from None
+    try:
+        layers, out_src, name = read_pnw(data)
+    except ExportError as e:
+        raise ExportError(f"{path}: {e}") from None
+    return write_pnw(layers, out_src, name, weights)
 
 
 def from_checkpoint(path: str | Path, weights: str = "int8") -> bytes:

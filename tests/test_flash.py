@@ -26,9 +26,11 @@ SSHD = "/usr/sbin/sshd"
 pytestmark = pytest.mark.skipif(not (os.path.exists(SSHD) and os.geteuid() == 0 and shutil.which("ssh")),
                                 reason="needs openssh-server, ssh and root (the test sshd logs in as root)")
 
-# Stands in for systemd: `restart` runs the installed unit's ExecStart (with its Environment)
-# for half a second of audio on the null PCM; `is-active` says active when that run exited
-# cleanly. So the deployed release really runs `edge run` from PREFIX/current.
+# Stands in for systemd: `restart` runs the installed unit's ExecStart (with its Environment
+# and its EnvironmentFile, whose ${VAR}s it expands, as systemd does; the expanded command line
+# goes to STATE/execstart) for half a second of audio on the null PCM; `is-active` says active
+# when that run exited cleanly. So the deployed release really runs `edge run` from
+# PREFIX/current.
 # `--user -M USER@ ...` stands in for the user's own systemd: `restart pipewire.service` starts a
 # real PipeWire daemon (runtime directory STATE/run, configuration under CONFIG, so it reads the
 # drop-in edge flash installed there), `is-active` says whether it runs, `show-environment`
@@ -55,8 +57,10 @@ fi
 case "$1" in
   restart)
     unit={units}/$2.service
-    env $(sed -n 's/^Environment=//p' "$unit") $(sed -n 's/^ExecStart=//p' "$unit") --duration 0.5 \\
-        > {state}/service.log 2>&1
+    envfile=$(sed -n 's/^EnvironmentFile=//p' "$unit")
+    cmd="$(sed -n 's/^ExecStart=//p' "$unit") --duration 0.5"
+    env $(sed -n 's/^Environment=//p' "$unit") $(sed '/^#/d' "$envfile") \\
+        sh -c "echo $cmd > {state}/execstart; exec $cmd" > {state}/service.log 2>&1
     echo $? > {state}/status ;;
   stop|disable) echo stopped > {state}/status ;;
   is-active)
@@ -189,6 +193,30 @@ def test_first_deploy_installs_switches_current_and_passes_health(sshd, board_en
     out = subprocess.run([prefix / "current" / "bin" / "edge", "boards", "--json"], capture_output=True,
                          text=True, cwd="/", env={"PATH": "/usr/bin:/bin"}, check=True).stdout
     assert [b["name"] for b in json.loads(out)["boards"]] == ["host"]
+
+
+def test_the_service_runs_with_the_attenuation_limit_of_its_release(sshd, board_env, monkeypatch, capsys):
+    """edge flash --atten-lim: the release's service.env, read through the unit's EnvironmentFile
+    (the stand-in systemctl expands it as systemd does), reaches edge run; the next release's
+    limit comes with it, the unit unchanged."""
+    bdir, prefix, state = board_env
+    _board(bdir, "release with a limit")
+    monkeypatch.setattr(boards, "BOARDS_DIR", bdir)
+    build("host")
+    args = ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
+            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
+            "--prefix", str(prefix)]
+    unit = bdir.parent / "units" / "percepnet-edge.service"
+    ran = []
+    for limit in ("12.5", "0"):
+        assert main(args + ["--atten-lim", limit]) == 0, capsys.readouterr().err
+        assert (prefix / "current" / "service.env").read_text().splitlines()[-1] == f"PN_ATTEN_LIM={limit}"
+        ran.append((state / "execstart").read_text())
+        assert f"--atten-lim {limit} --duration 0.5" in ran[-1], ran[-1]
+        assert (state / "status").read_text().strip() == "0"
+        ran.append(unit.read_text())
+    assert ran[1] == ran[3]          # one unit for every limit: the helper's pinned sha holds
+    capsys.readouterr()
 
 
 def test_unhealthy_release_is_rolled_back_to_the_running_one(sshd, board_env, tmp_path):

@@ -2,8 +2,11 @@
 processing audio under qemu from the unpacked bundle (no SSH here)."""
 import json
 import subprocess
+import sys
 import tarfile
+import tempfile
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -134,7 +137,7 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
                  "edge/cli.py", "boards/rpi4.toml", "percepnet-edge.service", "asound.conf",
                  "pylib/alsaaudio.py", "examples/noisy.wav", "RELEASE.json",
                  "ladspa/libpercepnet_ladspa.so", "ladspa/percepnet.pnw", "pipewire/percepnet-edge.conf",
-                 "integration", "edge/pipewire/percepnet-edge.conf"):
+                 "integration", "service.env", "edge/pipewire/percepnet-edge.conf"):
         assert name in b.files, name
     assert elf_machine(root / "edge/_lib/libpercepnet.so") == "aarch64"
     assert elf_machine(root / "ladspa/libpercepnet_ladspa.so") == "aarch64"
@@ -150,7 +153,9 @@ def test_rpi4_bundle_holds_an_aarch64_library_the_package_unit_and_config(rpi4_b
     unit = (root / "percepnet-edge.service").read_text()
     assert ("ExecStart=/usr/bin/python3 -m edge.cli run --board rpi4 "
             "--telemetry /opt/percepnet-edge/var/telemetry.jsonl "
-            "--prometheus /opt/percepnet-edge/var/percepnet-edge.prom") in unit.splitlines()
+            "--prometheus /opt/percepnet-edge/var/percepnet-edge.prom "
+            "--atten-lim ${PN_ATTEN_LIM}") in unit.splitlines()
+    assert (root / "service.env").read_text().splitlines()[-1] == "PN_ATTEN_LIM=0"
     assert ("Environment=PYTHONPATH=/opt/percepnet-edge/current/pylib:/opt/percepnet-edge/current"
             in unit.splitlines())
     assert "User=pi" in unit
@@ -200,11 +205,48 @@ def test_bundle_refuses_a_build_for_another_architecture():
         contents(load_board("rpi4"), build("host"), "/opt/percepnet-edge")
 
 
-def test_dry_run_prints_the_plan_and_connects_to_nothing(capsys):
+def test_dry_run_builds_the_bundle_then_discards_it_and_connects_to_nothing(capsys, monkeypatch, tmp_path):
+    build("rpi4")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 0
     out = capsys.readouterr().out
+    assert "the bundle was built and discarded: release 0.1.0-g" in out.splitlines()[0]
     assert "scons -Q board=rpi4" in out and "pi@192.0.2.1" in out
     assert "atomic rename" in out and "switch back to the previous release" in out
+    assert list(tmp_path.iterdir()) == []               # the bundle's folder went with it
+
+
+def test_dry_run_fails_where_the_flash_would_fail_to_make_the_bundle(capsys, monkeypatch, tmp_path):
+    from edge.flash import bundle
+    build("rpi4")
+    monkeypatch.setattr(bundle, "EXAMPLE", tmp_path / "noisy.wav")
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "noisy.wav missing" in err and err.count("\n") == 1
+
+
+def test_an_int4_bundle_needs_no_tflite_interpreter_nor_keras(capsys, monkeypatch, tmp_path):
+    """rpi4 ships the int4 default: quantised from default.pnw in numpy (edge.export.from_pnw)."""
+    build("rpi4")
+    for name in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
+                 "tflite_runtime.interpreter", "tensorflow", "keras"):
+        monkeypatch.setitem(sys.modules, name, None)     # import of any of them fails
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run"]) == 0
+    out = tmp_path / "rpi4.tar.gz"
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out)]) == 0
+    with tarfile.open(out) as tar:
+        model = tar.extractfile("edge/models/default.pnw").read()
+    assert describe(model)["int4_matrices"] > 0 and model == native_default("int4")
+
+
+@pytest.mark.parametrize("where", ["/nonexistent/x.tar.gz", "missing/x.tar.gz", "."])
+def test_a_bundle_into_a_missing_folder_is_refused_and_creates_nothing(capsys, monkeypatch, tmp_path, where):
+    monkeypatch.chdir(tmp_path)
+    assert main(["flash", "--board", "rpi4", "--bundle", where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("edge flash: ") and err.count("\n") == 1
+    assert ("is a directory" if where == "." else "no such directory") in err
+    assert not Path("/nonexistent").exists() and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("argv,reason", [
@@ -265,6 +307,47 @@ def test_host_without_a_user_is_refused_unless_the_ssh_config_names_one(capsys, 
     assert main(["flash", "--board", "rpi4", "--host", "root@h", "--service-user", "a b",
                  "--dry-run"]) == 2
     assert "--service-user must be a user name" in capsys.readouterr().err
+
+
+def test_the_attenuation_limit_goes_to_service_env_and_the_filter_never_into_the_unit():
+    board = load_board("rpi4")
+    limited = replace(board, deploy=replace(board.deploy, atten_lim=12.5))
+    files, plain = (contents(b, build("rpi4"), "/opt/percepnet-edge") for b in (limited, board))
+    env = files["service.env"][0].decode()
+    assert env.splitlines()[-1] == "PN_ATTEN_LIM=12.5"
+    assert plain["service.env"][0].decode().splitlines()[-1] == "PN_ATTEN_LIM=0"
+    assert '"Attenuation limit (dB, 0 = none)" = 12.5' in files["pipewire/percepnet-edge.conf"][0].decode()
+    assert '"Attenuation limit (dB, 0 = none)" = 0' in plain["pipewire/percepnet-edge.conf"][0].decode()
+    unit = files["percepnet-edge.service"][0].decode().splitlines()
+    assert "EnvironmentFile=/opt/percepnet-edge/current/service.env" in unit
+    assert [x for x in unit if x.startswith("ExecStart=")][0].endswith(" --atten-lim ${PN_ATTEN_LIM}")
+    assert files["percepnet-edge.service"] == plain["percepnet-edge.service"]   # pinned sha holds
+
+
+def test_edge_flash_atten_lim_reaches_the_bundle_and_the_plan(tmp_path, capsys):
+    build("rpi4")
+    out = tmp_path / "pn.tar.gz"
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out), "--atten-lim", "20", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["atten_lim"] == 20
+    with tarfile.open(out) as tar:
+        assert json.load(tar.extractfile("RELEASE.json"))["atten_lim"] == 20
+        assert b"PN_ATTEN_LIM=20\n" in tar.extractfile("service.env").read()
+    assert main(["flash", "--board", "rpi4", "--host", "pi@192.0.2.1", "--dry-run", "--atten-lim", "20"]) == 0
+    assert "attenuation limit: at most 20 dB removed per band" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("value", ["-1", "100.5", "1e9", "inf", "-inf", "nan"])
+def test_an_attenuation_limit_outside_0_to_100_is_refused_in_one_line(capsys, tmp_path, value):
+    out = tmp_path / "pn.tar.gz"
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out), f"--atten-lim={value}"]) == 2
+    err = capsys.readouterr().err
+    assert "--atten-lim must be between 0 (no limit) and 100 dB" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_rollback_takes_no_attenuation_limit(capsys):
+    assert main(["flash", "--board", "rpi4", "--host", "pi@h", "--rollback", "--atten-lim", "6"]) == 2
+    assert "no --atten-lim" in capsys.readouterr().err
 
 
 def test_a_32bit_bundle_brings_the_same_alsa_binding_and_example():

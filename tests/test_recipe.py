@@ -192,7 +192,7 @@ def test_a_run_started_from_the_shipped_model_computes_what_it_computes():
         warm_start.load_into(seq, tflite, "small")
         g, s = (np.asarray(o)[0] for o in seq(feats, training=False))
         got = np.concatenate([g, s], axis=-1)
-        assert np.abs(got - want).max() < 0.05  # int8 activations of the .tflite, float here
+        assert np.abs(got - want).max() < 0.05  # the .tflite quantises layer inputs to int8, float here
     with pytest.raises(EdgeError, match="config"):
         warm_start.load_into(arch.build_model(TINY), tflite, TINY)
 

@@ -27,7 +27,9 @@ def add_parser(sub):
     p.add_argument("--known-hosts", type=Path, metavar="FILE",
                    help="known_hosts file to check the board's host key against")
     p.add_argument("--prefix", metavar="P", help="install prefix (default: [deploy].prefix)")
-    p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="make every check this machine can (the bundle is built, then discarded) "
+                        "and print the plan; nothing on the board is contacted or changed")
     p.add_argument("--bundle", type=Path, metavar="OUT.tar.gz", help="only build the bundle")
     p.add_argument("--rollback", action="store_true", help="switch back to the previous release")
     p.add_argument("--install-sudoers", action="store_true",
@@ -44,6 +46,11 @@ def add_parser(sub):
     how.add_argument("--alsa", dest="integration", action="store_const", const="alsa",
                      help="install the ALSA service (`edge run` under systemd on the board's "
                           "devices), with the PipeWire filter removed")
+    p.add_argument("--atten-lim", type=float, metavar="DB",
+                   help="the service and the filter remove at most DB dB of each band, keeping "
+                        "some ambience: 0 (no limit) to 100 (default: the board's "
+                        "[deploy].atten_lim, else 0); the release's service.env (PN_ATTEN_LIM) "
+                        "and its PipeWire drop-in carry it")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -86,7 +93,7 @@ def _log(msg: str) -> None:
 def run(args) -> int:
     from edge.boards import load_board
     from edge.flash import deploy
-    from edge.flash.bundle import check_path, write_bundle
+    from edge.flash.bundle import check_atten_lim, check_path, write_bundle
     from edge.flash.ssh import Target
 
     board = load_board(args.board)
@@ -107,11 +114,17 @@ def run(args) -> int:
                         f"installed with: no --{args.integration}")
     if args.integration:
         board = replace(board, deploy=replace(board.deploy, integration=args.integration))
+    if args.atten_lim is not None:
+        if args.rollback:
+            raise EdgeError("--rollback brings back the previous release with the settings it was "
+                            "installed with: no --atten-lim")
+        board = replace(board, deploy=replace(board.deploy, atten_lim=check_atten_lim(args.atten_lim)))
 
     if args.bundle:
         b = write_bundle(board, args.bundle, args.prefix)
         out = {"bundle": str(b.path), "version": b.version, "board": b.board, "arch": b.arch,
-               "integration": board.deploy.integration, "sha256": b.sha256, "size": b.size}
+               "integration": board.deploy.integration, "atten_lim": board.deploy.atten_lim,
+               "sha256": b.sha256, "size": b.size}
         print(json.dumps(out) if args.json else f"{b.path}: {b.board} ({b.arch}) release "
               f"{b.version} ({board.deploy.integration}), {b.size} bytes, sha256 {b.sha256}")
         return 0
@@ -126,12 +139,21 @@ def run(args) -> int:
         raise EdgeError(f"--service-user must be a user name, got {service_user!r}")
     board = replace(board, deploy=replace(board.deploy, user=service_user))
     if args.dry_run:
-        steps = ([f"switch {target} back to its previous release, restart, check health"]
-                 if args.rollback else deploy.plan(board, target, args.prefix))
-        if args.json:
-            print(json.dumps({"plan": steps}))
+        built = None
+        if args.rollback:
+            steps = [f"switch {target} back to its previous release, restart, check health"]
+        elif args.install_sudoers:
+            steps = deploy.plan(board, target, args.prefix)
         else:
-            print(f"plan for {board.name} -> {target} (nothing is done with --dry-run):")
+            steps, built = deploy.dry_run(board, target, args.prefix)
+        if args.json:
+            print(json.dumps({"plan": steps} | ({"release": built.version, "bundle_bytes": built.size}
+                                                if built else {})))
+        else:
+            done = (f"; the bundle was built and discarded: release {built.version}, {built.size} "
+                    f"bytes" if built else "")
+            print(f"plan for {board.name} -> {target} (nothing is done on the board with "
+                  f"--dry-run{done}):")
             print("\n".join(f"  {i}. {s}" for i, s in enumerate(steps, 1)))
         return 0
 

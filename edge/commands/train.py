@@ -138,6 +138,6 @@ def run(args) -> int:
     state = train.train(feats, gains, strengths, out, cfg, val=val_set)
     summary = {"step": state["step"], "best_val": state["best_val"]}
     if not args.no_export:
-        summary.update(train.export(out, feats))
+        summary.update(train.export(out))
     print(json.dumps(summary))
     return 0

@@ -12,6 +12,8 @@ Layout inside (unpacked as PREFIX/releases/<version>/):
   ladspa/libpercepnet_ladspa.so, ladspa/percepnet.pnw   the LADSPA plugin built for the board
                          and the model it loads from beside itself
   percepnet-edge.service, asound.conf   rendered for the board and prefix
+  service.env            the service's settings (PN_ATTEN_LIM), read by the unit through
+                         PREFIX/current, so the unit is the same whatever they are
   pipewire/percepnet-edge.conf   the filter-chain drop-in, the plugin at PREFIX/current/ladspa/
   integration            "alsa" or "pipewire": what switching to this release installs (the
                          service, or the drop-in in the service user's PipeWire), so a rollback
@@ -81,6 +83,15 @@ def check_path(value: str, what: str) -> str:
     return value
 
 
+def check_atten_lim(db: float, what: str = "--atten-lim") -> float:
+    """dB in 0 (no limit)..ATTEN_MAX_DB, the plugin's range; inf and nan are refused."""
+    from edge.pipewire.config import ATTEN_MAX_DB
+
+    if not 0 <= db <= ATTEN_MAX_DB:
+        raise EdgeError(f"{what} must be between 0 (no limit) and {ATTEN_MAX_DB:g} dB, got {db:g}")
+    return db
+
+
 def render(name: str, **values) -> str:
     return Template((TEMPLATES / name).read_text()).substitute(values)
 
@@ -131,6 +142,7 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     a = board.audio
     check_path(prefix, "the install prefix ([deploy].prefix or --prefix)")
     check_path(d.python, f"[deploy].python of {board.name}")
+    check_atten_lim(d.atten_lim, "the attenuation limit (--atten-lim or [deploy].atten_lim)")
     if not EXAMPLE.is_file():
         raise EdgeError(f"{EXAMPLE} missing (edge bench on the board plays it)")
     files = {name: (data, 0o644) for name, data in _package_files().items()}
@@ -143,13 +155,15 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files["bin/edge"] = (render("edge.sh", python=d.python).encode(), 0o755)
     files[f"boards/{board.name}.toml"] = (board.path.read_bytes(), 0o644)
     files["percepnet-edge.service"] = (unit_file(board, prefix).encode(), 0o644)
+    files["service.env"] = (render("service.env", prefix=prefix, atten_lim=f"{d.atten_lim:g}").encode(),
+                            0o644)
     files["asound.conf"] = (render(
         "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
         channels=a.channels).encode(), 0o644)
     files[f"ladspa/{PLUGIN_FILE}"] = (plugin.read_bytes(), 0o755)
     files[f"ladspa/{MODEL_FILE}"] = (model, 0o644)
     files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
-        f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate,
+        f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate, d.atten_lim,
         written_by=f"edge flash --board {board.name}").encode(), 0o644)
     files["integration"] = (f"{d.integration}\n".encode(), 0o644)
     return files
@@ -167,28 +181,40 @@ def release_version(files: dict[str, tuple[bytes, int]]) -> str:
 
 def write_bundle(board: Board, out: Path, prefix: str | None = None,
                  build_dir: Path | None = None) -> Bundle:
-    """Build (unless build_dir is given) and write the board's bundle to out."""
+    """Build (unless build_dir is given) and write the board's bundle to out, into a folder
+    that must exist (checked before anything is built; none is created)."""
+    out = Path(out)
+    if out.is_dir():
+        raise EdgeError(f"{out} is a directory: give the bundle's file name (OUT.tar.gz)")
+    if not out.parent.is_dir():
+        raise EdgeError(f"{out.parent}: no such directory for the bundle")
     prefix = (prefix or board.deploy.prefix).rstrip("/")
     build_dir = build_dir or build_native(board)
     files = contents(board, build_dir, prefix)
     version = release_version(files)
     manifest = {"version": version, "board": board.name, "arch": board.arch, "prefix": prefix,
                 "integration": board.deploy.integration, "weights": board.deploy.weights,
+                "atten_lim": board.deploy.atten_lim,
                 "commit": _git_short_hash(),
                 "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
     files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     now = int(time.time())
     tmp = out.with_name(out.name + ".tmp")
-    with tarfile.open(tmp, "w:gz") as tar:
-        for name in sorted(files):
-            data, mode = files[name]
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.mtime = len(data), mode, now
-            info.uname = info.gname = "root"
-            tar.addfile(info, io.BytesIO(data))
-    tmp.replace(out)
+    try:
+        with tarfile.open(tmp, "w:gz") as tar:
+            for name in sorted(files):
+                data, mode = files[name]
+                info = tarfile.TarInfo(name)
+                info.size, info.mode, info.mtime = len(data), mode, now
+                info.uname = info.gname = "root"
+                tar.addfile(info, io.BytesIO(data))
+        tmp.replace(out)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise EdgeError(f"cannot write the bundle {out}: {e.strerror}") from None
     data = out.read_bytes()
     return Bundle(path=out, version=version, sha256=hashlib.sha256(data).hexdigest(),
                   size=len(data), board=board.name, arch=board.arch, files=tuple(sorted(files)))

@@ -65,9 +65,10 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         f"{' '.join(board.cflags) or 'no extra flags'}, simd {','.join(board.simd) or 'scalar'})",
         "bundle: edge/_lib/libpercepnet.so, bin/pn_selftest, the edge package and models, "
         f"pylib/alsaaudio.py, examples/noisy.wav, boards/{board.name}.toml, "
-        f"percepnet-edge.service, asound.conf, ladspa/{PLUGIN_FILE} with its model, "
+        f"percepnet-edge.service, service.env, asound.conf, ladspa/{PLUGIN_FILE} with its model, "
         f"pipewire/{CONF_NAME}; integration: {d.integration} "
-        f"({'the PipeWire filter' if pipewire else 'the ALSA service'})",
+        f"({'the PipeWire filter' if pipewire else 'the ALSA service'}); attenuation limit: "
+        + (f"at most {d.atten_lim:g} dB removed per band" if d.atten_lim else "none"),
         f"check {target} over ssh (keys only, host key checked): userland "
         f"{DPKG_ARCH.get(board.arch, board.arch)} ({board.arch}), Debian {MIN_DEBIAN}+, {d.python} "
         f"with numpy and libasound.so.2, the CPU features of simd "
@@ -88,6 +89,16 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
         *install,
         "unhealthy: switch back to the previous release, reinstall its own integration and report why",
     ]
+
+
+def dry_run(board: Board, target: Target, prefix: str | None = None) -> tuple[list[str], Bundle]:
+    """plan() after every check flash() makes on this machine: the board's bundle is built as
+    flash() builds it (the kernel, the model in the board's weight encoding, the unit, the
+    configuration), in a temporary folder, then discarded. The board is not contacted."""
+    p = (prefix or board.deploy.prefix).rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="edge-flash-") as tmp:
+        bundle = write_bundle(board, Path(tmp) / f"percepnet-edge-{board.name}.tar.gz", p)
+    return plan(board, target, prefix), bundle
 
 
 def board_facts(board: Board, target: Target, prefix: str) -> dict[str, list[str]]:

@@ -1,69 +1,123 @@
-"""Full-int8 TFLite export of the streaming step model (the model of record).
+"""The TFLite step model of record: int8 weights, float activations, as the native engine computes.
 
-Weights are int8 per output channel; activations int8 with scales calibrated on frames of
-long real feature sequences after a warm-up, each with the state the network really reaches
-there (computed in one pass of the sequence model). Inputs and outputs stay float32
-(quantise/dequantise at the boundary), which is what TFLiteStep and edge denoise feed.
+Every FULLY_CONNECTED holds int8 weights with a float scale per output row (symmetric, -127..127:
+edge.export.quantize_rows, the .pnw's) and a float bias. The TFLite kernel for that (hybrid,
+with asymmetric_quantize_inputs off) quantises its input per frame to int8 with one symmetric
+scale, max |x| -> 127 and rounding half away from zero, accumulates in int32 and scales back by
+(weight scale x input scale): native/src/nnet_arch.h's arithmetic. Activations, GRU gates and
+states are float in both; they differ only in the engine's approximations of tanh and sigmoid
+and in float rounding. No calibration data is needed. from_tflite_weights converts a full-int8
+.tflite (activations int8 with calibrated scales, the earlier model of record) into this kind
+with the same int8 weights, scales and biases, so its .pnw export is byte for byte the same:
+    python -m edge.model.tflite_export OLD.tflite NEW.tflite
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
 
-def calibration_inputs(seq_model, config, features, max_frames: int = 600,
-                       warmup: int = 100) -> list[list[np.ndarray]]:
-    """Step-model input lists (features, states...) for calibration: frames after the first
-    `warmup` of each sequence of `features` ([T, 70], or a list of them), evenly spaced,
-    max_frames in all, each with the state a stream reaches there from a zero start. The
-    states come from one pass of the sequence model (the same maths as the step model): a
-    conv's state is its input over the kernel-1 frames before, a GRU's its output one frame
-    before. The scales then cover a running stream, not only its first frames."""
-    import keras
-    from edge.model.arch import topology
-
-    net = [x for x in topology(config) if x.kind in ("conv", "gru")]
-    needed = sorted({s for x in net for s in (x.src if x.kind == "conv" else (x.name,))})
-    probe = keras.Model(seq_model.inputs, [seq_model.get_layer(n).output for n in needed])
-    seqs = [np.asarray(s, np.float32) for s in (features if isinstance(features, (list, tuple)) else [features])]
-    per_seq = max(1, max_frames // len(seqs))
-    samples = []
-    for seq in seqs:
-        outs = probe(seq[None], training=False)
-        outs = dict(zip(needed, (np.asarray(o)[0] for o in (outs if len(needed) > 1 else [outs]))))
-        # what each state holds over the whole sequence: a conv's joined inputs, a GRU's output
-        held = {x.name: np.concatenate([outs[s] for s in x.src], axis=-1) if x.kind == "conv" else outs[x.name]
-                for x in net}
-        start = min(warmup, max(0, len(seq) - per_seq))
-        for t in np.unique(np.linspace(start, len(seq) - 1, min(per_seq, len(seq) - start)).astype(int)):
-            states = []
-            for x in net:
-                frames = x.kernel - 1 if x.kind == "conv" else 1
-                past = np.zeros((frames, held[x.name].shape[1]), np.float32)
-                got = held[x.name][max(0, t - frames):t]
-                past[len(past) - len(got):] = got
-                states.append(past.reshape(1, -1))
-            samples.append([seq[t][None, :]] + states)
-    return samples
+def _matrices(step_model) -> list[str]:
+    """Names of the step model's Dense layers: one FULLY_CONNECTED each."""
+    return [layer.name for layer in step_model.layers
+            if len(layer.get_weights()) == 2 and layer.get_weights()[0].ndim == 2]
 
 
-def to_tflite_int8(seq_model, config, representative_features, max_frames: int = 600) -> bytes:
-    """The int8 .tflite (bytes) of the step model of a build_model() sequence model."""
-    import tensorflow as tf
+def to_tflite(seq_model, config) -> bytes:
+    """The .tflite (bytes) of the step model of a build_model() sequence model: each matrix
+    quantised as edge.export.from_keras quantises it for the .pnw."""
+    from edge.export import quantize_rows
     from edge.model.arch import build_step_model
 
-    step_model = build_step_model(config, seq_model=seq_model)
-    samples = calibration_inputs(seq_model, config, representative_features, max_frames)
-    if not samples:
-        raise ValueError("no representative features to calibrate on")
-    names = [t.name.split(":")[0] for t in step_model.inputs]
+    step = build_step_model(config, seq_model=seq_model)
+    mats = {}
+    for name in _matrices(step):
+        kernel, bias = step.get_layer(name).get_weights()
+        mats[name] = (*quantize_rows(kernel.T), np.asarray(bias, np.float32))
+    return _convert(step, mats)
+
+
+def from_tflite_weights(path: str | Path) -> bytes:
+    """A step-model .tflite of either kind (full int8, or int8 weights with float activations)
+    as this kind, with its int8 weights, per-row scales and (dequantised) biases unchanged."""
+    from edge.export import _find, _tflite_fc_ops, config_from_tflite
+    from edge.model.arch import build_step_model
+    from edge.model.tflite_step import load_interpreter
+
+    interp = load_interpreter(path)
+    cfg, fcs = config_from_tflite(interp), _tflite_fc_ops(interp)
+    step = build_step_model(cfg)
+    return _convert(step, {name: _find(fcs, name) for name in _matrices(step)})
+
+
+def _convert(step_model, mats: dict) -> bytes:
+    """Convert with dynamic-range quantisation, then pin each FULLY_CONNECTED to exactly the
+    given (int8 weights [out, in], scales [out], float bias [out]) and to symmetric inputs."""
+    import tensorflow as tf
+
+    for name, (q, scale, bias) in mats.items():  # the floats the int8 weights stand for
+        real = (np.asarray(q, np.float32) * np.asarray(scale, np.float32)[:, None]).T
+        step_model.get_layer(name).set_weights([real, np.asarray(bias, np.float32)])
     conv = tf.lite.TFLiteConverter.from_keras_model(step_model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]   # no representative data: weights only
+    return _pin(conv.convert(), mats)
 
-    def representative():
-        for s in samples:  # by name: the converter may order the inputs differently
-            yield dict(zip(names, s))
 
-    conv.representative_dataset = representative
-    return conv.convert()
+def _pin(data: bytes, mats: dict) -> bytes:
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
 
+    from edge.export import ExportError, _find
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    graph = model.subgraphs[0]
+    fc = schema.BuiltinOperator.FULLY_CONNECTED
+    ops = {}
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == fc:
+            ops[graph.tensors[op.inputs[1]].name.decode()] = op
+    written = {}
+
+    def put(buffer: int, raw: bytes, what: str) -> None:
+        if written.setdefault(buffer, raw) != raw:   # the converter shares equal constants
+            raise ExportError(f"tflite conversion: {what} shares its buffer with a different one")
+        model.buffers[buffer].data = np.frombuffer(raw, np.uint8).copy()
+
+    for name, (q, scale, bias) in mats.items():
+        op = _find(ops, name)
+        q, scale = np.ascontiguousarray(q, np.int8), np.asarray(scale, np.float32)
+        w = graph.tensors[op.inputs[1]]
+        if tuple(w.shape) != q.shape:
+            raise ExportError(f"tflite conversion: {name} weights {tuple(w.shape)}, expected {q.shape}")
+        w.type = schema.TensorType.INT8
+        put(w.buffer, q.tobytes(), f"{name}'s weights")
+        w.quantization = schema.QuantizationParametersT()
+        w.quantization.scale = [float(x) for x in scale]
+        w.quantization.zeroPoint = [0] * len(scale)
+        w.quantization.quantizedDimension = 0
+        if len(op.inputs) > 2 and op.inputs[2] >= 0:
+            put(graph.tensors[op.inputs[2]].buffer, np.asarray(bias, "<f4").tobytes(), f"{name}'s bias")
+        elif np.any(bias):
+            raise ExportError(f"tflite conversion: {name} lost its bias")
+        op.builtinOptions.asymmetricQuantizeInputs = False
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m edge.model.tflite_export",
+                                description="Rewrite a step-model .tflite (full int8, or already "
+                                            "int8 weights with float activations) as int8 "
+                                            "weights with float activations, weights unchanged.")
+    p.add_argument("model", type=Path, metavar="IN.tflite")
+    p.add_argument("out", type=Path, metavar="OUT.tflite")
+    args = p.parse_args(argv)
+    args.out.write_bytes(from_tflite_weights(args.model))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -241,11 +241,11 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
     return state
 
 
-def export(out_dir: str | Path, features, which: str = "best", max_frames: int = 1200) -> dict:
-    """int8 .tflite (calibrated on up to 16 whole sequences of `features` [N, T, 70], after a
-    warm-up) and native .pnw of a checkpoint."""
+def export(out_dir: str | Path, which: str = "best") -> dict:
+    """The .tflite (int8 weights, float activations: edge.model.tflite_export) and the native
+    .pnw of a checkpoint; no calibration data."""
     import keras
-    from edge.model.tflite_export import to_tflite_int8
+    from edge.model.tflite_export import to_tflite
 
     out = Path(out_dir)
     path = out / f"{which}.keras"
@@ -255,9 +255,8 @@ def export(out_dir: str | Path, features, which: str = "best", max_frames: int =
         raise EdgeError(f"{out}: no checkpoint to export")
     model = keras.models.load_model(path, custom_objects=_custom_objects(), compile=False)
     config = read_config(out)
-    seqs = [np.asarray(f, np.float32) for f in features[:16]]
     tfl = out / "model.tflite"
-    tfl.write_bytes(to_tflite_int8(model, config, seqs, max_frames))
+    tfl.write_bytes(to_tflite(model, config))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
     pnw = out / "model.pnw"
     from edge.export import export as export_pnw

@@ -1,4 +1,4 @@
-"""The shipped default model: default.tflite (int8, the model of record) and its native
+"""The shipped default model: default.tflite (int8 weights, the model of record) and its native
 export default.pnw. See README.md here for how it was trained and its figures."""
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ def shipped(backend: str = "native") -> Path | None:
 
 def native_default(weights: str = "int8") -> bytes:
     """The default model's .pnw in a weight encoding (a board's [deploy].weights): default.pnw
-    itself for int8, else default.tflite exported again (`edge export --weights`)."""
-    from edge.export import from_tflite
+    itself for int8, else default.pnw requantised in numpy (edge.export.from_pnw: the same
+    bytes as `edge export --weights` from default.tflite, with no TFLite interpreter)."""
+    from edge.export import from_pnw
 
-    return (MODELS_DIR / "default.pnw").read_bytes() if weights == "int8" else \
-        from_tflite(MODELS_DIR / "default.tflite", weights=weights)
+    pnw = MODELS_DIR / "default.pnw"
+    return pnw.read_bytes() if weights == "int8" else from_pnw(pnw, weights)
 
 
 PNW_MAGIC = b"PNWF"       # a native weight file's first bytes (native/src/model.c)
