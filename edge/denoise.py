@@ -126,29 +126,13 @@ def kernel_rate(rate: int) -> int:
     return min(above) if above else max(RATES)
 
 
-def resample(x: np.ndarray, rate: int, to: int) -> np.ndarray:
-    """x resampled along its first axis by scipy's polyphase filter (linear phase, its delay
-    compensated: the result stays aligned with x)."""
-    from fractions import Fraction
-
-    if rate == to:
-        return np.asarray(x, np.float32)
-    try:
-        from scipy.signal import resample_poly
-    except ImportError:
-        raise EdgeError(f"resampling {rate} Hz to {to} Hz needs scipy: pip install scipy (the "
-                        "train and eval extras have it), or resample first, e.g. "
-                        f"sox in.wav -r {to} out.wav") from None
-    f = Fraction(to, rate)
-    return resample_poly(np.asarray(x, np.float64), f.numerator, f.denominator,
-                         axis=0).astype(np.float32)
-
-
 def denoise_channels(x, rate: int, enhance, clean=None) -> np.ndarray:
     """Enhance every channel of x [frames, channels] on its own: enhance(channel, rate, clean
     channel or None) -> enhanced channel, each call with its own kernel state. A rate the
     kernel does not take is resampled to kernel_rate(rate) and back; the result has x's shape
     and alignment. clean: None, [frames, 1] (one reference for every channel) or x's shape."""
+    from edge.data.audio import resample
+
     x = np.asarray(x, np.float32)
     if x.ndim != 2 or x.shape[1] < 1:
         raise EdgeError(f"expected [frames, channels] samples, got shape {x.shape}")

@@ -14,11 +14,19 @@ EXTENSIONS = (".wav", ".flac", ".ogg", ".aiff", ".aif")  # what corpus folders a
 
 
 def resample(x: np.ndarray, rate: int, to: int = RATE) -> np.ndarray:
+    """x resampled along its first axis by scipy's polyphase filter (linear phase, its delay
+    compensated: the result stays aligned with x)."""
     if rate == to:
         return np.asarray(x, np.float32)
-    from scipy.signal import resample_poly
+    try:
+        from scipy.signal import resample_poly
+    except ImportError:
+        raise EdgeError(f"resampling {rate} Hz to {to} Hz needs scipy: pip install scipy (the "
+                        "train and eval extras have it), or resample first, e.g. "
+                        f"sox in.wav -r {to} out.wav") from None
     f = Fraction(to, rate)
-    return resample_poly(np.asarray(x, np.float64), f.numerator, f.denominator).astype(np.float32)
+    return resample_poly(np.asarray(x, np.float64), f.numerator, f.denominator,
+                         axis=0).astype(np.float32)
 
 
 def load(path: str | Path) -> np.ndarray:
