@@ -20,7 +20,7 @@ class _Stats(C.Structure):
                 ("total_us", C.c_double)]
 
 
-ATTEN_MAX_DB = 100.0    # the highest attenuation limit taken, as the LADSPA control port's
+ATTEN_MAX_DB = 100.0    # the highest attenuation limit taken: the LADSPA plugin clamps its control port to this
 
 
 def check_atten_lim(db: float | None) -> None:

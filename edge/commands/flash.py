@@ -93,7 +93,8 @@ def _log(msg: str) -> None:
 def run(args) -> int:
     from edge.boards import load_board
     from edge.flash import deploy
-    from edge.flash.bundle import check_atten_lim, check_path, write_bundle
+    from edge.flash.bundle import check_path, write_bundle
+    from edge.pipewire.config import check_atten_lim
     from edge.flash.ssh import Target
 
     board = load_board(args.board)
@@ -118,7 +119,8 @@ def run(args) -> int:
         if args.rollback:
             raise EdgeError("--rollback brings back the previous release with the settings it was "
                             "installed with: no --atten-lim")
-        board = replace(board, deploy=replace(board.deploy, atten_lim=check_atten_lim(args.atten_lim)))
+        limit = check_atten_lim(args.atten_lim, "--atten-lim")
+        board = replace(board, deploy=replace(board.deploy, atten_lim=limit))
 
     if args.bundle:
         b = write_bundle(board, args.bundle, args.prefix)

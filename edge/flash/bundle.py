@@ -83,15 +83,6 @@ def check_path(value: str, what: str) -> str:
     return value
 
 
-def check_atten_lim(db: float, what: str = "--atten-lim") -> float:
-    """dB in 0 (no limit)..ATTEN_MAX_DB, the plugin's range; inf and nan are refused."""
-    from edge.pipewire.config import ATTEN_MAX_DB
-
-    if not 0 <= db <= ATTEN_MAX_DB:
-        raise EdgeError(f"{what} must be between 0 (no limit) and {ATTEN_MAX_DB:g} dB, got {db:g}")
-    return db
-
-
 def render(name: str, **values) -> str:
     return Template((TEMPLATES / name).read_text()).substitute(values)
 
@@ -125,7 +116,7 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
 
     from edge.ladspa import MODEL_FILE, PLUGIN_FILE
     from edge.models import native_default
-    from edge.pipewire.config import render as pipewire_conf
+    from edge.pipewire.config import check_atten_lim, render as pipewire_conf
 
     lib, selftest, plugin = (build_dir / "libpercepnet.so", build_dir / "bin" / "pn_selftest",
                              build_dir / PLUGIN_FILE)

@@ -7,13 +7,13 @@ from pathlib import Path
 from string import Template
 
 from edge.errors import EdgeError
+from edge.kernel import ATTEN_MAX_DB
 from edge.native import RATES
 
 TEMPLATE = Path(__file__).resolve().parent / "percepnet-edge.conf"
 CONF_NAME = "percepnet-edge.conf"          # the drop-in's name in pipewire.conf.d/
 NODE = "percepnet_source"                  # the virtual source's node.name
 DESCRIPTION = "Denoised microphone"
-ATTEN_MAX_DB = 100.0                       # the plugin clamps its control port to this
 # Inside SPA JSON double quotes: no quote, backslash or control character to escape.
 _PLAIN = re.compile(r"[^\"\\\x00-\x1f\x7f]+")
 
@@ -23,6 +23,13 @@ def _quoted(value: str, what: str) -> str:
         raise EdgeError(f"{what} cannot go into the PipeWire configuration (no quotes, "
                         f"backslashes or control characters), got {value!r}")
     return value
+
+
+def check_atten_lim(db: float, what: str = "attenuation limit") -> float:
+    """dB in 0 (no limit)..ATTEN_MAX_DB, the plugin's range; inf and nan are refused."""
+    if not 0 <= db <= ATTEN_MAX_DB:
+        raise EdgeError(f"{what} must be between 0 (no limit) and {ATTEN_MAX_DB:g} dB, got {db:g}")
+    return db
 
 
 def render(plugin: str, rate: int = 48000, atten_lim: float = 0.0, capture: str | None = None,
@@ -35,9 +42,7 @@ def render(plugin: str, rate: int = 48000, atten_lim: float = 0.0, capture: str 
     if rate not in RATES:
         raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
                         + ", ".join(str(r) for r in RATES) + " Hz)")
-    if not 0 <= atten_lim <= ATTEN_MAX_DB:
-        raise EdgeError(f"attenuation limit must be between 0 (no limit) and {ATTEN_MAX_DB:g} dB, "
-                        f"got {atten_lim:g}")
+    check_atten_lim(atten_lim)
     target = ""
     if capture is not None:
         target = f'\n                target.object = "{_quoted(capture, "the capture node name")}"'
