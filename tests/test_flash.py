@@ -145,6 +145,13 @@ def board_env(tmp_path):
             pass
 
 
+def _flash_args(sshd, prefix) -> list[str]:
+    """`edge flash` of the host board to the loopback sshd, into prefix."""
+    return ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
+            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
+            "--prefix", str(prefix)]
+
+
 def _board(bdir, description="test board"):
     """The test host board; a distinct description gives a distinct release."""
     path = bdir / "host.toml"
@@ -203,9 +210,7 @@ def test_the_service_runs_with_the_attenuation_limit_of_its_release(sshd, board_
     _board(bdir, "release with a limit")
     monkeypatch.setattr(boards, "BOARDS_DIR", bdir)
     build("host")
-    args = ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
-            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
-            "--prefix", str(prefix)]
+    args = _flash_args(sshd, prefix)
     unit = bdir.parent / "units" / "percepnet-edge.service"
     ran = []
     for limit in ("12.5", "0"):
@@ -327,9 +332,7 @@ def test_edge_flash_command_builds_deploys_and_rolls_back(sshd, board_env, monke
     _board(bdir, "release via cli")
     monkeypatch.setattr(boards, "BOARDS_DIR", bdir)
     build("host")
-    args = ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
-            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
-            "--prefix", str(prefix)]
+    args = _flash_args(sshd, prefix)
     assert main(args) == 0
     assert capsys.readouterr().out.startswith("deployed 0.1.0-g")
     assert main(args + ["--rollback"]) == 2

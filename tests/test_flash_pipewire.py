@@ -22,7 +22,7 @@ from edge.boards import load_board
 from edge.cli import main
 from edge.flash import deploy
 from edge.flash.checks import parse_facts, problems
-from test_flash import _board, _bundle, _calls, _release
+from test_flash import _board, _bundle, _calls, _flash_args, _release
 from test_flash_bundle import PI4_FACTS, PIPEWIRE_FACTS
 
 sshd, board_env = test_flash.sshd, test_flash.board_env     # the fixtures, shared
@@ -159,9 +159,7 @@ def test_flash_installs_one_integration_at_a_time_and_rollback_brings_back_the_o
     bdir, prefix, state = board_env
     _board(bdir, "release via cli")
     monkeypatch.setattr(boards, "BOARDS_DIR", bdir)
-    args = ["flash", "--board", "host", "--host", f"root@{sshd.host}", "--port", str(sshd.port),
-            "--identity", str(sshd.identity), "--known-hosts", str(sshd.known_hosts),
-            "--prefix", str(prefix)]
+    args = _flash_args(sshd, prefix)
     assert main(args) == 0                                  # the descriptor says alsa
     assert " as the ALSA service; healthy" in capsys.readouterr().out
     assert _unit(tmp_path).exists() and not _conf(tmp_path).exists()
