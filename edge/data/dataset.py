@@ -133,7 +133,9 @@ def _sha1(path: Path) -> str:
 
 
 def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(features [N, T, 70], gains [N, T, 34], strengths [N, T, 34]) as float32. Targets of
+    """(features [N, T, 70], gains [N, T, 34], strengths [N, T, 34]) as float16, as stored:
+    half the memory of float32, so a 2-core machine's RAM holds 40k mixtures (training casts
+    each batch). Targets of
     bands above an example's band_hz are MASKED: its speech never had energy there, so the
     ideal gain of 0 would teach the model that speech above 8 kHz is noise. So are targets of
     bands whose noisy energy lies under the features' floor (and of the frames before the
@@ -149,7 +151,7 @@ def load_shards(paths) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if not np.isfinite(parts[-1][k]).all():
                 raise EdgeError(f"{path}: non-finite {k} (a shard from a kernel before the fix of "
                                 "near-silent comb targets?): delete it and it is computed again")
-    f, g, s = (np.concatenate([z[k] for z in parts]).astype(np.float32)
+    f, g, s = (np.concatenate([z[k] for z in parts]).astype(np.float16, copy=False)
                for k in ("features", "gains", "strengths"))
     band_hz = np.concatenate([z["band_hz"] for z in parts])
     upper = np.append(band_centres_hz()[1:], RATE / 2)  # where each band's triangle ends

@@ -28,9 +28,17 @@ class Standardize(keras.layers.Layer):
 
 
 def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) per feature over every frame of features [..., F]."""
-    flat = np.asarray(features, np.float64).reshape(-1, features.shape[-1])
-    return flat.mean(0).astype(np.float32), np.maximum(flat.std(0), MIN_STD).astype(np.float32)
+    """(mean, std) per feature over every frame of features [..., F], summed in float64 a
+    chunk at a time (a float64 copy of 40k float16 mixtures would not fit in memory)."""
+    flat = features.reshape(-1, features.shape[-1])
+    s, ss = np.zeros(flat.shape[1]), np.zeros(flat.shape[1])
+    for i in range(0, len(flat), 1 << 20):
+        c = flat[i:i + (1 << 20)].astype(np.float64)
+        s += c.sum(0)
+        ss += np.square(c).sum(0)
+    mean = s / max(len(flat), 1)
+    std = np.sqrt(np.maximum(ss / max(len(flat), 1) - mean ** 2, 0))
+    return mean.astype(np.float32), np.maximum(std, MIN_STD).astype(np.float32)
 
 
 def of(model) -> tuple[np.ndarray, np.ndarray] | None:

@@ -203,8 +203,8 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
     def validate():
         if not len(vx):
             return None
-        pg, ps = model.predict(vx, batch_size=max(batch, 64), verbose=0)
-        return measure(pg, ps, vg, vs, cfg.loss)
+        pg, ps = model.predict(vx.astype(np.float32), batch_size=max(batch, 64), verbose=0)
+        return measure(pg, ps, vg.astype(np.float32), vs.astype(np.float32), cfg.loss)
 
     def record(figures, losses):
         entry = {"step": state["step"], "train": float(np.mean(losses)) if losses else None,
@@ -220,7 +220,8 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
             break
         model.optimizer.learning_rate = learning_rate(cfg, peak, state["step"])
         idx = tr[rng.integers(0, len(tr), batch)]
-        r = model.train_on_batch(x[idx], [g[idx], s[idx]])
+        f32 = lambda a: a[idx].astype(np.float32)  # noqa: E731
+        r = model.train_on_batch(f32(x), [f32(g), f32(s)])
         losses.append(float(r[0] if isinstance(r, list) else r))
         if not np.isfinite(losses[-1]):  # the weights in memory are lost; the saved ones are not
             raise EdgeError(f"step {state['step'] + 1}: the training loss is {losses[-1]}; stopped "
