@@ -234,7 +234,9 @@ def test_a_resumed_run_draws_the_batches_and_reaches_the_weights_of_an_unbroken_
     assert type(wa.optimizer).__name__ == "AdamW"
     for x, y in zip(wa.get_weights(), wb.get_weights()):
         assert np.allclose(x, y, atol=1e-4)
-    assert {"noise_db", "speech_db", "speech_loss", "paper_loss"} <= set(a["history"][-1])
+    assert {"noise_db", "speech_db", "speech_loss", "paper_loss", "gap"} <= set(a["history"][-1])
+    last = a["history"][-1]
+    assert last["gap"] == pytest.approx(last["gain_loss"] / last["seen_gain_loss"] - 1)
 
 
 def test_a_run_refuses_to_resume_with_another_recipe(data, tmp_path):

@@ -200,11 +200,16 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
         tmp.replace(out / "state.json")
     save_checkpoint.mark = start
 
+    seen = tr[:len(vx)]  # as many training crops as validation ones: the gap says how much is memorised
+
     def validate():
         if not len(vx):
             return None
-        pg, ps = model.predict(vx.astype(np.float32), batch_size=max(batch, 64), verbose=0)
-        return measure(pg, ps, vg.astype(np.float32), vs.astype(np.float32), cfg.loss)
+        pred = lambda a: model.predict(a.astype(np.float32), batch_size=max(batch, 64), verbose=0)  # noqa: E731
+        figures = measure(*pred(vx), vg.astype(np.float32), vs.astype(np.float32), cfg.loss)
+        pg, ps = pred(x[seen])
+        seen_loss = measure(pg, ps, g[seen].astype(np.float32), s[seen].astype(np.float32), cfg.loss)["gain_loss"]
+        return {**figures, "seen_gain_loss": seen_loss, "gap": figures["gain_loss"] / seen_loss - 1}
 
     def record(figures, losses):
         entry = {"step": state["step"], "train": float(np.mean(losses)) if losses else None,
@@ -232,7 +237,7 @@ def train(features, gains, strengths, out_dir: str | Path, cfg: TrainConfig = Tr
             e = record(validate(), losses)
             log(f"step {e['step']}: train loss {e['train']:.4f}, val loss {e['val']}, paper loss "
                 f"{e.get('paper_loss')}, noise bins {e.get('noise_db')} dB, speech bins "
-                f"{e.get('speech_db')} dB, lr {float(model.optimizer.learning_rate):.3g}, {fps:.0f} frames/s")
+                f"{e.get('speech_db')} dB, unseen/seen gain-loss gap {e.get('gap')}, lr {float(model.optimizer.learning_rate):.3g}, {fps:.0f} frames/s")
             losses = []
             save_checkpoint(e)
             last_ckpt, t_mark, steps_mark = time.monotonic(), time.monotonic(), state["step"]
