@@ -14,7 +14,7 @@ kernel call, the crossfade, the S16 conversions) are done by one of two paths:
   play, in one C call. Used when the kernel runs on the audio thread, the processor offers a
   hop_runner (edge.kernel.Kernel does) and the audio moves S16 periods (read_bytes/write_bytes:
   edge.audio.alsa.AlsaDuplex, edge bench's looped audio). It is most of what the live process
-  saves (README, "What the live process costs").
+  saves (docs/measurements.md, "What the live process costs").
 - float: the same in Python on float hops (DelayLine, processor.process, the crossfade ramp):
   for a processor that is not a native kernel (the tests' stand-ins), with the guard thread
   below, and with audio that moves floats. Tests hold the two paths to the same bytes.

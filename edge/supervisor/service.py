@@ -5,7 +5,7 @@ SIGTERM), then writes a last telemetry record and returns the final figures. Tel
 sampled on its own thread so that reading sysfs or running vcgencmd never delays a hop; that
 thread runs at real-time priority 1 where permitted and CPython switches threads every 0.5 ms
 while the service runs, so that it cannot keep the interpreter lock from the audio thread
-(measured in README.md, "Live enhancement").
+(measured in docs/design-notes.md, "The telemetry thread and the interpreter lock").
 """
 from __future__ import annotations
 
