@@ -24,13 +24,20 @@ from edge.kernel import Kernel  # noqa: E402
 from edge.models import shipped  # noqa: E402
 from edge.supervisor.service import run_service  # noqa: E402
 from edge.wavio import read_wav  # noqa: E402
+from hop_reference import Reference, S16Hop  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 HOP = 480
 PATIENT = 2_000_000_000     # kernel wait where a test pins exact output, not timing
-# The loop's hop paths: native (pn_hop_run on the S16 periods, the default), float (the same in
-# Python, inline), and float with the kernel on a guard thread.
-PATHS = {"native": {}, "float": {"native": False}, "guarded": {"hang_ns": PATIENT}}
+# The loop's hop paths: pn_hop_run on the audio thread (the default), on a guard thread, and the
+# numpy reference of it (tests/hop_reference.py) on the audio thread.
+PATHS = {"inline": ({}, lambda k: k), "guarded": ({"hang_ns": PATIENT}, lambda k: k),
+         "reference": ({}, Reference)}
+
+
+def run_path(path, kernel, io, **kw):
+    args, wrap = PATHS[path]
+    return run_service(wrap(kernel), io, **args, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -76,9 +83,8 @@ def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir, path):
     write_capture(alsa_dir, x)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
+        result = run_path(path, k, io, frames=hops, rt=False)
     io.close()
-    assert result["native_hop"] == (path == "native")
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP
     assert not out[:io.prefill].any()                      # the silence queued ahead
@@ -88,11 +94,14 @@ def test_file_pcms_round_trip_the_kernel_output_bit_exactly(alsa_dir, path):
 
 
 class Faulty:
-    """The real kernel with injected faults: calls in `fail` raise, calls in `slow` overrun
-    the 10 ms deadline."""
+    """The real kernel with injected faults, through the reference hop: calls in `fail` raise,
+    calls in `slow` overrun the 10 ms deadline."""
     def __init__(self, kernel, fail=(), slow=()):
         self.k, self.fail, self.slow, self.calls = kernel, set(fail), set(slow), 0
-        self.latency = kernel.latency
+        self.latency, self.hop = kernel.latency, kernel.hop
+
+    def hop_runner(self, *layout):
+        return S16Hop(self.process, self.latency, self.hop, layout)
 
     def process(self, hop):
         i = self.calls
@@ -127,24 +136,25 @@ def test_bypass_keeps_audio_flowing_through_alsa_when_kernel_fails_or_overruns(a
     assert np.all(np.abs(out[delayed_speech]).max(axis=1) > 0)      # never silence
 
 
-def test_native_and_float_paths_play_the_same_through_alsa_across_bypass(alsa_dir):
+def test_every_path_plays_the_same_through_alsa_across_bypass(alsa_dir):
     """Two overruns (on the loop's clock) bypass the shipped model; it is primed and faded
-    back in. The native and the float path play the same bytes through real PCMs."""
+    back in. Every hop path plays the same bytes through real PCMs."""
     from test_hop_paths import HopClock
     hops = 80
     x = noisy(hops)
     played_by = {}
-    for path in ("native", "float"):
+    for path in PATHS:
         write_capture(alsa_dir, x)
         io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
         with Kernel(shipped()) as k:
-            result = run_service(k, io, frames=hops, rt=False, clock=HopClock({20, 21}),
-                                 miss_limit=2, cooldown=10, **PATHS[path])
+            result = run_path(path, k, io, frames=hops, rt=False, clock=HopClock({20, 21}),
+                              miss_limit=2, cooldown=10)
         io.close()
         assert result["bypass_entries"] == 1 and result["bypass_frames"] == 14
         played_by[path] = played(alsa_dir)[:, 0]
-    np.testing.assert_array_equal(played_by["native"], played_by["float"])
-    out = played_by["native"][io.prefill:].reshape(-1, HOP)
+    np.testing.assert_array_equal(played_by["inline"], played_by["guarded"])
+    np.testing.assert_array_equal(played_by["inline"], played_by["reference"])
+    out = played_by["inline"][io.prefill:].reshape(-1, HOP)
     dry = pcm.to_s16(np.concatenate((np.zeros(k.latency, np.float32), x))[:x.size]).reshape(-1, HOP)
     np.testing.assert_array_equal(out[:20].ravel(), pcm.to_s16(offline(x[:20 * HOP], shipped())))
     np.testing.assert_array_equal(out[22:36], dry[22:36])
@@ -163,7 +173,7 @@ def test_multichannel_capture_picks_one_channel_and_plays_to_one(alsa_dir, path)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play", channels=4, capture_channel=2,
                                 playback_channel=1))
     with Kernel() as k:
-        run_service(k, io, frames=hops, rt=False, **PATHS[path])
+        run_path(path, k, io, frames=hops, rt=False)
     io.close()
     out = played(alsa_dir, 4)[io.prefill:]
     np.testing.assert_array_equal(out[:, 1], pcm.to_s16(offline(x)))
@@ -243,7 +253,7 @@ class XrunOnce:
         return getattr(self.dev, name)
 
 
-@pytest.mark.parametrize("path", ["native", "guarded"])
+@pytest.mark.parametrize("path", ["inline", "guarded"])
 def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir, path):
     hops = 30
     x = noisy(hops)
@@ -252,7 +262,7 @@ def test_xruns_are_recovered_and_counted_without_losing_hops(alsa_dir, path):
     play = XrunOnce(open_pcm("playback", "edge_play", 1, 3), "state", at=12)
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
+        result = run_path(path, k, io, frames=hops, rt=False)
     io.close()
     assert result["xruns"] == 2 and result["frames"] == hops
     assert (io.overruns, io.underruns) == (1, 1)   # each told apart: lost input, played silence
@@ -292,7 +302,7 @@ class Interrupted:
         return getattr(self.dev, name)
 
 
-@pytest.mark.parametrize("path", ["native", "guarded"])
+@pytest.mark.parametrize("path", ["inline", "guarded"])
 def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir, path):
     hops = 20
     x = noisy(hops)
@@ -301,7 +311,7 @@ def test_reads_and_writes_cut_short_by_a_signal_lose_no_samples(alsa_dir, path):
     play = Interrupted(open_pcm("playback", "edge_play", 1, 3))
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"), capture_pcm=cap, playback_pcm=play)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
+        result = run_path(path, k, io, frames=hops, rt=False)
     io.close()
     assert result["frames"] == hops and result["xruns"] == 0
     np.testing.assert_array_equal(played(alsa_dir)[io.prefill:, 0], pcm.to_s16(offline(x)))
@@ -324,7 +334,6 @@ def test_edge_run_cli_through_file_pcms_matches_offline(alsa_dir, tmp_path, wait
     assert p.returncode == 0, err
     result = json.loads(out)
     assert result["frames"] == 150 and result["final"]
-    assert result["native_hop"] == (not wait)      # inline, the hop is pn_hop_run's
     split = result["split_us"]     # per hop: the kernel timed in C, the threads' CPU time
     parts = [split[f"audio_thread_{k}"] for k in ("read", "step", "write")]
     assert split["kernel_c"] > 0 and min(parts) > 0
@@ -439,7 +448,7 @@ def alsa084(monkeypatch):
     return old
 
 
-@pytest.mark.parametrize("path", ["native", "guarded"])
+@pytest.mark.parametrize("path", ["inline", "guarded"])
 def test_pyalsaaudio_084_api_round_trips_the_kernel_output_bit_exactly(alsa_dir, alsa084, path):
     hops = 100
     x = noisy(hops)
@@ -447,7 +456,7 @@ def test_pyalsaaudio_084_api_round_trips_the_kernel_output_bit_exactly(alsa_dir,
     io = AlsaDuplex(AudioConfig("edge_cap", "edge_play"))
     assert isinstance(io._cap, Pcm084) and isinstance(io._play, Pcm084)
     with Kernel() as k:
-        result = run_service(k, io, frames=hops, rt=False, **PATHS[path])
+        result = run_path(path, k, io, frames=hops, rt=False)
     io.close()
     out = played(alsa_dir)[:, 0]
     assert out.size == io.prefill + hops * HOP and not out[:io.prefill].any()
@@ -494,13 +503,17 @@ def test_pyalsaaudio_084_missing_device_and_too_many_periods_are_clear_errors(al
 
 
 class Hanging:
-    """The real kernel whose call `at` blocks in a C call that does not return (read(2) on an
-    empty pipe through ctypes, the GIL released as in the kernel's own calls) until let_go()."""
+    """The real kernel, through the reference hop, whose call `at` blocks in a C call that does
+    not return (read(2) on an empty pipe through ctypes, the GIL released as in the kernel's
+    own calls) until let_go()."""
     def __init__(self, kernel, at):
         self.k, self.at, self.calls = kernel, at, 0
-        self.latency = kernel.latency
+        self.latency, self.hop = kernel.latency, kernel.hop
         self._r, self._w = os.pipe()
         self._read = ctypes.CDLL(None, use_errno=True).read
+
+    def hop_runner(self, *layout):
+        return S16Hop(self.process, self.latency, self.hop, layout)
 
     def process(self, hop):
         i = self.calls

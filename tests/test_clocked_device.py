@@ -118,8 +118,8 @@ def test_the_live_loop_on_the_clocked_device_is_paced_and_plays_what_it_hears(de
         io = AlsaDuplex(AudioConfig(capture=clocked.CAPTURE, playback=clocked.PLAYBACK,
                                     periods=PERIODS))
         reads = []
-        read = io.read
-        io.read = lambda: (reads.append(time.monotonic()), read())[1]
+        read = io.read_bytes
+        io.read_bytes = lambda: (reads.append(time.monotonic()), read())[1]
         kernel = Kernel()                    # no model: delayed passthrough, so the tone survives
         try:
             # Not real-time here (a test process): the kernel thread may wait for a core, so
@@ -165,7 +165,7 @@ def test_edge_bench_soak_reports_the_contract_keys(device, stress):
     assert set(out["frame_us"]) >= {"p50", "p99", "max"}
     assert out["hops"] == 300 and out["wall_s"] > 2.5           # 3 s of audio, paced
     assert out["kernel_errors"] == 0 and out["frame_us"]["p50"] < 10_000
-    assert out["stress"] is stress and out["rss_mb_end"] > 0 and out["native_hop"]
+    assert out["stress"] is stress and out["rss_mb_end"] > 0
     assert out["overruns"] + out["underruns"] == out["xruns"] >= len(out["xrun_hops"])
     assert all(len(x) == 3 and set(x[2]) == {"gap_ms", "steal_ms"} for x in out["xrun_hops"])
     assert out["late_writes"] >= len(out["late_write_hops"]) and out["max_write_gap_ms"] > 0

@@ -1,7 +1,9 @@
-"""The live loop's two hop paths give the same bytes: native (pn_hop_run: S16 in, S16 out, one
-C call) and float (DelayLine, Kernel.process, the crossfade and the S16 conversions in
-Python), through overrun, bypass, priming and the crossfade back, at 48 and 16 kHz, with and
-without the shipped model, saturating; the loop's policy picks the same modes on both."""
+"""The live loop's hop gives the same bytes inline (pn_hop_run on the audio thread, one C call),
+guarded (pn_hop_run on the kernel thread, the delayed input from a second pn_hop in bypass on
+the audio thread) and as its numpy reference (tests/hop_reference.py: the delay line,
+Kernel.process, the crossfade, edge.audio.pcm's S16 conversions), through overrun, bypass,
+priming and the crossfade back, at 48 and 16 kHz, with and without the shipped model,
+saturating; the loop's policy picks the same modes on every path."""
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +13,9 @@ from edge.audio import pcm
 from edge.kernel import Kernel
 from edge.models import shipped
 from edge.native import HOP_BYPASS, HOP_FADE, HOP_KERNEL, HOP_PRIME, NativeError
-from edge.supervisor.loop import Supervisor, crossfade_ramp
+from edge.supervisor.loop import Supervisor
 from edge.wavio import read_wav
+from hop_reference import Reference
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 PATIENT = 2_000_000_000
@@ -34,8 +37,7 @@ class HopClock:
 
 
 class Periods:
-    """AudioIO over S16_LE periods (frames: int16[n, channels]), as AlsaDuplex: floats for the
-    float path, bytes for the native one; what is played is kept as bytes either way."""
+    """AudioIO over S16_LE periods (frames: int16[n, channels]), as AlsaDuplex."""
     def __init__(self, frames: np.ndarray, hop: int, layout=(1, 0, None)):
         frames = frames.reshape(len(frames), -1)
         self.layout = layout
@@ -46,14 +48,8 @@ class Periods:
     def read_bytes(self):
         return self.periods[len(self.out)]
 
-    def read(self):
-        return pcm.to_float(self.read_bytes(), self.channels, self._cap)
-
     def write_bytes(self, data):
         self.out.append(bytes(data))
-
-    def write(self, hop):
-        self.write_bytes(pcm.to_bytes(hop, self.channels, self._play))
 
     def played(self):
         return np.frombuffer(b"".join(self.out), "<i2").reshape(-1, self.channels)
@@ -66,36 +62,44 @@ def speech(hops: int, hop: int, gain: float = 1.0) -> np.ndarray:
     return pcm.to_s16(np.clip(gain * np.resize(x, hops * hop), -1, 1).astype(np.float32))
 
 
-def both_paths(model, rate, frames, layout=(1, 0, None), hops=HOPS, **kw):
-    """(native io, float io, native stats, float stats) for the same periods."""
-    runs = []
-    for native in (True, False):
+PATHS = {"inline": ({}, lambda k: k), "guarded": ({"hang_ns": PATIENT}, lambda k: k),
+         "reference": ({}, Reference)}
+
+
+def every_path(model, rate, frames, layout=(1, 0, None), hops=HOPS):
+    """{path: (io, stats)} for the same periods, and the kernel's latency and hop."""
+    runs = {}
+    for path, (kw, wrap) in PATHS.items():
         with Kernel(model, rate=rate) as k:
             io = Periods(frames, k.hop, layout)
-            sup = Supervisor(k, io, clock=HopClock(SLOW), miss_limit=2, cooldown=COOLDOWN,
-                             native=native, **kw)
-            assert sup.native is native
+            sup = Supervisor(wrap(k), io, clock=HopClock(SLOW), miss_limit=2, cooldown=COOLDOWN, **kw)
             sup.run(hops)
-            runs.append((io, sup.stats(), k.latency, k.hop))
-    (nio, ns, latency, hop), (fio, fs, _, _) = runs
-    return nio, fio, ns, fs, latency, hop
+            sup.close()
+            runs[path] = io, sup.stats()
+            latency, hop = k.latency, k.hop
+    return runs, latency, hop
+
+
+def same_bytes(runs) -> np.ndarray:
+    played = [io.played() for io, _ in runs.values()]
+    for y in played[1:]:
+        np.testing.assert_array_equal(y, played[0])
+    return played[0]
 
 
 @pytest.mark.parametrize("model,rate", [(None, 48000), ("shipped", 48000), ("shipped", 16000)])
-def test_native_and_float_paths_play_the_same_bytes_through_bypass_and_crossfade(model, rate):
+def test_every_path_plays_the_same_bytes_through_bypass_and_crossfade(model, rate):
     model = shipped() if model == "shipped" else None
     frames = speech(HOPS, rate // 100)
-    nio, fio, ns, fs, latency, hop = both_paths(model, rate, frames)
-    assert ns["native_hop"] and not fs["native_hop"]
-    for s in (ns, fs):
+    runs, latency, hop = every_path(model, rate, frames)
+    for _, s in runs.values():
         assert s["deadline_misses"] == 2 and s["bypass_entries"] == 1 and s["frames"] == HOPS
-    np.testing.assert_array_equal(nio.played(), fio.played())
     # What was played: the kernel, then the input delayed by its latency from the second miss
     # through cooldown and priming, one crossfaded hop, then the kernel again.
-    y = nio.played()[:, 0].reshape(-1, hop)
+    y = same_bytes(runs)[:, 0].reshape(-1, hop)
     dry = np.concatenate((np.zeros(latency, np.int16), frames))[:frames.size].reshape(-1, hop)
     prime = -(-latency // hop) + 1
-    assert ns["bypass_frames"] == COOLDOWN + prime
+    assert runs["inline"][1]["bypass_frames"] == COOLDOWN + prime
     back = 22 + COOLDOWN + prime                    # the crossfaded hop
     np.testing.assert_array_equal(y[22:back], dry[22:back])
     if model is not None:               # (without a model the kernel plays the delayed input)
@@ -104,16 +108,14 @@ def test_native_and_float_paths_play_the_same_bytes_through_bypass_and_crossfade
 
 
 def test_saturation_and_multichannel_layouts_match():
-    # Clipped speech through the DSP at unit gains comes back a hair above full scale: both
-    # paths saturate it the same way, on one played channel or on every channel.
+    # Clipped speech through the DSP at unit gains comes back a hair above full scale: every
+    # path saturates it the same way, on one played channel or on every channel.
     frames = speech(HOPS, 480, gain=8.0)
     assert np.sum(np.abs(frames) >= 32767) > 1000
     for layout in ((1, 0, None), (3, 1, 2), (2, 0, None)):
         wide = np.full((frames.size, layout[0]), 1234, np.int16)    # what is not heard
         wide[:, layout[1]] = frames
-        nio, fio, *_ = both_paths(None, 48000, wide, layout)
-        np.testing.assert_array_equal(nio.played(), fio.played())
-        y = nio.played()
+        y = same_bytes(every_path(None, 48000, wide, layout)[0])
         if layout[2] is None:
             assert (y == y[:, :1]).all()
         else:
@@ -121,14 +123,8 @@ def test_saturation_and_multichannel_layouts_match():
         assert (y == 32767).sum() > 100 and (y == -32768).sum() > 100
 
 
-def test_the_crossfade_ramp_is_the_native_one():
-    for hop in (80, 160, 441, 480):
-        np.testing.assert_array_equal(crossfade_ramp(hop), np.linspace(0, 1, hop, endpoint=False,
-                                                                       dtype=np.float32))
-
-
 class ScriptedRunner:
-    """A native hop stand-in: records each mode; calls in `fail` report a kernel error."""
+    """A hop runner stand-in: records each mode; calls in `fail` report a kernel error."""
     def __init__(self, fail):
         self.fail, self.modes = set(fail), []
 
@@ -144,15 +140,12 @@ class NativeStandIn:
     def __init__(self, fail=()):
         self.runner = ScriptedRunner(fail)
 
-    def process(self, hop):
-        raise AssertionError("the native path never calls process()")
-
     def hop_runner(self, channels, capture_channel, playback_channel):
         assert (channels, capture_channel, playback_channel) == (1, 0, None)
         return self.runner
 
 
-def test_the_native_path_gets_the_policy_modes_and_its_errors_bypass():
+def test_the_hop_runner_gets_the_policy_modes_and_its_errors_bypass():
     frames = speech(40, 480)
     proc = NativeStandIn(fail={5})
     sup = Supervisor(proc, Periods(frames, 480), clock=HopClock(), cooldown=10)
@@ -169,13 +162,3 @@ def test_the_native_path_gets_the_policy_modes_and_its_errors_bypass():
     sup.run(40)
     assert proc.runner.modes[16:19] == [P, P, P] and proc.runner.modes[19:29] == [B] * 10
     assert sup.stats()["kernel_errors"] == 2
-
-
-def test_a_guarded_or_float_only_kernel_keeps_the_float_path():
-    frames = speech(5, 480)
-    with Kernel() as k:
-        assert not Supervisor(k, Periods(frames, 480), hang_ns=PATIENT).native
-        io = Periods(frames, 480)
-        del io.layout                       # audio that moves floats only
-        assert not Supervisor(k, io).native
-        assert Supervisor(k, Periods(frames, 480)).native

@@ -16,23 +16,22 @@ import numpy as np
 from edge.audio import pcm
 from edge.bench.dsp import EXAMPLE
 from edge.errors import EdgeError
-from edge.native import SAMPLE_RATE
+from edge.native import HOP, SAMPLE_RATE
 from edge.supervisor.deadline import HOP_NS
-from edge.supervisor.loop import HOP, Supervisor
+from edge.supervisor.loop import Supervisor
 
 SAMPLE_INTERVAL_S = 0.5
 
 
 class LoopedAudio:
-    """AudioIO over a signal repeated forever, as float hops or as mono S16_LE periods (the
-    native path's, as from ALSA); a read waits for each hop's real-time slot unless flat out.
-    Written hops are dropped."""
+    """AudioIO over a signal repeated forever, as mono S16_LE periods (as from ALSA); a read
+    waits for each hop's real-time slot unless flat out. Written periods are dropped."""
     layout = (1, 0, None)
 
     def __init__(self, x: np.ndarray, flat_out: bool, clock=time.monotonic_ns):
         n = max(1, x.size // HOP)
-        self.hops = np.resize(x, n * HOP).astype(np.float32).reshape(n, HOP)
-        self.periods = [pcm.to_bytes(h) for h in self.hops]
+        hops = np.resize(x, n * HOP).astype(np.float32).reshape(n, HOP)
+        self.periods = [pcm.to_bytes(h) for h in hops]
         self.flat_out, self.clock = flat_out, clock
         self.xruns = 0
         self.i = 0
@@ -43,18 +42,12 @@ class LoopedAudio:
             wait = self.t0 + self.i * HOP_NS - self.clock()
             if wait > 0:
                 time.sleep(wait / 1e9)
-        i = self.i % len(self.hops)
+        i = self.i % len(self.periods)
         self.i += 1
         return i
 
-    def read(self) -> np.ndarray:
-        return self.hops[self._next()]
-
     def read_bytes(self) -> bytes:
         return self.periods[self._next()]
-
-    def write(self, hop: np.ndarray) -> None:
-        pass
 
     def write_bytes(self, data: bytes) -> None:
         pass
@@ -156,7 +149,6 @@ def bench_device(board: str = "host", seconds: float = 30.0, flat_out: bool = Fa
         "wall_s": wall,
         "frame_us": stats["frame_us"],
         "split_us": stats["split_us"],
-        "native_hop": stats["native_hop"],
         "deadline_misses": stats["deadline_misses"],
         "xruns": stats["xruns"],
         "kernel_errors": stats["kernel_errors"],

@@ -89,14 +89,8 @@ class _Timed:
     def layout(self):
         return self.io.layout
 
-    def read(self):
-        return self._read(self.io.read)
-
     def read_bytes(self):
-        return self._read(self.io.read_bytes)
-
-    def _read(self, read):
-        hop = read()
+        hop = self.io.read_bytes()
         self.last = time.monotonic()
         if self.first is None:
             self.first = self.last
@@ -126,11 +120,6 @@ class _Timed:
                 if len(self.late_write_hops) < 100:
                     self.late_write_hops.append([self.reads, gap, t])
         self._wrote = t
-
-    def write(self, hop):
-        self.io.write(hop)
-        self._note_write()
-        self._note_xruns()
 
     def write_bytes(self, data):
         self.io.write_bytes(data)
@@ -233,7 +222,6 @@ def bench_soak(minutes: float, stress: bool = False, board: str = "host", model=
         "kernel_hung": result["kernel_hung"],
         "frame_us": result["frame_us"],
         "split_us": result["split_us"],
-        "native_hop": result["native_hop"],
         "process_cpu": cpu / wall if wall > 0 else None,
         "rss_mb_start": io.rss_start if io.rss_start is not None else rss1,
         "rss_mb_end": rss1,

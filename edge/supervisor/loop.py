@@ -5,27 +5,24 @@ that raises, or that misses the deadline `miss_limit` times in a row, is taken o
 path: the output becomes the input delayed by the kernel's latency (so the switch does not
 jump in time) for `cooldown` hops. The kernel is then fed again for enough hops to refill
 its buffers (its output still discarded), and switched back in with a one-hop crossfade.
-Anything the processor raises is contained here: the audio keeps flowing.
+A kernel error, returned or raised, never stops the audio.
 
 That policy is decided here, hop by hop, as a mode (edge.native.HOP_*: the kernel's output, a
-crossfade into it, bypass, or bypass while priming). The hop's samples (the delay line, the
-kernel call, the crossfade, the S16 conversions) are done by one of two paths:
-- native: pn_hop_run (native/src/hop.c) takes the captured S16_LE period and gives the one to
-  play, in one C call. Used when the kernel runs on the audio thread, the processor offers a
-  hop_runner (edge.kernel.Kernel does) and the audio moves S16 periods (read_bytes/write_bytes:
-  edge.audio.alsa.AlsaDuplex, edge bench's looped audio). It is most of what the live process
-  saves (docs/measurements.md, "What the live process costs").
-- float: the same in Python on float hops (DelayLine, processor.process, the crossfade ramp):
-  for a processor that is not a native kernel (the tests' stand-ins), with the guard thread
-  below, and with audio that moves floats. Tests hold the two paths to the same bytes.
+crossfade into it, bypass, or bypass while priming). The hop's samples are the processor's
+hop runner's: for edge.kernel.Kernel, pn_hop_run (native/src/hop.c, the LADSPA plugin's hop
+too), which takes the captured S16_LE period and gives the one to play in one C call: the
+delay line, the kernel, the crossfade, the S16 conversions. It is most of what the live process
+saves (docs/measurements.md, "What the live process costs").
 
 The kernel is called on the audio thread itself by default: handing each hop to a worker
 thread and back costs more CPU than the rest of the loop, and a call that never returns (a C
 call stuck inside the library) stops the watchdog pings, so systemd restarts the service. With
-`hang_ns` the kernel runs on a worker thread instead (ctypes releases the GIL during the call)
-and each hop waits for it at most hang_ns; a result not there by then is replaced by the
-delayed input for that hop. A worker still inside an earlier hop's call is not fed again: the
-loop bypasses (counted once per stuck call as kernel_hung) until the call returns, if ever.
+`hang_ns` the hop's C call runs on a worker thread instead (ctypes releases the GIL during the
+call) and each hop waits for it at most hang_ns; a result not there by then is replaced by the
+delayed input for that hop, which a second hop runner gives on the audio thread (in bypass: its
+delay line only, never the kernel). A worker still inside an earlier hop's call is not fed
+again: the loop bypasses (counted once per stuck call as kernel_hung) until the call returns,
+if ever.
 """
 from __future__ import annotations
 
@@ -35,92 +32,64 @@ import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
-import numpy as np
-
-from edge.native import HOP, HOP_BYPASS, HOP_FADE, HOP_KERNEL, HOP_PRIME
+from edge.native import HOP_BYPASS, HOP_FADE, HOP_KERNEL, HOP_PRIME
 from edge.supervisor.deadline import HOP_NS, FrameTimes
 
 
-class Processor(Protocol):
-    """What the loop needs from a kernel (edge.kernel.Kernel has it, and the native path's
-    hop_runner(channels, capture_channel, playback_channel) besides)."""
-    latency: int                                     # samples of delay, input to output
+class HopRunner(Protocol):
+    """One hop's samples (edge.kernel.HopRunner): run(period, mode) -> (the period to play,
+    None or the kernel's error); on an error the period is the delayed input. Never raises
+    for the kernel."""
 
-    def process(self, hop: np.ndarray) -> np.ndarray: ...
+    def run(self, period, mode: int) -> tuple[object, Exception | None]: ...
+
+
+class Processor(Protocol):
+    """What the loop needs from a kernel (edge.kernel.Kernel has it)."""
+    latency: int                                     # samples of delay, input to output
+    hop: int                                         # samples per hop
+
+    def hop_runner(self, channels: int, capture_channel: int,
+                   playback_channel: int | None) -> HopRunner: ...
 
 
 class AudioIO(Protocol):
-    """One hop in, one hop out (edge.audio.alsa.AlsaDuplex, or a test stand-in). For the native
-    path it also moves the periods as S16_LE bytes: read_bytes(), write_bytes(data), and
-    layout = (channels, capture_channel, playback_channel or None for every channel)."""
+    """One period in, one period out, as the processor's hop runner takes them: S16_LE bytes
+    of `layout` = (channels, capture_channel, playback_channel or None for every channel)
+    (edge.audio.alsa.AlsaDuplex, edge bench's looped audio, or a test stand-in)."""
     xruns: int
+    layout: tuple[int, int, int | None]
 
-    def read(self) -> np.ndarray: ...
+    def read_bytes(self): ...
 
-    def write(self, hop: np.ndarray) -> None: ...
-
-
-class DelayLine:
-    """The bypass path: hops of `hop` samples delayed by exactly the kernel latency (one
-    buffer shifted in place: it runs every hop)."""
-
-    def __init__(self, latency: int, hop: int = HOP):
-        self._buf = np.zeros(latency + hop, np.float32)
-        self._hop = hop
-
-    def push(self, x: np.ndarray) -> np.ndarray:
-        buf, n = self._buf, self._hop
-        buf[-n:] = x
-        out = buf[:n].copy()
-        buf[:-n] = buf[n:]
-        return out
-
-
-def crossfade_ramp(hop: int) -> np.ndarray:
-    """The weight of the kernel's output at each sample of the crossfade hop: i / hop, as
-    pn_hop_run's."""
-    return (np.arange(hop) / hop).astype(np.float32)
+    def write_bytes(self, period) -> None: ...
 
 
 LATE = object()     # a guarded kernel call not back within hang_ns
 
 
-class FloatHop:
-    """The float path of one hop: the delay line, the kernel call (inline or guarded) and the
-    crossfade in Python. run(x, mode) -> (the hop to play, None, LATE or what the processor
-    raised); on anything but None the hop is the delayed input."""
+class GuardedHop:
+    """The hop with its C call on the kernel thread: `main` there, waited for at most hang_s;
+    `dry`, in bypass on the audio thread every hop, gives the delayed input, which plays
+    whenever main's period does not (bypassed, late, failed, or priming: main's own delay line
+    missed the hops it was not fed). run(period, mode) -> (the period to play, None, LATE or
+    the error)."""
 
-    def __init__(self, kernel, latency: int, hop: int, hang_s: float | None):
-        self._kernel, self._hang_s, self._hop = kernel, hang_s, hop
-        self._delay = DelayLine(latency, hop)
-        self._fade = crossfade_ramp(hop)
+    def __init__(self, thread: KernelThread, main: HopRunner, dry: HopRunner, hang_s: float):
+        self._thread, self._main, self._dry, self._hang_s = thread, main, dry, hang_s
 
-    def run(self, x: np.ndarray, mode: int):
-        dry = self._delay.push(x)
+    def run(self, x, mode: int):
+        dry, _ = self._dry.run(x, HOP_BYPASS)
         if mode == HOP_BYPASS:
             return dry, None
         try:
-            y = self._kernel.run(x, self._hang_s)
+            got = self._thread.run(lambda: self._main.run(x, mode), self._hang_s)
         except Exception as e:  # noqa: BLE001 - a failing kernel never stops audio
             return dry, e
-        if y is None:
+        if got is None:
             return dry, LATE
-        if mode == HOP_PRIME:                  # refilling its buffers: the output is unused
-            return dry, None
-        y = np.asarray(y, np.float32)
-        if y.shape != (self._hop,):
-            return dry, ValueError(f"processor returned shape {y.shape}, expected ({self._hop},)")
-        if mode == HOP_FADE:
-            y = dry + self._fade * (y - dry)
-        return y, None
-
-
-def native_runner(processor: Processor, io: AudioIO):
-    """The processor's native hop over io's S16 periods, or None where either lacks it."""
-    make, layout = getattr(processor, "hop_runner", None), getattr(io, "layout", None)
-    if make is None or layout is None or not hasattr(io, "read_bytes"):
-        return None
-    return make(*layout)
+        y, err = got
+        return (dry if err is not None or mode == HOP_PRIME else y), err
 
 
 _WORKER_STACK = 1 << 20
@@ -133,17 +102,14 @@ class _Inline:
     busy = False
     calls = 0
 
-    def __init__(self, proc: Processor, release=None):
-        self.proc, self._release = proc, release
+    def __init__(self, release=None):
+        self._release = release
 
     def ready(self) -> bool:
         return True
 
     def start(self) -> None:
         pass
-
-    def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray:
-        return self.proc.process(hop)
 
     def demote(self) -> None:
         pass
@@ -156,19 +122,19 @@ class _Inline:
 
 
 class KernelThread:
-    """processor.process on a thread of its own, handed each hop through two raw locks used as
+    """Each hop's kernel call on a thread of its own, handed over through two raw locks used as
     semaphores (the cheapest wake-up CPython has). The thread is started from the audio thread
     when the loop starts, so it inherits that thread's scheduling policy and CPU affinity (the
     hand-off then stays on one core), with a 1 MiB stack (mlockall locks all of it); it then
     steps one real-time priority below it, so that a call spinning forever cannot keep the
     audio thread off its core, and a call found stuck is demoted to normal scheduling."""
 
-    def __init__(self, proc: Processor, release=None):
-        self.proc, self._release = proc, release
+    def __init__(self, release=None):
+        self._release = release
         self._go, self._done = threading.Lock(), threading.Lock()
         self._go.acquire()
         self._done.acquire()
-        self._hop = self._out = self._err = None
+        self._call = self._out = self._err = None
         self._quit = False
         self._thread: threading.Thread | None = None
         self._policy = None          # the worker's own (policy, priority), restored after a demotion
@@ -188,7 +154,7 @@ class KernelThread:
                 _set_policy(0, self._policy)
                 self._demoted = False
             try:
-                self._out, self._err = self.proc.process(self._hop), None
+                self._out, self._err = self._call(), None
             except Exception as e:  # noqa: BLE001 - handed to the audio thread
                 self._out, self._err = None, e
             self._done.release()
@@ -211,11 +177,11 @@ class KernelThread:
         finally:
             threading.stack_size(old)
 
-    def run(self, hop: np.ndarray, timeout_s: float) -> np.ndarray | None:
-        """The result for `hop`, or None when the call is not done within timeout_s (it goes
-        on; ready() says when it has ended). Raises what the processor raised."""
+    def run(self, call, timeout_s: float):
+        """What call() returns, or None when it is not done within timeout_s (it goes on;
+        ready() says when it has ended). Raises what call raised."""
         self.start()
-        self._hop = hop
+        self._call = call
         self.calls += 1
         self._go.release()
         if not self._done.acquire(timeout=timeout_s):
@@ -282,29 +248,29 @@ class Counters:
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
                  cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = None,
-                 release=None, watchdog=None, clock=time.monotonic_ns, native: bool = True):
+                 release=None, watchdog=None, clock=time.monotonic_ns):
         """hang_ns: run the kernel on a guard thread, and wait this long for it before a hop
         plays the delayed input (None: call it on the audio thread). release: called once the
         processor is no longer in use (at close, or when a stuck call returns). watchdog:
-        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier). native:
-        False keeps the hop's samples on the float path where the native one could run."""
+        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier)."""
         self.proc = processor
         self.io = io
         self.miss_limit = miss_limit
         self.cooldown = cooldown
         self.clock = clock
         self.counters = Counters(times=FrameTimes(deadline_ns))
-        hop = int(getattr(processor, "hop", HOP))      # a Kernel at another rate than 48 kHz
+        hop = int(processor.hop)            # rate / 100 samples
         # Hops of fresh input the kernel needs before its output is trustworthy again.
         self._prime = -(-int(processor.latency) // hop) + 1
         self._bypass_left = 0        # > 0: hops still to play from the delay line
         self._misses_in_row = 0
         self._fade_next = False
-        self._kernel = (_Inline if hang_ns is None else KernelThread)(processor, release)
-        runner = native_runner(processor, io) if native and hang_ns is None else None
-        self.native = runner is not None
-        self._path = runner if runner is not None else FloatHop(
-            self._kernel, int(processor.latency), hop, None if hang_ns is None else hang_ns / 1e9)
+        runner = processor.hop_runner(*io.layout)
+        if hang_ns is None:
+            self._kernel, self._path = _Inline(release), runner
+        else:
+            self._kernel = KernelThread(release)
+            self._path = GuardedHop(self._kernel, runner, processor.hop_runner(*io.layout), hang_ns / 1e9)
         self._hung_call = 0
         self.watchdog = watchdog
         self.stop_requested = False
@@ -337,8 +303,8 @@ class Supervisor:
             self._enter_bypass()
 
     def step(self, x):
-        """Process one captured hop (float hop, or S16 period on the native path) and return
-        what to play. Never raises for the kernel."""
+        """Process one captured period and return the one to play. Never raises for the
+        kernel."""
         c = self.counters
         t0 = self.clock()
         if not self._kernel.ready():
@@ -376,8 +342,7 @@ class Supervisor:
         c = self.counters
         if self._process_cpu0 is None:
             self._process_cpu0 = time.process_time_ns()
-        read, write = ((self.io.read_bytes, self.io.write_bytes) if self.native
-                       else (self.io.read, self.io.write))
+        read, write = self.io.read_bytes, self.io.write_bytes
         while not self.stop_requested and (frames is None or c.frames < frames):
             if c.frames % CPU_SAMPLE_EVERY:
                 write(self.step(read()))
@@ -420,7 +385,7 @@ class Supervisor:
 
     def stats(self) -> dict:
         c = self.counters
-        return {"frames": c.frames, "native_hop": self.native, "frame_us": c.times.summary(),
+        return {"frames": c.frames, "frame_us": c.times.summary(),
                 "split_us": self.split_us(),
                 "deadline_misses": c.times.misses, "xruns": self.io.xruns,
                 "kernel_errors": c.kernel_errors, "kernel_hung": c.kernel_hung,

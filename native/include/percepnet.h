@@ -113,23 +113,37 @@ PN_EXPORT int pn_get_stats(const pn_state *st, pn_stats *stats);
  * it may be called between hops of a real-time stream. */
 PN_EXPORT int pn_set_atten_lim(pn_state *st, float db);
 
-/* The live loop's hop (edge run): one period of pn_hop_samples(rate) frames of `channels`
- * interleaved S16_LE samples in, one out. A pn_hop borrows a state (destroy the hop first) and
- * does the rest of the hop's sample work: the captured channel to float, a delay line of
- * pn_latency_samples(rate) (the bypass path), the state's step (pn_process), a one-hop linear crossfade, and float back to S16 (rounded half
- * to even, saturated) on the played channel, or on every channel when playback_channel < 0
- * (the others silent). The caller decides each hop what plays (mode). pn_hop_run returns PN_OK,
- * or the state's error (or PN_ERR_ARG for an unknown mode), and then plays the delayed input:
- * never silence. Nothing allocates after pn_hop_create; pn_reset does not clear the delay. */
+/* The live hop, shared by `edge run` and the LADSPA plugin. A pn_hop borrows a state (destroy
+ * the hop first) and does the rest of a hop's sample work: a delay line of
+ * pn_latency_samples(rate) (the bypass path), the state's step (pn_process), and a linear
+ * crossfade over one hop between the two. The caller's mode says what plays: */
 #define PN_HOP_KERNEL 0        /* the state's output */
-#define PN_HOP_FADE 1          /* from the delayed input to the state's output over the hop */
+#define PN_HOP_FADE 1          /* pn_hop_run: from the delayed input to the state's output over
+                                  the hop; pn_hop_run_float: as PN_HOP_KERNEL */
 #define PN_HOP_BYPASS 2        /* the delayed input; the state is not called */
 #define PN_HOP_PRIME 3         /* the delayed input; the state is fed, its output unused */
 typedef struct pn_hop pn_hop;
 PN_EXPORT int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_channel,
                             pn_hop **out);
 PN_EXPORT void pn_hop_destroy(pn_hop *h);
+/* Starts the stream over: the state (pn_reset), the delay line, a hop being gathered; the next
+ * pn_hop_run_float plays its mode without a crossfade. (pn_reset alone keeps the delay.) */
+PN_EXPORT void pn_hop_reset(pn_hop *h);
+/* `edge run`: one period of pn_hop_samples(rate) frames of `channels` interleaved S16_LE
+ * samples in, one out: the captured channel to float, the hop, and float back to S16 (rounded
+ * half to even, saturated) on the played channel, or on every channel when playback_channel < 0
+ * (the others silent). */
 PN_EXPORT int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode);
+/* The LADSPA plugin: n mono float samples, any n (in and out may be one buffer), gathered into
+ * hops inside, so output sample t is the hop's output for input sample t - pn_hop_samples(rate):
+ * one hop more delay than pn_hop_run. A mode that changes what plays crossfades from the call's
+ * first sample; the k-th sample of a crossfade weighs the state's output k / hop, as a
+ * pn_hop_run PN_HOP_FADE hop does. A non-finite input sample is taken as 0. Channels and
+ * capture/playback channels of the pn_hop are unused. */
+PN_EXPORT int pn_hop_run_float(pn_hop *h, const float *in, float *out, size_t n, int mode);
+/* Both return PN_OK, or the state's error (or PN_ERR_ARG for an unknown mode), and then play
+ * the delayed input for that hop: never silence. Use one or the other on a pn_hop. Nothing
+ * allocates after pn_hop_create. */
 
 /* Training and oracle: push one hop of the noisy signal and the same hop of the clean
  * target. features: as pn_analyze on the noisy hop. gains/strengths: the ideal values for

@@ -168,7 +168,7 @@ int main(int argc, char **argv)
     play(h, sig, out, 0, LEN, odd);
     CHECK(err_delayed(out, sig, L, 0, LEN) == 0.f);
 
-    /* toggled mid-stream: a hop of crossfade (halfway after 240 samples), then exactly the
+    /* toggled mid-stream: a hop of crossfade (halfway 240 samples in), then exactly the
      * other signal; the kernel kept running under the bypass */
     const int t1 = 10 * PN_HOP + 123, t2 = 25 * PN_HOP + 7;
     bypass = 0.f;
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
     CHECK(err_delayed(out, ref, PN_HOP, 0, t1) == 0.f);
     CHECK(err_delayed(out, sig, L, t1 + PN_HOP + 1, t2) == 0.f);
     CHECK(err_delayed(out, ref, PN_HOP, t2 + PN_HOP + 1, LEN) == 0.f);
-    const int mid = t1 + PN_HOP / 2 - 1;
+    const int mid = t1 + PN_HOP / 2;
     CHECK(fabsf(out[mid] - 0.5f * (ref[mid - PN_HOP] + sig[mid - L])) < 1e-5f);
     CHECK(fabsf(ref[mid - PN_HOP] - sig[mid - L]) > 1e-3f);  /* a real fade, not a hard switch */
 

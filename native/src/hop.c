@@ -1,11 +1,13 @@
-/* The live loop's hop: one period of S16_LE frames captured in, one period to play out.
- *
- * The supervisor (edge/supervisor/loop.py) decides each hop what plays: the state's output,
- * the input delayed by the state's latency (bypass), or a one-hop crossfade from the delayed
- * input back to the state's output. This file does that hop's sample work, allocation-free:
- * the captured channel to float, the delay line, the state's step, the crossfade, and float
- * back to S16 (rounded half to even, saturated) on the played channel(s). The float <-> S16
- * rule is edge/audio/pcm.py's, so the two paths give the same bytes. */
+/* The live hop, the one both live callers run:
+ *   pn_hop_run        one period of S16_LE frames in, one out: `edge run`, whose supervisor
+ *                     (edge/supervisor/loop.py) picks each hop's mode;
+ *   pn_hop_run_float  float blocks of any size, gathered into hops here: the LADSPA plugin,
+ *                     whose bypass port picks the mode.
+ * A hop is stepped the same way for both: the input through the delay line (the bypass path)
+ * and, unless bypassed, the state's step; then the hop plays the state's output, the delayed
+ * input, or a one-hop linear crossfade between them. Allocation-free after create. Float back
+ * to S16 is rounded half to even and saturated, edge/audio/pcm.py's rule for files, so that a
+ * period played by `edge run` holds the bytes `edge denoise` writes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +20,12 @@ struct pn_hop {
     int channels, capture_channel, playback_channel;
     float *delay;               /* ring of delay_len input samples: the bypass path */
     int delay_len, delay_pos;
-    float x[PN_HOP], dry[PN_HOP], wet[PN_HOP];
-    float fade[PN_HOP];         /* i / hop */
+    float x[PN_HOP];            /* the hop's input (pn_hop_run_float: the hop being gathered) */
+    float dry[PN_HOP], wet[PN_HOP];  /* the last hop stepped: its delayed input, what the state gave */
+    float y[PN_HOP];            /* pn_hop_run: what plays, before S16 */
+    float fade[PN_HOP + 1];     /* k / hop: the state output's weight k samples into a crossfade */
+    int mix;                    /* that k for the next sample played; -1: none yet (float entry) */
+    int pos;                    /* pn_hop_run_float: samples gathered into x, and played of dry/wet */
 };
 
 int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_channel, pn_hop **out)
@@ -44,8 +50,9 @@ int pn_hop_create(pn_state *st, int channels, int capture_channel, int playback_
         free(h);
         return PN_ERR_NOMEM;
     }
-    for (int i = 0; i < h->hop; i++)
+    for (int i = 0; i <= h->hop; i++)
         h->fade[i] = (float)((double)i / h->hop);
+    h->mix = -1;
     *out = h;
     return PN_OK;
 }
@@ -56,6 +63,56 @@ void pn_hop_destroy(pn_hop *h)
         return;
     free(h->delay);
     free(h);
+}
+
+void pn_hop_reset(pn_hop *h)
+{
+    if (!h)
+        return;
+    pn_reset(h->st);
+    memset(h->delay, 0, (size_t)h->delay_len * sizeof *h->delay);
+    memset(h->x, 0, sizeof h->x);
+    memset(h->dry, 0, sizeof h->dry);
+    memset(h->wet, 0, sizeof h->wet);
+    h->delay_pos = h->pos = 0;
+    h->mix = -1;
+}
+
+/* x through the delay line into dry (delay_len >= hop) and, when fed, the state into wet.
+ * Where the state gave nothing (bypassed, or its error), wet is dry: a crossfade still under
+ * way then plays the delayed input, never stale output or silence. */
+static int step(pn_hop *h, int feed)
+{
+    const int n = h->hop;
+    const int first = h->delay_len - h->delay_pos < n ? h->delay_len - h->delay_pos : n;
+    memcpy(h->dry, h->delay + h->delay_pos, (size_t)first * sizeof *h->dry);
+    memcpy(h->delay + h->delay_pos, h->x, (size_t)first * sizeof *h->x);
+    memcpy(h->dry + first, h->delay, (size_t)(n - first) * sizeof *h->dry);
+    memcpy(h->delay, h->x + first, (size_t)(n - first) * sizeof *h->x);
+    h->delay_pos = (h->delay_pos + n) % h->delay_len;
+    const int rc = feed ? pn_process(h->st, h->x, h->wet) : PN_OK;
+    if (!feed || rc != PN_OK)
+        memcpy(h->wet, h->dry, (size_t)n * sizeof *h->wet);
+    return rc;
+}
+
+/* n samples of the last hop stepped, from `from`: dry + fade[mix] * (wet - dry), mix moving
+ * one step a sample towards target (0: the delayed input, hop: the state's output), which
+ * then plays exactly. */
+static void play(pn_hop *h, int from, float *y, int n, int target)
+{
+    const float *dry = h->dry + from, *wet = h->wet + from;
+    int i = 0;
+    for (; i < n && h->mix != target; i++) {
+        y[i] = dry[i] + h->fade[h->mix] * (wet[i] - dry[i]);
+        h->mix += h->mix < target ? 1 : -1;
+    }
+    memcpy(y + i, (target ? wet : dry) + i, (size_t)(n - i) * sizeof *y);
+}
+
+static int known(int mode)
+{
+    return mode == PN_HOP_KERNEL || mode == PN_HOP_FADE || mode == PN_HOP_BYPASS || mode == PN_HOP_PRIME;
 }
 
 static int16_t to_s16(float v)
@@ -76,36 +133,12 @@ int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode)
     const int n = h->hop, ch = h->channels;
     for (int i = 0; i < n; i++)
         h->x[i] = (float)in[i * ch + h->capture_channel] * (1.f / 32768.f);
-    /* the delay line: dry is what went in delay_len samples ago (delay_len >= n) */
-    const int first = h->delay_len - h->delay_pos < n ? h->delay_len - h->delay_pos : n;
-    memcpy(h->dry, h->delay + h->delay_pos, (size_t)first * sizeof *h->dry);
-    memcpy(h->delay + h->delay_pos, h->x, (size_t)first * sizeof *h->x);
-    memcpy(h->dry + first, h->delay, (size_t)(n - first) * sizeof *h->dry);
-    memcpy(h->delay, h->x + first, (size_t)(n - first) * sizeof *h->x);
-    h->delay_pos = (h->delay_pos + n) % h->delay_len;
+    const int ok = known(mode);
+    const int rc = step(h, ok && mode != PN_HOP_BYPASS);
+    h->mix = ok && mode == PN_HOP_KERNEL ? n : 0;
+    play(h, 0, h->y, n, ok && (mode == PN_HOP_KERNEL || mode == PN_HOP_FADE) ? n : 0);
 
-    int rc = PN_OK;
-    const float *y = h->dry;
-    switch (mode) {
-    case PN_HOP_BYPASS:
-        break;
-    case PN_HOP_PRIME:              /* refill the state's buffers; the delayed input plays */
-        rc = pn_process(h->st, h->x, h->wet);
-        break;
-    case PN_HOP_KERNEL:
-    case PN_HOP_FADE:
-        rc = pn_process(h->st, h->x, h->wet);
-        if (rc != PN_OK)
-            break;                  /* never silence: the delayed input plays */
-        if (mode == PN_HOP_FADE)
-            for (int i = 0; i < n; i++)
-                h->wet[i] = h->dry[i] + h->fade[i] * (h->wet[i] - h->dry[i]);
-        y = h->wet;
-        break;
-    default:
-        rc = PN_ERR_ARG;
-    }
-
+    const float *y = h->y;
     if (ch == 1) {
         for (int i = 0; i < n; i++)
             out[i] = to_s16(y[i]);
@@ -120,5 +153,32 @@ int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode)
         for (int i = 0; i < n; i++)
             out[i * ch + h->playback_channel] = to_s16(y[i]);
     }
-    return rc;
+    return ok ? rc : PN_ERR_ARG;
+}
+
+int pn_hop_run_float(pn_hop *h, const float *in, float *out, size_t n, int mode)
+{
+    if (!h || (n && (!in || !out)))
+        return PN_ERR_ARG;
+    const int ok = known(mode);
+    const int target = ok && (mode == PN_HOP_KERNEL || mode == PN_HOP_FADE) ? h->hop : 0;
+    if (h->mix < 0)
+        h->mix = target;            /* the first call after create or reset: no crossfade */
+    int rc = PN_OK;
+    while (n > 0) {
+        const int k = n < (size_t)(h->hop - h->pos) ? (int)n : h->hop - h->pos;
+        for (int i = 0; i < k; i++)  /* read before out is written: in place is fine */
+            h->x[h->pos + i] = isfinite(in[i]) ? in[i] : 0.f;   /* the state refuses a NaN */
+        play(h, h->pos, out, k, target);
+        h->pos += k;
+        in += k;
+        out += k;
+        n -= (size_t)k;
+        if (h->pos == h->hop) {
+            h->pos = 0;
+            const int r = step(h, ok && mode != PN_HOP_BYPASS);
+            rc = r != PN_OK ? r : rc;
+        }
+    }
+    return ok ? rc : PN_ERR_ARG;
 }

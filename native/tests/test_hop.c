@@ -1,7 +1,8 @@
-/* The live loop's hop: bypass plays the input delayed by exactly the latency, the kernel mode
- * plays what the state alone gives (converted to S16 as edge/audio/pcm.py does), priming feeds
- * the state while the delayed input plays, the crossfade runs from one to the other, channels
- * are picked and filled, bad arguments and modes are refused (the delayed input still plays). */
+/* The live hop: bypass plays the input delayed by exactly the latency, the kernel mode plays
+ * what the state alone gives (converted to S16 as edge/audio/pcm.py does), priming feeds the
+ * state while the delayed input plays, the crossfade runs from one to the other, channels are
+ * picked and filled, bad arguments and modes are refused (the delayed input still plays). The
+ * float entry (the LADSPA plugin's), in blocks of any size, plays the same bytes one hop later. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +47,8 @@ static int ref_step(pn_state *st, const float *x, float *y)
     return pn_analyze(st, x, f) == PN_OK && pn_synthesize(st, ones, zeros, y) == PN_OK;
 }
 
+static int float_blocks_at(int rate);
+
 static int modes_at(int rate)
 {
     const int hop = pn_hop_samples(rate), L = pn_latency_samples(rate), n = HOPS * hop;
@@ -87,6 +90,46 @@ static int modes_at(int rate)
     pn_hop_destroy(h);
     pn_destroy(st);
     pn_destroy(ref);
+    return float_blocks_at(rate);
+}
+
+/* The same hops through pn_hop_run and pn_hop_run_float (blocks of 1 to 1000 samples): the
+ * float entry plays output hop k in the samples of input hop k + 1, and so takes there the
+ * mode that feeds hop k + 1 as pn_hop_run does and plays hop k as it does: its crossfade, a
+ * change from priming to the kernel, is pn_hop_run's fade hop. */
+static int float_blocks_at(int rate)
+{
+    const int hop = pn_hop_samples(rate), n = HOPS * hop;
+    static const int sizes[] = {1, 7, 479, 1000, 333, 160};
+    pn_config cfg;
+    pn_config_default(&cfg);
+    cfg.rate = rate;
+    pn_state *st, *fst;
+    pn_hop *h, *fh;
+    CHECK(pn_create(&cfg, NULL, &st) == PN_OK && pn_create(&cfg, NULL, &fst) == PN_OK);
+    CHECK(pn_hop_create(st, 1, 0, -1, &h) == PN_OK && pn_hop_create(fst, 1, 0, -1, &fh) == PN_OK);
+    static int16_t want[HOPS * PN_HOP];
+    static float x[HOPS * PN_HOP], y[HOPS * PN_HOP];
+    for (int k = 0; k < HOPS; k++) {
+        const int mode = k < 6 ? PN_HOP_BYPASS : k < 10 ? PN_HOP_PRIME : k == 10 ? PN_HOP_FADE : PN_HOP_KERNEL;
+        CHECK(pn_hop_run(h, sig + k * hop, want + k * hop, mode) == PN_OK);
+    }
+    for (int i = 0; i < n; i++)
+        x[i] = sig[i] / 32768.f;
+    for (int t = 0, b = 0; t < n; b = (b + 1) % (int)(sizeof sizes / sizeof *sizes)) {
+        const int k = t / hop, end = (k + 1) * hop, len = t + sizes[b] < end ? sizes[b] : end - t;
+        const int mode = k < 6 ? PN_HOP_BYPASS : k < 11 ? PN_HOP_PRIME : PN_HOP_KERNEL;
+        CHECK(pn_hop_run_float(fh, x + t, y + t, (size_t)len, mode) == PN_OK);
+        t += len;
+    }
+    for (int t = hop; t < n; t++)
+        CHECK(ref_s16(y[t]) == want[t - hop]);
+    for (int t = 0; t < hop; t++)
+        CHECK(y[t] == 0.f);
+    pn_hop_destroy(h);
+    pn_hop_destroy(fh);
+    pn_destroy(st);
+    pn_destroy(fst);
     return 0;
 }
 
