@@ -73,6 +73,7 @@ _PROTOTYPES = {
     "pn_hop_create": (C.c_int, [_P, C.c_int, C.c_int, C.c_int, C.POINTER(_P)]),
     "pn_hop_destroy": (None, [_P]),
     "pn_hop_run": (C.c_int, [_P, C.c_char_p, _P, C.c_int]),
+    "pn_hop_s16": (None, [_F, _P, C.c_size_t]),
     "pn_nnet_create": (C.c_int, [_P, C.POINTER(_P)]),
     "pn_nnet_destroy": (None, [_P]),
     "pn_nnet_reset": (None, [_P]),

@@ -1,16 +1,19 @@
 """S16_LE interleaved bytes <-> float32 mono hops, with channel selection for multi-channel codecs.
 
-The float <-> int16 rule is the one edge.wavio uses for files, so a hop that goes through
-ALSA comes out bit-identical to the same hop written by `edge denoise`.
+float -> int16 is the live hop's own conversion (pn_hop_s16, native/src/hop.c), which edge.wavio
+uses for files too, so a hop that goes through `edge run` comes out bit-identical to the same hop
+written by `edge denoise`.
 """
 from __future__ import annotations
 
+import ctypes as C
+
 import numpy as np
 
+from edge.native import fn, fptr
 
-# These run twice per live hop: few numpy calls, no float64 temporaries (scaling a float32 by
-# a power of two is exact, so rounding in float32 gives what float64 would).
-_SCALE, _UNSCALE = np.float32(32768.0), np.float32(1.0 / 32768.0)
+# scaling a float32 by a power of two is exact: no float64 temporaries
+_UNSCALE = np.float32(1.0 / 32768.0)
 
 
 def to_float(data: bytes, channels: int = 1, channel: int = 0) -> np.ndarray:
@@ -22,13 +25,11 @@ def to_float(data: bytes, channels: int = 1, channel: int = 0) -> np.ndarray:
 
 
 def to_s16(x: np.ndarray) -> np.ndarray:
-    """float -> int16 with rounding (half to even) and clipping to full scale."""
-    x = np.asarray(x)
-    y = x * _SCALE if x.dtype == np.float32 else np.asarray(x, np.float64) * 32768.0
-    np.rint(y, out=y)
-    np.maximum(y, -32768, out=y)
-    np.minimum(y, 32767, out=y)
-    return y.astype("<i2")
+    """float32 -> int16, x * 32768 rounded half to even, clipped to full scale, NaN as 0."""
+    x = np.ascontiguousarray(x, np.float32)
+    y = np.empty(x.shape, "<i2")
+    fn("pn_hop_s16")(fptr(x), y.ctypes.data_as(C.c_void_p), x.size)
+    return y
 
 
 def to_bytes(x: np.ndarray, channels: int = 1, channel: int | None = None) -> bytes:

@@ -144,6 +144,9 @@ PN_EXPORT int pn_hop_run_float(pn_hop *h, const float *in, float *out, size_t n,
 /* Both return PN_OK, or the state's error (or PN_ERR_ARG for an unknown mode), and then play
  * the delayed input for that hop: never silence. Use one or the other on a pn_hop. Nothing
  * allocates after pn_hop_create. */
+/* pn_hop_run's float -> S16 rule on n samples (x * 32768 rounded half to even, saturated, NaN as
+ * 0), for what is written to files: the bytes `edge run` plays are those `edge denoise` writes. */
+PN_EXPORT void pn_hop_s16(const float *x, int16_t *out, size_t n);
 
 /* Training and oracle: push one hop of the noisy signal and the same hop of the clean
  * target. features: as pn_analyze on the noisy hop. gains/strengths: the ideal values for

@@ -6,8 +6,9 @@
  * A hop is stepped the same way for both: the input through the delay line (the bypass path)
  * and, unless bypassed, the state's step; then the hop plays the state's output, the delayed
  * input, or a one-hop linear crossfade between them. Allocation-free after create. Float back
- * to S16 is rounded half to even and saturated, edge/audio/pcm.py's rule for files, so that a
- * period played by `edge run` holds the bytes `edge denoise` writes. */
+ * to S16 is rounded half to even and saturated; edge/audio/pcm.py writes files through the same
+ * conversion (pn_hop_s16), so that a period played by `edge run` holds the bytes `edge denoise`
+ * writes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,12 @@ static int16_t to_s16(float v)
     /* to nearest, ties to even, as lrintf (a libm call) and numpy's rint: past 2^23 a float
      * has no fraction bits, and 1.5 * 2^23 is even. Branch-free, so the loops vectorise. */
     return (int16_t)((v + 12582912.f) - 12582912.f);
+}
+
+void pn_hop_s16(const float *x, int16_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = to_s16(x[i]);
 }
 
 int pn_hop_run(pn_hop *h, const int16_t *in, int16_t *out, int mode)
