@@ -28,9 +28,10 @@ int pn_bench_matvec_peak(double seconds, double *macs_per_s)
 {
     if (!macs_per_s || !(seconds > 0.0))
         return PN_ERR_ARG;
-    pn_matvec_fn matvec = pn_matvec_for(pn_simd_level_active());
-    if (!matvec)
+    const pn_nnet_ops *ops = pn_nnet_ops_for(pn_simd_level_active());
+    if (!ops)
         return PN_ERR_SIMD;
+    const pn_matvec_fn matvec = ops->matvec;
     static int8_t w[PEAK_ROWS * PEAK_COLS], x[PEAK_COLS];
     static int32_t y[PEAK_ROWS];
     for (int i = 0; i < PEAK_ROWS * PEAK_COLS; i++)
@@ -53,9 +54,10 @@ int pn_bench_matvec4_peak(double seconds, double *macs_per_s)
 {
     if (!macs_per_s || !(seconds > 0.0))
         return PN_ERR_ARG;
-    pn_matvec4_fn matvec = pn_matvec4_for(pn_simd_level_active());
-    if (!matvec)
+    const pn_nnet_ops *ops = pn_nnet_ops_for(pn_simd_level_active());
+    if (!ops)
         return PN_ERR_SIMD;
+    const pn_matvec4_fn matvec = ops->matvec4;
     /* the same rows and columns as the int8 peak: 8 KB of int4 weights and 512 multipliers */
     static int8_t w[PEAK_ROWS * PEAK_COLS / 2], x[PEAK_COLS];
     static uint8_t mul[PEAK_ROWS * PEAK_COLS / PN_Q4_BLOCK];

@@ -1,68 +1,33 @@
-/* Network streams: allocation, state reset, and the choice of the per-ISA step (nnet_arch.h). */
+/* Network streams: allocation, state reset, and the choice of the per-ISA table (nnet_arch.h). */
 #include <stdlib.h>
 
 #include "nnet.h"
-#include "simd.h"
 
-typedef void (*pn_run_fn)(pn_nnet *, const float *, float *);
-
-static pn_run_fn run_for(int level)
+const pn_nnet_ops *pn_nnet_ops_for(pn_simd_level level)
 {
+    if (!pn_simd_level_supported(level))
+        return NULL;
     switch (level) {
-#ifdef PN_HAVE_AVX2
-    case PN_SIMD_AVX2: return pn_nnet_run_avx2;
+    case PN_SIMD_SCALAR:
+        return &pn_nnet_scalar;
+#if defined(PN_HAVE_AVX2)
+    case PN_SIMD_AVX2:
+        return &pn_nnet_avx2;
 #endif
-#ifdef PN_HAVE_AVXVNNI
-    case PN_SIMD_AVXVNNI: return pn_nnet_run_avxvnni;
+#if defined(PN_HAVE_AVXVNNI)
+    case PN_SIMD_AVXVNNI:
+        return &pn_nnet_avxvnni;
 #endif
-#ifdef PN_HAVE_NEON
-    case PN_SIMD_NEON: return pn_nnet_run_neon;
+#if defined(PN_HAVE_NEON)
+    case PN_SIMD_NEON:
+        return &pn_nnet_neon;
 #endif
-#ifdef PN_HAVE_DOTPROD
-    case PN_SIMD_DOTPROD: return pn_nnet_run_dotprod;
+#if defined(PN_HAVE_DOTPROD)
+    case PN_SIMD_DOTPROD:
+        return &pn_nnet_dotprod;
 #endif
-    case PN_SIMD_SCALAR: return pn_nnet_run_scalar;
-    default: return NULL;
-    }
-}
-
-pn_matvec_fn pn_matvec_for(int level)
-{
-    switch (level) {
-#ifdef PN_HAVE_AVX2
-    case PN_SIMD_AVX2: return pn_matvec_avx2;
-#endif
-#ifdef PN_HAVE_AVXVNNI
-    case PN_SIMD_AVXVNNI: return pn_matvec_avxvnni;
-#endif
-#ifdef PN_HAVE_NEON
-    case PN_SIMD_NEON: return pn_matvec_neon;
-#endif
-#ifdef PN_HAVE_DOTPROD
-    case PN_SIMD_DOTPROD: return pn_matvec_dotprod;
-#endif
-    case PN_SIMD_SCALAR: return pn_matvec_scalar;
-    default: return NULL;
-    }
-}
-
-pn_matvec4_fn pn_matvec4_for(int level)
-{
-    switch (level) {
-#ifdef PN_HAVE_AVX2
-    case PN_SIMD_AVX2: return pn_matvec4_avx2;
-#endif
-#ifdef PN_HAVE_AVXVNNI
-    case PN_SIMD_AVXVNNI: return pn_matvec4_avxvnni;
-#endif
-#ifdef PN_HAVE_NEON
-    case PN_SIMD_NEON: return pn_matvec4_neon;
-#endif
-#ifdef PN_HAVE_DOTPROD
-    case PN_SIMD_DOTPROD: return pn_matvec4_dotprod;
-#endif
-    case PN_SIMD_SCALAR: return pn_matvec4_scalar;
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -75,8 +40,8 @@ int pn_nnet_create(const pn_model *model, pn_nnet **out)
     if (!model || !out)
         return PN_ERR_ARG;
     *out = NULL;
-    pn_run_fn run = run_for(pn_simd_level_active());
-    if (!run)
+    const pn_nnet_ops *ops = pn_nnet_ops_for(pn_simd_level_active());
+    if (!ops)
         return PN_ERR_SIMD;
     /* Scratch sized for the widest layer; states per layer. */
     int xf = 0, xq = 0, acc = 0, gates = 0;
@@ -102,7 +67,7 @@ int pn_nnet_create(const pn_model *model, pn_nnet **out)
         return PN_ERR_NOMEM;
     }
     nn->model = model;
-    nn->run = run;
+    nn->ops = ops;
     nn->arena = arena;
     unsigned char *p = arena;
     for (int i = 0; i < model->n_layers; i++) {
@@ -151,6 +116,6 @@ int pn_nnet_step(pn_nnet *nn, const float *features, float *outputs)
 {
     if (!nn || !features || !outputs)
         return PN_ERR_ARG;
-    nn->run(nn, features, outputs);
+    nn->ops->run(nn, features, outputs);
     return PN_OK;
 }

@@ -1,5 +1,6 @@
-/* The network engine (int8 and int4 weights, int8 inputs): state of one stream, and the per-ISA entry points that
- * nnet_arch.h generates (one copy per instruction set, picked at pn_nnet_create). */
+/* The network engine (int8 and int4 weights, int8 inputs): state of one stream, and the table of
+ * per-ISA entry points that nnet_arch.h generates (one copy per instruction set, picked at
+ * pn_nnet_create from the active SIMD level, as the DSP's table in dsp.h is at pn_create). */
 #ifndef PN_NNET_H
 #define PN_NNET_H
 
@@ -7,10 +8,13 @@
 #include <string.h>
 
 #include "model.h"
+#include "simd.h"
+
+typedef struct pn_nnet_ops pn_nnet_ops;
 
 struct pn_nnet {
     const pn_model *model;
-    void (*run)(pn_nnet *nn, const float *features, float *outputs);
+    const pn_nnet_ops *ops;
     float *out[PN_MAX_LAYERS];   /* each layer's latest output; for a GRU, also its state */
     float *hist[PN_MAX_LAYERS];  /* conv layers: the previous kernel-1 input frames, oldest first */
     float *xf;                   /* gathered layer input (kernel frames for a conv) */
@@ -31,20 +35,29 @@ typedef void (*pn_matvec_fn)(const int8_t *w, int rows_pad, int cols_pad, const 
 typedef void (*pn_matvec4_fn)(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,
                               const int8_t *x, int32_t *y);
 
-#define PN_NNET_DECLARE(isa)                                                                     \
-    void pn_matvec_##isa(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y); \
-    void pn_matvec4_##isa(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,          \
-                          const int8_t *x, int32_t *y);                                           \
-    void pn_nnet_run_##isa(pn_nnet *nn, const float *features, float *outputs);
+struct pn_nnet_ops {
+    pn_matvec_fn matvec;
+    pn_matvec4_fn matvec4;
+    /* one network step: features in, the model's outputs out */
+    void (*run)(pn_nnet *nn, const float *features, float *outputs);
+};
 
-PN_NNET_DECLARE(scalar)
-PN_NNET_DECLARE(avx2)
-PN_NNET_DECLARE(avxvnni)
-PN_NNET_DECLARE(neon)
-PN_NNET_DECLARE(dotprod)
+/* The table for a level, or NULL when that level is not compiled in or not supported. */
+const pn_nnet_ops *pn_nnet_ops_for(pn_simd_level level);
 
-/* The matvecs of a SIMD level, NULL when this build lacks it (for the exact-match test). */
-pn_matvec_fn pn_matvec_for(int level);
-pn_matvec4_fn pn_matvec4_for(int level);
+/* scalar: the reference every other table is tested against (tests/test_nnet_simd.c) */
+extern const pn_nnet_ops pn_nnet_scalar;
+#if defined(PN_HAVE_AVX2)
+extern const pn_nnet_ops pn_nnet_avx2;
+#endif
+#if defined(PN_HAVE_AVXVNNI)
+extern const pn_nnet_ops pn_nnet_avxvnni;
+#endif
+#if defined(PN_HAVE_NEON)
+extern const pn_nnet_ops pn_nnet_neon;
+#endif
+#if defined(PN_HAVE_DOTPROD)
+extern const pn_nnet_ops pn_nnet_dotprod;
+#endif
 
 #endif

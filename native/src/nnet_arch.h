@@ -1,6 +1,7 @@
 /* The network step, written once and compiled once per instruction set (Opus style).
  *
- * Include from nnet_<isa>.c after defining PN_ISA (the suffix of the generated names) and
+ * Include from nnet_<isa>.c after defining PN_ISA (the suffix of the generated names: the ISA's
+ * table is pn_nnet_<isa>, nnet.h) and
  *   static inline void pn_rows8(const int8_t *w, int cols_pad, const int8_t *x, int32_t *y);
  * which computes 8 rows of an 8x4-blocked int8 matrix times x into y[0..8), exactly; and
  * optionally (defining PN_ROWS32) pn_rows32 with the same arguments for 32 rows, and
@@ -58,7 +59,7 @@ static inline void matvec(const int8_t *w, int rows_pad, int cols_pad, const int
         pn_rows8(w + (size_t)r * cols_pad, cols_pad, x, y + r);
 }
 
-void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
+static void PN_GLUE(pn_matvec, PN_ISA)(const int8_t *w, int rows_pad, int cols_pad, const int8_t *x, int32_t *y)
 {
     matvec(w, rows_pad, cols_pad, x, y, 0);
 }
@@ -85,8 +86,8 @@ static inline void matvec4(const int8_t *w, const uint8_t *mul, int rows_pad, in
         pn_rows8_q4(w + (size_t)r * cols_pad / 2, mul + (size_t)r * blocks, cols_pad, x, y + r);
 }
 
-void PN_GLUE(pn_matvec4, PN_ISA)(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,
-                                 const int8_t *x, int32_t *y)
+static void PN_GLUE(pn_matvec4, PN_ISA)(const int8_t *w, const uint8_t *mul, int rows_pad, int cols_pad,
+                                        const int8_t *x, int32_t *y)
 {
     matvec4(w, mul, rows_pad, cols_pad, x, y, 0);
 }
@@ -221,7 +222,7 @@ static void run_layer(pn_nnet *nn, int i, const float *features)
     }
 }
 
-void PN_GLUE(pn_nnet_run, PN_ISA)(pn_nnet *nn, const float *features, float *outputs)
+static void PN_GLUE(pn_nnet_run, PN_ISA)(pn_nnet *nn, const float *features, float *outputs)
 {
     const pn_model *m = nn->model;
     for (int i = 0; i < m->n_layers; i++)
@@ -232,3 +233,6 @@ void PN_GLUE(pn_nnet_run, PN_ISA)(pn_nnet *nn, const float *features, float *out
         outputs += w;
     }
 }
+
+const pn_nnet_ops PN_GLUE(pn_nnet, PN_ISA) = {
+    PN_GLUE(pn_matvec, PN_ISA), PN_GLUE(pn_matvec4, PN_ISA), PN_GLUE(pn_nnet_run, PN_ISA)};

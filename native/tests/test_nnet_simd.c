@@ -50,15 +50,16 @@ static int check_matvec(int rows, int cols, int extreme)
             s += rm[r * cols + c] * x[c];
         ref[r] = s;
     }
-    pn_matvec_scalar(w, rows, cols, x, y0);
+    pn_nnet_scalar.matvec(w, rows, cols, x, y0);
     if (memcmp(ref, y0, sizeof(int32_t) * rows) != 0) {
         printf("FAIL scalar matvec %dx%d differs from row-major product\n", rows, cols);
         bad++;
     }
     for (int l = 1; l < PN_SIMD_COUNT; l++) {
-        pn_matvec_fn f = pn_matvec_for(l);
-        if (!f || !pn_simd_level_supported((pn_simd_level)l))
+        const pn_nnet_ops *ops = pn_nnet_ops_for((pn_simd_level)l);
+        if (!ops)
             continue;
+        const pn_matvec_fn f = ops->matvec;
         memset(y, 0x55, sizeof(int32_t) * rows);
         f(w, rows, cols, x, y);
         if (memcmp(y0, y, sizeof(int32_t) * rows) != 0) {
@@ -127,15 +128,16 @@ static int check_matvec4(int rows, int cols, int extreme)
             bad++;
         }
     }
-    pn_matvec4_scalar(w, mul, rows, cols, x, y0);
+    pn_nnet_scalar.matvec4(w, mul, rows, cols, x, y0);
     if (memcmp(ref, y0, sizeof(int32_t) * rows) != 0) {
         printf("FAIL scalar int4 matvec %dx%d (extreme=%d) differs from row-major product\n", rows, cols, extreme);
         bad++;
     }
     for (int l = 1; l < PN_SIMD_COUNT; l++) {
-        pn_matvec4_fn f = pn_matvec4_for(l);
-        if (!f || !pn_simd_level_supported((pn_simd_level)l))
+        const pn_nnet_ops *ops = pn_nnet_ops_for((pn_simd_level)l);
+        if (!ops)
             continue;
+        const pn_matvec4_fn f = ops->matvec4;
         memset(y, 0x55, sizeof(int32_t) * rows);
         f(w, mul, rows, cols, x, y);
         if (memcmp(y0, y, sizeof(int32_t) * rows) != 0) {
