@@ -92,6 +92,7 @@ def test_eval_echo_prints_erle_convergence_and_pesq_of_the_network_beside_the_mi
     (["--noise", str(NEAR)], "--noise and --snr go together"),
     (["--settle", "6"], "--settle must be at least 0 and under --far-only (6 s)"),
     (["--delay-ms", "-5"], "the echo delay must be between 0 and 1000, got -5"),
+    (["--window", "0"], "--window must be between 0.1 s and --far-only (6 s)"),
     (["--model", "/nonexistent/m.pnw"], "--model /nonexistent/m.pnw: no such file"),
 ])
 def test_bad_input_is_refused_in_one_line(capsys, args, says):

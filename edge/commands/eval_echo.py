@@ -87,8 +87,8 @@ def run(args) -> int:
         raise EdgeError("--noise and --snr go together: give both or neither")
     if not 0 <= args.settle < args.far_only:
         raise EdgeError(f"--settle must be at least 0 and under --far-only ({args.far_only:g} s)")
-    if args.window <= 0:
-        raise EdgeError("--window must be above 0 s")
+    if not 0.1 <= args.window <= args.far_only:
+        raise EdgeError(f"--window must be between 0.1 s and --far-only ({args.far_only:g} s)")
     scene = echo.build_scene(
         _speech(args.far, "--far"), _speech(args.near, "--near"), load(_exists(args.rir, "--rir")),
         delay_ms=args.delay_ms, loss_db=args.loss_db,
