@@ -66,6 +66,7 @@ class Deploy:
     pipewire_conf_dir: str  # the user's PipeWire drop-in directory ("~/" is the user's home)
     weights: str          # a key of WEIGHT_BITS: the encoding of the default model `edge flash` installs
     atten_lim: float = 0.0  # dB the service and the filter remove at most per band (0: no limit)
+    echo_cancel: bool = False  # the PipeWire filter has PipeWire's echo canceller ahead of it
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ _SCHEMA = {
                     "int8"),
         "atten_lim": ((int, float), lambda v: None if 0 <= v <= ATTEN_MAX_DB else
                       f"between 0 (no limit) and {ATTEN_MAX_DB:g} dB", 0.0),
+        "echo_cancel": (bool, lambda v: None, False),
     },
     "estimate": {
         "mca_cpu": (str, lambda v: None if v else "an llvm-mca -mcpu name", _REQUIRED),

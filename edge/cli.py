@@ -11,7 +11,7 @@ from edge import __version__
 from edge.errors import EdgeError, MissingExtra
 
 # Each module has add_parser(subparsers) and run(args) -> int.
-COMMANDS = ["denoise", "bench", "eval", "run", "train", "export", "boards", "flash",
+COMMANDS = ["denoise", "bench", "eval", "eval_echo", "run", "train", "export", "boards", "flash",
             "install_pipewire"]
 
 

@@ -96,6 +96,7 @@ def test_misspelt_field_is_refused_not_ignored(tmp_path):
     ('weights = "int4"', 'weights = "int2"', r'\[deploy\]\.weights must be "int8" or "int4"'),
     ('weights = "int4"', 'weights = "int4"\natten_lim = 101', r"\[deploy\]\.atten_lim must be between 0"),
     ('weights = "int4"', 'weights = "int4"\natten_lim = inf', r"\[deploy\]\.atten_lim must be between 0"),
+    ('weights = "int4"', 'weights = "int4"\necho_cancel = "yes"', r"\[deploy\]\.echo_cancel must be true or false"),
 ])
 def test_bad_value_is_reported_with_file_and_field(tmp_path, old, new, field):
     d = _copy(tmp_path, edit=lambda t: t.replace(old, new))

@@ -158,6 +158,7 @@ def _without(monkeypatch, *modules):
     (["export", "{models}/default.tflite", "--out", "{tmp}/m.pnw"], "train", "ai_edge_litert or tflite_runtime"),
     (["export", "{tmp}/best.keras", "--out", "{tmp}/m.pnw"], "train", "keras"),
     (["eval", "{tmp}"], "eval", "pesq"),
+    (["eval-echo", "--far", "{tmp}/f.wav", "--near", "{tmp}/n.wav", "--rir", "{tmp}/r.wav"], "eval", "pesq"),
 ])
 def test_a_missing_extra_is_named_with_its_pip_command_before_any_work(monkeypatch, capsys, tmp_path,
                                                                        argv, extra, missing):

@@ -72,6 +72,29 @@ def test_a_board_without_pipewire_is_refused_the_filter_and_told_of_alsa():
     assert problems(board, parse_facts(no_usb), "pi") != []
 
 
+def test_echo_cancel_needs_the_boards_echo_cancel_module():
+    board = load_board("rpi5")
+    echo = replace(board, deploy=replace(board.deploy, echo_cancel=True))
+    pi5 = PI4_FACTS.replace("cpu_features=fp asimd", "cpu_features=fp asimd asimddp") + PIPEWIRE_FACTS
+    found = problems(echo, parse_facts(pi5), "pi")
+    assert len(found) == 1 and "lacks its echo-cancel module with the WebRTC canceller" in found[0]
+    assert problems(echo, parse_facts(pi5 + "pipewire_echo_cancel=yes\n"), "pi") == []
+    assert problems(board, parse_facts(pi5), "pi") == []
+
+
+def test_echo_cancel_is_for_the_pipewire_filter_and_shows_in_the_plan(capsys):
+    assert main(["flash", "--board", "rpi4", "--host", "pi@h", "--dry-run", "--echo-cancel"]) == 2
+    assert ("--echo-cancel puts PipeWire's echo canceller ahead of the PipeWire filter, and rpi4 installs "
+            "the alsa integration: add --pipewire") in capsys.readouterr().err
+    assert main(["flash", "--board", "rpi4", "--host", "pi@h", "--rollback", "--echo-cancel"]) == 2
+    assert "no --echo-cancel" in capsys.readouterr().err
+    assert main(["flash", "--board", "rpi4", "--host", "pi@h", "--dry-run", "--pipewire", "--echo-cancel",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert any("its echo-cancel module with the WebRTC canceller" in step for step in plan)
+    assert any('echo canceller ahead of it (applications play to "Echo-cancelled speaker"' in step for step in plan)
+
+
 def test_dry_run_shows_the_boards_integration_and_the_flags_override_it(capsys):
     assert main(["flash", "--board", "rpi5", "--host", "pi@h", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -103,7 +126,12 @@ def test_the_bundle_records_its_integration(tmp_path, capsys):
     with tarfile.open(out) as tar:
         assert tar.extractfile("integration").read() == b"pipewire\n"
         assert json.load(tar.extractfile("RELEASE.json"))["integration"] == "pipewire"
-    assert info["integration"] == "pipewire"
+    assert info["integration"] == "pipewire" and info["echo_cancel"] is False
+    assert main(["flash", "--board", "rpi4", "--bundle", str(out), "--pipewire", "--echo-cancel", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["echo_cancel"] is True
+    with tarfile.open(out) as tar:
+        assert json.load(tar.extractfile("RELEASE.json"))["echo_cancel"] is True
+        assert b"libpipewire-module-echo-cancel" in tar.extractfile("pipewire/percepnet-edge.conf").read()
 
 
 # -- against this machine as the board ------------------------------------------------------

@@ -1,6 +1,6 @@
 """edge install-pipewire without a daemon: the drop-in it writes (werman's filter-chain pattern:
 a ladspa node, a passive capture, an Audio/Source), the plugin and model copied and checked the
-way PipeWire loads them, and one-line refusals of a missing plugin or model, a bad rate, limit or
+way PipeWire loads them, the echo canceller ahead of it with --echo-cancel, and one-line refusals of a missing plugin or model, a bad rate, limit or
 node name, leaving the previous install in place. The daemon itself: tests/test_pipewire.py."""
 import json
 import shutil
@@ -50,11 +50,34 @@ def test_capture_pins_a_microphone_node():
     assert 'target.object = "alsa_input.usb-Device-00.mono-fallback"' in conf
 
 
+def test_echo_cancel_puts_the_webrtc_canceller_ahead_of_the_filter(where, tmp_path, capsys):
+    assert main(["install-pipewire", *where, "--echo-cancel", "--capture", "mic1", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["echo_cancel"] and r["echo_sink"] == "percepnet_echo_sink"
+    assert r["echo_sink_description"] == "Echo-cancelled speaker" and r["description"] == "Denoised microphone"
+    conf = (tmp_path / "conf.d" / "percepnet-edge.conf").read_text()
+    echo, chain = conf.split("name = libpipewire-module-filter-chain")
+    for line in ("name = libpipewire-module-echo-cancel", "library.name = aec/libspa-aec-webrtc",
+                 "webrtc.noise_suppression = false", "webrtc.gain_control = false",
+                 "node.latency = 480/48000", 'node.description = "Echo-cancelled speaker"',
+                 'node.name = "percepnet_echo_source"', 'target.object = "mic1"', "audio.position = [ MONO ]"):
+        assert line in echo, line
+    # the filter takes the canceller's output, the canceller the microphone
+    assert 'target.object = "percepnet_echo_source"' in chain and "mic1" not in chain
+
+
+def test_human_output_names_the_sink_to_play_to(where, capsys):
+    assert main(["install-pipewire", *where, "--echo-cancel"]) == 0
+    out = capsys.readouterr().out
+    assert 'reference is what is played to "Echo-cancelled speaker" (node percepnet_echo_sink)' in out
+
+
 def test_help_explains_what_it_does(capsys):
     with pytest.raises(SystemExit):
         main(["install-pipewire", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "Denoised microphone" in out and "filter-chain" in out and "edge flash --pipewire" in out
+    assert "--echo-cancel" in out and "Echo-cancelled speaker" in out and "WebRTC echo canceller" in out
 
 
 @pytest.mark.parametrize("args, reason", [
@@ -63,6 +86,8 @@ def test_help_explains_what_it_does(capsys):
     (["--rate", "22050"], "rate 22050 Hz is not one the kernel takes"),
     (["--atten-lim", "-3"], "attenuation limit must be between 0 (no limit) and 100 dB"),
     (["--capture", 'mic"x'], "the capture node name cannot go into the PipeWire configuration"),
+    (["--echo-cancel", "--rate", "24000"], "rate 24000 Hz is not one the WebRTC echo canceller takes "
+                                           "(8000, 16000, 32000, 48000 Hz)"),
 ])
 def test_bad_input_is_refused_in_one_line_and_writes_nothing(where, tmp_path, capsys, args, reason):
     assert main(["install-pipewire", *where, *args]) == 2

@@ -1,5 +1,5 @@
-"""The "Denoised microphone" in a real PipeWire daemon (Debian's pipewire, pipewire-bin): headless,
-its own runtime and configuration directories in tmp_path, the drop-in written by `edge
+"""The "Denoised microphone" in a real PipeWire daemon (edge.pipewire.daemon: Debian's pipewire,
+headless, its own runtime and configuration directories in tmp_path), the drop-in written by `edge
 install-pipewire`, and a null sink (support.null-audio-sink as an Audio/Source/Virtual) standing
 in for the capture device. A noisy dev recording is played into that microphone with `pw-cat
 --playback`, its clean reference beside it on a channel the filter does not take; one `pw-cat
@@ -9,26 +9,23 @@ between words taken out, the speech kept, as `edge denoise` does offline.
 
 There is no session manager: where wireplumber would configure the streams' ports and link the
 filter to the default capture device, the test does it with pw-cli and pw-link. Skips, saying
-why, where PipeWire is not installed or its daemon cannot start here."""
-import json
-import os
-import shutil
-import signal
+why, where PipeWire is not installed or its daemon cannot start here. The echo canceller ahead
+of the filter: tests/test_pipewire_echo.py."""
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 from scipy.io import wavfile
 
 from edge.cli import main
+from edge.errors import EdgeError
 from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE
+from edge.pipewire.daemon import Daemon, missing_tools
 from edge.wavio import read_wav, write_wav
 from native_build import ROOT, build
 from shared_data import DEV
 
-TOOLS = ("pipewire", "pw-cat", "pw-cli", "pw-link", "pw-dump")
 # 5 dB SNR, dry, 3 s, with 0.64 s of pauses between words to measure the noise in (edge denoise
 # takes 25 dB of it out there: the shipped model leaves some of the dev noises nearly alone).
 FILE = "s5_286.wav"
@@ -53,78 +50,9 @@ NULL_MIC = """context.objects = [
 """ % MIC
 
 pytestmark = pytest.mark.skipif(
-    any(shutil.which(t) is None for t in TOOLS),
+    bool(missing_tools()),
     reason="PipeWire not installed (apt-get install pipewire pipewire-bin): "
-           + ", ".join(t for t in TOOLS if shutil.which(t) is None) + " missing")
-
-
-class Daemon:
-    """A PipeWire daemon of the test's own, and the clients run against it."""
-
-    def __init__(self, tmp_path):
-        self.dir = tmp_path
-        run_dir = tmp_path / "run"
-        run_dir.mkdir(mode=0o700)
-        drop = {"PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR", "PIPEWIRE_CONFIG_DIR", "PIPEWIRE_CONFIG_NAME",
-                "DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "PERCEPNET_MODEL"}
-        self.env = {k: v for k, v in os.environ.items() if k not in drop}
-        self.env.update(XDG_RUNTIME_DIR=str(run_dir), XDG_CONFIG_HOME=str(tmp_path / "config"),
-                        HOME=str(tmp_path))
-        self.procs = []
-
-    def start(self):
-        with open(self.dir / "pipewire.log", "w") as log:
-            self.daemon = self.spawn(["pipewire"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not (self.dir / "run" / "pipewire-0").exists():
-            if self.daemon.poll() is not None or time.monotonic() > deadline:
-                tail = (self.dir / "pipewire.log").read_text().strip().splitlines()[-1:] or ["no output"]
-                pytest.skip(f"the PipeWire daemon does not start here: {tail[0]}")
-            time.sleep(0.05)
-
-    def spawn(self, argv, **kw):
-        p = subprocess.Popen(argv, env=self.env, start_new_session=True, **kw)
-        self.procs.append(p)
-        return p
-
-    def run(self, *argv):
-        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=20, check=True).stdout
-
-    def nodes(self):
-        return {o["info"]["props"].get("node.name"): o for o in json.loads(self.run("pw-dump"))
-                if o["type"].endswith(":Node")}
-
-    def node(self, name, timeout=10):
-        deadline = time.monotonic() + timeout
-        while (found := self.nodes().get(name)) is None:
-            assert time.monotonic() < deadline, f"no node {name} (log: {self.dir / 'pipewire.log'})"
-            time.sleep(0.05)
-        return found
-
-    def dsp_ports(self, name, direction, positions, rate=48000):
-        """What a session manager does for a stream: planar float ports, one per channel."""
-        self.run("pw-cli", "set-param", str(self.node(name)["id"]), "PortConfig",
-                 f"{{ direction: {direction}, mode: dsp, format: {{ mediaType: audio, mediaSubtype: raw, "
-                 f"format: F32P, rate: {rate}, channels: {len(positions)}, position: [ {', '.join(positions)} ] }} }}")
-
-    def link(self, out_port, in_port, timeout=5):
-        deadline = time.monotonic() + timeout
-        while True:
-            r = subprocess.run(["pw-link", out_port, in_port], env=self.env, capture_output=True, text=True)
-            if r.returncode == 0:
-                return
-            assert time.monotonic() < deadline, f"pw-link {out_port} {in_port}: {r.stderr.strip()}"
-            time.sleep(0.05)
-
-    def stop(self):
-        for p in reversed(self.procs):
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+           + ", ".join(missing_tools()) + " missing")
 
 
 @pytest.fixture
@@ -137,11 +65,18 @@ def pipewire(tmp_path):
     d.stop()
 
 
+def _start(d):
+    """The daemon started, or the test skipped saying why it cannot start here."""
+    try:
+        d.start()
+    except EdgeError as e:
+        pytest.skip(str(e))
+
+
 def _install(d, *args):
-    dest = d.dir / "config" / "pipewire" / "pipewire.conf.d"
-    assert main(["install-pipewire", "--prefix", str(d.dir / "lib"), "--dest", str(dest), *args]) == 0
-    (dest / "zz-test-mic.conf").write_text(NULL_MIC)
-    return dest / CONF_NAME
+    assert main(["install-pipewire", "--prefix", str(d.dir / "lib"), "--dest", str(d.conf_dir), *args]) == 0
+    (d.conf_dir / "zz-test-mic.conf").write_text(NULL_MIC)
+    return d.conf_dir / CONF_NAME
 
 
 def _lag(a, b):
@@ -164,8 +99,8 @@ def _through_the_chain(d, rate, tries=3):
     of error without a shift was seen too (about 40 ms, as if the filter's input had missed a
     cycle): the measures below are medians over stretches, which such a burst barely moves.
     Both were seen at 256-sample cycles only (see QUANTUM)."""
-    d.start()
-    d.run("pw-metadata", "-n", "settings", "0", "clock.force-quantum", str(QUANTUM))
+    _start(d)
+    d.force_quantum(QUANTUM)
     src = d.node(NODE)["info"]["props"]
     assert src["media.class"] == "Audio/Source" and src["node.description"] == DESCRIPTION
     d.dsp_ports(f"capture.{NODE}", "Input", ["MONO"], rate)
@@ -198,26 +133,9 @@ def _through_the_chain(d, rate, tries=3):
 def _play_and_record(d, tag):
     """One play of play.wav into the microphone; the recording's three channels: microphone,
     reference, denoised source."""
-    rec, player_name, recorder_name = d.dir / f"rec{tag}.wav", f"play{tag}", f"rec{tag}"
-    recorder = d.spawn(["pw-cat", "--record", "--rate", "48000", "--channels", "3", "--channel-map", "FL,FR,FC",
-                        "-P", f"{{ node.name = {recorder_name} }}", str(rec)], stderr=subprocess.DEVNULL)
-    d.dsp_ports(recorder_name, "Input", ["FL", "FR", "FC"])
-    d.link(f"{MIC}:capture_FL", f"{recorder_name}:input_FL")
-    d.link(f"{MIC}:capture_FR", f"{recorder_name}:input_FR")
-    d.link(f"{NODE}:capture_MONO", f"{recorder_name}:input_FC")
-    player = d.spawn(["pw-cat", "--playback", "--channels", "2", "--channel-map", "FL,FR",
-                      "-P", f"{{ node.name = {player_name} node.want-driver = false }}", str(d.dir / "play.wav")],
-                     stderr=subprocess.DEVNULL)
-    d.dsp_ports(player_name, "Output", ["FL", "FR"])
-    d.link(f"{player_name}:output_FL", f"{MIC}:input_FL")
-    d.link(f"{player_name}:output_FR", f"{MIC}:input_FR")
-    player.wait(timeout=30)
-    time.sleep(0.5)                        # the chain's delay and a graph cycle or two
-    recorder.send_signal(signal.SIGINT)    # pw-cat finishes the wav header on SIGINT
-    recorder.wait(timeout=10)
-    got_rate, three = wavfile.read(rec)
-    assert got_rate == 48000 and three.shape[1] == 3
-    return (three[:, i].astype(np.float32) / 32768 for i in range(3))
+    three = d.play_and_record(d.dir / "play.wav", [f"{MIC}:input_FL", f"{MIC}:input_FR"], d.dir / f"rec{tag}.wav",
+                              [f"{MIC}:capture_FL", f"{MIC}:capture_FR", f"{NODE}:capture_MONO"], tag)
+    return (three[:, i] for i in range(3))
 
 
 def _frame_db(s, mask):

@@ -51,6 +51,11 @@ def add_parser(sub):
                         "some ambience: 0 (no limit) to 100 (default: the board's "
                         "[deploy].atten_lim, else 0); the release's service.env (PN_ATTEN_LIM) "
                         "and its PipeWire drop-in carry it")
+    p.add_argument("--echo-cancel", action="store_true", default=None,
+                   help="with the PipeWire filter, PipeWire's WebRTC echo canceller ahead of it, "
+                        "for a speakerphone: applications play to \"Echo-cancelled speaker\" and "
+                        "record from \"Denoised microphone\" (default: the board's "
+                        "[deploy].echo_cancel, else off)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     return p
 
@@ -121,11 +126,21 @@ def run(args) -> int:
                             "installed with: no --atten-lim")
         limit = check_atten_lim(args.atten_lim, "--atten-lim")
         board = replace(board, deploy=replace(board.deploy, atten_lim=limit))
+    if args.echo_cancel:
+        if args.rollback:
+            raise EdgeError("--rollback brings back the previous release with the settings it was "
+                            "installed with: no --echo-cancel")
+        if board.deploy.integration != "pipewire":
+            raise EdgeError(f"--echo-cancel puts PipeWire's echo canceller ahead of the PipeWire "
+                            f"filter, and {board.name} installs the {board.deploy.integration} "
+                            f"integration: add --pipewire")
+        board = replace(board, deploy=replace(board.deploy, echo_cancel=True))
 
     if args.bundle:
         b = write_bundle(board, args.bundle, args.prefix)
         out = {"bundle": str(b.path), "version": b.version, "board": b.board, "arch": b.arch,
                "integration": board.deploy.integration, "atten_lim": board.deploy.atten_lim,
+               "echo_cancel": board.deploy.echo_cancel,
                "sha256": b.sha256, "size": b.size}
         print(json.dumps(out) if args.json else f"{b.path}: {b.board} ({b.arch}) release "
               f"{b.version} ({board.deploy.integration}), {b.size} bytes, sha256 {b.sha256}")

@@ -13,6 +13,10 @@ def add_parser(sub):
                     "default capture device goes through the plugin into a virtual source "
                     "\"Denoised microphone\" (node percepnet_source). Restart PipeWire "
                     "(systemctl --user restart pipewire.service) and record from that source. "
+                    "With --echo-cancel, for a speakerphone, the microphone first goes through "
+                    "PipeWire's WebRTC echo canceller (libpipewire-module-echo-cancel), whose "
+                    "reference is what applications play to the sink \"Echo-cancelled speaker\" "
+                    "(node percepnet_echo_sink, which plays on to the default output). "
                     "On a board, `edge flash --pipewire` does the same.")
     p.add_argument("--plugin", metavar="SO",
                    help="the plugin to install (default: the release's ladspa/ or the source "
@@ -36,6 +40,11 @@ def add_parser(sub):
                    help="take the microphone from this PipeWire node (its node.name, see "
                         "`pw-cli ls Node`) instead of the default capture device; needed if "
                         "you make \"Denoised microphone\" the default input")
+    p.add_argument("--echo-cancel", action="store_true",
+                   help="put PipeWire's WebRTC echo canceller (10 ms blocks, its own noise "
+                        "suppression and gain control off) ahead of the filter: applications "
+                        "play to \"Echo-cancelled speaker\" and record from \"Denoised "
+                        "microphone\" (--rate 8000, 16000, 32000 or 48000)")
     p.add_argument("--remove", action="store_true",
                    help="delete the drop-in and the plugin copies instead")
     p.add_argument("--json", action="store_true", help="print what was done as JSON")
@@ -54,13 +63,15 @@ def run(args) -> int:
                   + f"; restart PipeWire to drop the source: {install.RESTART}")
         return 0
     r = install.install(args.plugin, args.model, args.prefix, args.dest, args.rate,
-                        args.atten_lim, args.capture)
+                        args.atten_lim, args.capture, args.echo_cancel)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
     limit = f"at most {r.atten_lim:g} dB removed" if r.atten_lim else "no attenuation limit"
+    echo = (f" after the echo canceller, whose reference is what is played to "
+            f"\"{r.echo_sink_description}\" (node {r.echo_sink})" if r.echo_cancel else "")
     print(f"wrote {r.conf}: \"{r.description}\" (node {r.node}) from "
-          f"{args.capture or 'the default capture device'} through {r.plugin}, {r.rate} Hz, "
+          f"{args.capture or 'the default capture device'}{echo} through {r.plugin}, {r.rate} Hz, "
           f"{limit}, plugin delay {r.latency_samples} samples "
           f"({1000 * r.latency_samples / r.rate:.1f} ms)\n"
           f"restart PipeWire to load it: {install.RESTART}")

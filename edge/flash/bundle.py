@@ -15,6 +15,7 @@ Layout inside (unpacked as PREFIX/releases/<version>/):
   service.env            the service's settings (PN_ATTEN_LIM), read by the unit through
                          PREFIX/current, so the unit is the same whatever they are
   pipewire/percepnet-edge.conf   the filter-chain drop-in, the plugin at PREFIX/current/ladspa/
+                         (with [deploy].echo_cancel, PipeWire's echo canceller ahead of it)
   integration            "alsa" or "pipewire": what switching to this release installs (the
                          service, or the drop-in in the service user's PipeWire), so a rollback
                          brings back the integration its release had
@@ -155,7 +156,7 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files[f"ladspa/{MODEL_FILE}"] = (model, 0o644)
     files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
         f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate, d.atten_lim,
-        written_by=f"edge flash --board {board.name}").encode(), 0o644)
+        written_by=f"edge flash --board {board.name}", echo_cancel=d.echo_cancel).encode(), 0o644)
     files["integration"] = (f"{d.integration}\n".encode(), 0o644)
     return files
 
@@ -185,7 +186,7 @@ def write_bundle(board: Board, out: Path, prefix: str | None = None,
     version = release_version(files)
     manifest = {"version": version, "board": board.name, "arch": board.arch, "prefix": prefix,
                 "integration": board.deploy.integration, "weights": board.deploy.weights,
-                "atten_lim": board.deploy.atten_lim,
+                "atten_lim": board.deploy.atten_lim, "echo_cancel": board.deploy.echo_cancel,
                 "commit": _git_short_hash(),
                 "files": {n: hashlib.sha256(files[n][0]).hexdigest() for n in sorted(files)}}
     files["RELEASE.json"] = (json.dumps(manifest, indent=1).encode(), 0o644)

@@ -104,9 +104,11 @@ def problems(board: Board, facts: dict[str, list[str]], login_user: str,
 
     if d.integration == "pipewire":
         # PipeWire owns the sound card; the filter takes its default capture device.
-        missing = [what for key, what in (("pipewire_version", "pipewire"),
-                                          ("pipewire_filter_chain", "its filter-chain module"),
-                                          ("pw_dump", "pw-dump (pipewire-bin)")) if not fact(facts, key)]
+        needs = [("pipewire_version", "pipewire"), ("pipewire_filter_chain", "its filter-chain module"),
+                 ("pw_dump", "pw-dump (pipewire-bin)")]
+        if d.echo_cancel:
+            needs.append(("pipewire_echo_cancel", "its echo-cancel module with the WebRTC canceller"))
+        missing = [what for key, what in needs if not fact(facts, key)]
         if missing:
             out.append(f"the pipewire integration needs PipeWire on the board, which lacks "
                        f"{', '.join(missing)}: Raspberry Pi OS with desktop has it, elsewhere run "

@@ -15,7 +15,7 @@ from edge.flash.bundle import Bundle, scons_command, write_bundle
 from edge.flash.checks import DPKG_ARCH, MIN_DEBIAN, fact, parse_facts, problems
 from edge.flash.ssh import RemoteError, Target
 from edge.ladspa import PLUGIN_FILE
-from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE
+from edge.pipewire.config import CONF_NAME, DESCRIPTION, ECHO_SINK, ECHO_SINK_DESCRIPTION, NODE
 
 KEEP_RELEASES = 3
 
@@ -45,10 +45,13 @@ def plan(board: Board, target: Target, prefix: str | None = None) -> list[str]:
     pipewire = d.integration == "pipewire"
     conf = f"{d.pipewire_conf_dir.rstrip('/')}/{CONF_NAME}"
     if pipewire:
-        audio = ("PipeWire with its filter-chain module and pw-dump (PipeWire owns the sound card: "
-                 "the ALSA devices are not checked)")
+        audio = ("PipeWire with its filter-chain module"
+                 + (", its echo-cancel module with the WebRTC canceller" if d.echo_cancel else "")
+                 + " and pw-dump (PipeWire owns the sound card: the ALSA devices are not checked)")
+        echo = (f", with PipeWire's WebRTC echo canceller ahead of it (applications play to "
+                f"\"{ECHO_SINK_DESCRIPTION}\", node {ECHO_SINK})" if d.echo_cancel else "")
         install = [f"install {conf} for {d.user}, written as {d.user}: the filter-chain drop-in "
-                   f"(plugin {p}/current/ladspa/{PLUGIN_FILE}); stop, disable and remove "
+                   f"(plugin {p}/current/ladspa/{PLUGIN_FILE}){echo}; stop, disable and remove "
                    f"{d.service}.service if installed; restart {d.user}'s PipeWire where it runs",
                    f"health: the \"{DESCRIPTION}\" source ({NODE}) in {d.user}'s PipeWire within "
                    f"{d.health_timeout_s:g}s and PipeWire still running a few seconds later (where no "

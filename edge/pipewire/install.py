@@ -17,7 +17,8 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.ladspa import MODEL_FILE, PLUGIN_FILE, probe
-from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE, render
+from edge.pipewire.config import (CONF_NAME, DESCRIPTION, ECHO_SINK, ECHO_SINK_DESCRIPTION, NODE,
+                                  render)
 
 ROOT = Path(__file__).resolve().parents[2]
 # A release unpacked by `edge flash` keeps the plugin in ladspa/; the source tree in build/host/.
@@ -33,8 +34,12 @@ class Installed:
     rate: int
     atten_lim: float
     latency_samples: int   # what the plugin's latency port reports at rate
+    echo_cancel: bool = False
     node: str = NODE
     description: str = DESCRIPTION
+    # with echo_cancel: the sink applications play to, the canceller's reference
+    echo_sink: str | None = None
+    echo_sink_description: str | None = None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -88,12 +93,12 @@ def _replace(path: Path, data: bytes, mode: int) -> None:
 
 def install(plugin: str | Path | None = None, model: str | Path | None = None,
             prefix: str | Path | None = None, dest: str | Path | None = None, rate: int = 48000,
-            atten_lim: float = 0.0, capture: str | None = None) -> Installed:
+            atten_lim: float = 0.0, capture: str | None = None, echo_cancel: bool = False) -> Installed:
     src = find_plugin(plugin)
     src_model = find_model(src, model)
     prefix = Path(prefix or default_prefix()).absolute()
     dest = Path(dest or default_dest()).absolute()
-    render(str(prefix / PLUGIN_FILE), rate, atten_lim, capture)     # refuses bad values first
+    render(str(prefix / PLUGIN_FILE), rate, atten_lim, capture, echo_cancel=echo_cancel)  # refuses bad values first
     for d, what in ((prefix, "--prefix"), (dest, "--dest")):
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -112,9 +117,11 @@ def install(plugin: str | Path | None = None, model: str | Path | None = None,
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     conf = dest / CONF_NAME
-    _replace(conf, render(str(plugin_dst), rate, atten_lim, capture).encode(), 0o644)
+    _replace(conf, render(str(plugin_dst), rate, atten_lim, capture, echo_cancel=echo_cancel).encode(), 0o644)
     return Installed(conf=str(conf), plugin=str(plugin_dst), model=str(model_dst), rate=rate,
-                     atten_lim=atten_lim, latency_samples=report["latency"])
+                     atten_lim=atten_lim, latency_samples=report["latency"], echo_cancel=echo_cancel,
+                     echo_sink=ECHO_SINK if echo_cancel else None,
+                     echo_sink_description=ECHO_SINK_DESCRIPTION if echo_cancel else None)
 
 
 def remove(prefix: str | Path | None = None, dest: str | Path | None = None) -> list[str]:

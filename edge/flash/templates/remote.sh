@@ -59,6 +59,11 @@ facts() {
     for m in /usr/lib/*/pipewire-0.3/libpipewire-module-filter-chain.so /usr/lib/pipewire-0.3/libpipewire-module-filter-chain.so; do
         [ -f "$m" ] && { say "pipewire_filter_chain=yes"; break; }
     done
+    # --echo-cancel: the echo-cancel module and the WebRTC canceller it loads (libspa-0.2-modules).
+    for m in /usr/lib/*/spa-0.2/aec/libspa-aec-webrtc.so /usr/lib/spa-0.2/aec/libspa-aec-webrtc.so; do
+        [ -f "$m" ] && [ -f "${m%/spa-0.2/aec/libspa-aec-webrtc.so}/pipewire-0.3/libpipewire-module-echo-cancel.so" ] \
+            && { say "pipewire_echo_cancel=yes"; break; }
+    done
     command -v pw-dump >/dev/null 2>&1 && say "pw_dump=yes"
     # CPU features the kernel's build may use (asimddp: the dotprod instructions of a Pi 5).
     say "cpu_features=$(sed -n 's/^\(Features\|flags\)[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)"
