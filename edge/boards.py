@@ -15,8 +15,8 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
 from edge.native import SAMPLE_RATE as KERNEL_RATE
-from edge.native import WEIGHT_BITS
 from edge.kernel import ATTEN_MAX_DB
+from edge.model.pnw import WEIGHT_BITS
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 

@@ -32,8 +32,6 @@ NB_OUTPUTS = 68
 FEATURE_VERSION = 1
 LOOKAHEAD_FRAMES = 2                                  # targets of row t are frame t - 2's
 LOG_FLOOR = 1e-5                                      # band features are log10(E + LOG_FLOOR)
-# The .pnw weight encodings and their bits per weight (PN_WEIGHTS_* of native/src/model.h).
-WEIGHT_BITS = {"int8": 8, "int4": 4}
 # What plays in a pn_hop_run hop (the live loop's modes, PN_HOP_*).
 HOP_KERNEL, HOP_FADE, HOP_BYPASS, HOP_PRIME = 0, 1, 2, 3
 
