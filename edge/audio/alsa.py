@@ -22,8 +22,8 @@ import numpy as np
 
 from edge.audio import pcm
 from edge.errors import EdgeError
-from edge.native import RATES
 from edge.native import SAMPLE_RATE as RATE
+from edge.native import rates
 
 _EPIPE = errno.EPIPE
 
@@ -40,7 +40,7 @@ class AudioConfig:
     capture_channel: int = 0       # the one channel the kernel hears
     playback_channel: int | None = None   # None: the result goes to every channel
     periods: int = 3               # ALSA buffer = periods x period frames
-    rate: int = RATE               # Hz, one of the kernel's RATES
+    rate: int = RATE               # Hz, one of the kernel's rates()
 
     @property
     def period(self) -> int:
@@ -48,9 +48,9 @@ class AudioConfig:
         return self.rate // 100
 
     def validate(self) -> None:
-        if self.rate not in RATES:
+        if self.rate not in rates():
             raise AudioDeviceError(f"{self.rate} Hz is not a supported sample rate; percepnet-edge "
-                                   f"takes " + ", ".join(str(r) for r in RATES) + " Hz")
+                                   f"takes " + ", ".join(str(r) for r in rates()) + " Hz")
         if self.channels < 1:
             raise AudioDeviceError(f"channels must be at least 1, got {self.channels}")
         if not 0 <= self.capture_channel < self.channels:

@@ -108,7 +108,8 @@ def parse_counts(text: str) -> tuple[dict, dict]:
 def runner(board: Board) -> list[str]:
     """qemu-user for the board's build; for this machine's own build, qemu of its arch."""
     if board.qemu:
-        return [_tool(board.qemu, "qemu-user"), "-cpu", board.qemu_cpu, "-L", f"/usr/{board.toolchain}"]
+        _tool(board.qemu, "qemu-user")
+        return board.qemu_command()
     return [_tool(f"qemu-{platform.machine()}", "qemu-user"), "-cpu", "max"]
 
 

@@ -38,6 +38,7 @@ from string import Template
 from edge import __version__
 from edge.boards import Board
 from edge.errors import EdgeError
+from edge.native import SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "edge"
@@ -149,12 +150,12 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files["service.env"] = (render("service.env", prefix=prefix, atten_lim=f"{d.atten_lim:g}").encode(),
                             0o644)
     files["asound.conf"] = (render(
-        "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
+        "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=SAMPLE_RATE,
         channels=a.channels).encode(), 0o644)
     files[f"ladspa/{PLUGIN_FILE}"] = (plugin.read_bytes(), 0o755)
     files[f"ladspa/{MODEL_FILE}"] = (model, 0o644)
     files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
-        f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate, d.atten_lim,
+        f"{prefix}/current/ladspa/{PLUGIN_FILE}", SAMPLE_RATE, d.atten_lim,
         written_by=f"edge flash --board {board.name}").encode(), 0o644)
     files["integration"] = (f"{d.integration}\n".encode(), 0o644)
     return files

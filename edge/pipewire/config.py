@@ -8,7 +8,7 @@ from string import Template
 
 from edge.errors import EdgeError
 from edge.kernel import ATTEN_MAX_DB
-from edge.native import RATES
+from edge.native import rates
 
 TEMPLATE = Path(__file__).resolve().parent / "percepnet-edge.conf"
 CONF_NAME = "percepnet-edge.conf"          # the drop-in's name in pipewire.conf.d/
@@ -32,16 +32,22 @@ def check_atten_lim(db: float, what: str = "attenuation limit") -> float:
     return db
 
 
+def check_rate(rate: int) -> int:
+    """A rate the kernel takes, as the host's library lists them (edge install-pipewire's
+    --rate; edge flash renders the kernel's own rate for a board, with no host library)."""
+    if rate not in rates():
+        raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
+                        + ", ".join(str(r) for r in rates()) + " Hz)")
+    return rate
+
+
 def render(plugin: str, rate: int = 48000, atten_lim: float = 0.0, capture: str | None = None,
            written_by: str = "edge install-pipewire") -> str:
     """The drop-in text. plugin: absolute path of libpercepnet_ladspa.so where PipeWire will
-    load it; capture: a PipeWire node name to take the microphone from instead of the default
-    capture device."""
+    load it; rate: one the kernel takes (check_rate); capture: a PipeWire node name to take the
+    microphone from instead of the default capture device."""
     if not str(plugin).startswith("/"):
         raise EdgeError(f"the plugin path in the PipeWire configuration must be absolute, got {plugin!r}")
-    if rate not in RATES:
-        raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
-                        + ", ".join(str(r) for r in RATES) + " Hz)")
     check_atten_lim(atten_lim)
     target = ""
     if capture is not None:

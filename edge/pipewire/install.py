@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edge.errors import EdgeError
 from edge.ladspa import MODEL_FILE, PLUGIN_FILE, probe
-from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE, render
+from edge.pipewire.config import CONF_NAME, DESCRIPTION, NODE, check_rate, render
 
 ROOT = Path(__file__).resolve().parents[2]
 # A release unpacked by `edge flash` keeps the plugin in ladspa/; the source tree in build/host/.
@@ -93,7 +93,7 @@ def install(plugin: str | Path | None = None, model: str | Path | None = None,
     src_model = find_model(src, model)
     prefix = Path(prefix or default_prefix()).absolute()
     dest = Path(dest or default_dest()).absolute()
-    render(str(prefix / PLUGIN_FILE), rate, atten_lim, capture)     # refuses bad values first
+    render(str(prefix / PLUGIN_FILE), check_rate(rate), atten_lim, capture)     # refuses bad values first
     for d, what in ((prefix, "--prefix"), (dest, "--dest")):
         try:
             d.mkdir(parents=True, exist_ok=True)
