@@ -5,25 +5,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 from edge.boards import load_board, load_boards
+from edge.build import BuildError, build_native
 
 ROOT = Path(__file__).resolve().parent.parent
-SCONS = str(Path(sys.executable).with_name("scons"))
 ARM_BOARDS = [b.name for b in load_boards() if b.qemu]   # the cross-built boards
 
 
 @lru_cache(maxsize=None)
 def build(board: str = "host", asan: bool = False) -> Path:
     """scons for the board; returns its variant dir. Cached for the session."""
-    cmd = [SCONS, "-Q", "-j2", f"board={board}"] + (["asan=1"] if asan else [])
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return ROOT / "build" / (board + ("-asan" if asan else ""))
+    try:
+        return build_native(load_board(board), jobs=2, asan=asan)
+    except BuildError as e:
+        raise AssertionError(f"{e}\n{e.output[-6000:]}") from None
 
 
 def runner(board: str) -> list[str]:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.boards import Board, load_board
+from edge.build import build_native
 from edge.errors import EdgeError
-from edge.flash.bundle import build_native
 from edge.native import HOP, SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]

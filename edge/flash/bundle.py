@@ -28,7 +28,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from string import Template
 
 from edge import __version__
 from edge.boards import Board
+from edge.build import build_native
 from edge.errors import EdgeError
 from edge.native import SAMPLE_RATE
 
@@ -60,20 +60,6 @@ class Bundle:
     board: str
     arch: str
     files: tuple[str, ...]
-
-
-def scons_command(board: Board) -> list[str]:
-    return [str(Path(sys.executable).with_name("scons")), "-Q", f"board={board.name}"]
-
-
-def build_native(board: Board) -> Path:
-    """Build the kernel and tools for the board; returns its build directory."""
-    cmd = scons_command(board)
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        tail = (r.stdout + r.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise EdgeError(f"build for {board.name} failed ({' '.join(cmd[1:])}): {tail[0]}")
-    return ROOT / "build" / board.name
 
 
 def check_path(value: str, what: str) -> str:
