@@ -13,10 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edge.errors import EdgeError
-from edge.native import HOP as KERNEL_HOP  # one ALSA period is one kernel hop
-from edge.native import SAMPLE_RATE as KERNEL_RATE
-from edge.native import WEIGHT_BITS
 from edge.kernel import ATTEN_MAX_DB
+from edge.model.pnw import WEIGHT_BITS
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 
@@ -40,9 +38,7 @@ class Audio:
     playback: str
     channels: int         # channels opened on both devices
     capture_channel: int  # which captured channel is processed
-    periods: int
-    period_frames: int
-    rate: int
+    periods: int          # ALSA buffer = periods x one 10 ms period
 
 
 @dataclass(frozen=True)
@@ -97,6 +93,12 @@ class Board:
     deploy: Deploy
     estimate: Estimate | None = None  # [estimate], optional
 
+    def qemu_command(self) -> list[str]:
+        """The prefix that runs a program of the board's build on this machine ([] when the
+        build is this machine's own): its qemu-user with the board's CPU, and the libc that
+        Debian's cross toolchain packages install under /usr/<triple>."""
+        return [self.qemu, "-cpu", self.qemu_cpu, "-L", f"/usr/{self.toolchain}"] if self.qemu else []
+
     def summary(self) -> dict:
         """JSON-ready view for `edge boards --json`."""
         return {"name": self.name, "description": self.description, "arch": self.arch,
@@ -136,10 +138,6 @@ _SCHEMA = {
         "channels": (int, lambda v: None if 1 <= v <= 32 else "between 1 and 32", _REQUIRED),
         "capture_channel": (int, None, _REQUIRED),
         "periods": (int, lambda v: None if 2 <= v <= 32 else "between 2 and 32", _REQUIRED),
-        "period_frames": (int, lambda v: None if v == KERNEL_HOP else
-                          f"{KERNEL_HOP} (one period is one 10 ms kernel hop)", _REQUIRED),
-        "rate": (int, lambda v: None if v == KERNEL_RATE else
-                 f"{KERNEL_RATE} (the kernel runs at 48 kHz)", _REQUIRED),
     },
     "telemetry": {
         "thermal_zone": (str, _abs_or_empty, _REQUIRED),

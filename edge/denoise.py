@@ -2,7 +2,7 @@
 or the TFLite reference) or with oracle gains from a clean reference. Outputs have the input's
 length, rate and alignment: the kernel's delay is dropped and the tail flushed with zeros.
 atten_lim (dB, None or 0: none) keeps every band's gain at or above -atten_lim dB. rate: of the
-signals, one of edge.native.RATES (the kernel converts other rates than 48 kHz inside)."""
+signals, one of edge.native.rates() (the kernel converts other rates than 48 kHz inside)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -118,12 +118,12 @@ def kernel_rate(rate: int) -> int:
     """The rate the kernel runs a signal of `rate` at: that rate where the kernel takes it,
     else the lowest one it takes above (so no band of the signal is lost: 22050 -> 24000), else
     its highest (96000 -> 48000)."""
-    from edge.native import RATES
+    from edge.native import rates
 
-    if rate in RATES:
+    if rate in rates():
         return rate
-    above = [r for r in RATES if r > rate]
-    return min(above) if above else max(RATES)
+    above = [r for r in rates() if r > rate]
+    return min(above) if above else max(rates())
 
 
 def denoise_channels(x, rate: int, enhance, clean=None) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.native import HOP, NB_BANDS, NB_FEATURES, RATES, SAMPLE_RATE, NativeError, check, fn, fptr
+from edge.native import HOP, NB_BANDS, NB_FEATURES, SAMPLE_RATE, NativeError, check, fn, fptr, rates
 
 
 class _Config(C.Structure):
@@ -36,7 +36,7 @@ def hop_samples(rate: int = SAMPLE_RATE) -> int:
     n = int(fn("pn_hop_samples")(int(rate)))
     if n <= 0:
         raise NativeError(f"{rate} Hz is not a supported sample rate; percepnet-edge takes "
-                          + ", ".join(str(r) for r in RATES) + " Hz")
+                          + ", ".join(str(r) for r in rates()) + " Hz")
     return n
 
 
@@ -57,7 +57,7 @@ class Kernel:
     """One pn_state. Without a model, process() runs the DSP with unit gains and no comb
     (audio passes through, delayed by `latency`); with a .pnw model it runs the network.
     atten_lim: no band's gain goes below -atten_lim dB (None or 0: no limit). rate: of the
-    samples in and out (one of RATES; others than 48 kHz are converted inside the kernel), a
+    samples in and out (one of edge.native.rates(); others than 48 kHz are converted inside the kernel), a
     hop being `hop` = rate / 100 samples."""
 
     def __init__(self, model: str | Path | None = None, *, comb: bool = True, postfilter: bool = True,

@@ -25,15 +25,12 @@ from edge.errors import EdgeError
 ABI_VERSION = 6
 SAMPLE_RATE = 48000                                   # the kernel's own rate
 HOP = 480                                             # 10 ms at SAMPLE_RATE
-RATES = (8000, 16000, 24000, 32000, 44100, 48000)     # what a state takes (pn_hop_samples)
 NB_BANDS = 34
 NB_FEATURES = 70
 NB_OUTPUTS = 68
 FEATURE_VERSION = 1
 LOOKAHEAD_FRAMES = 2                                  # targets of row t are frame t - 2's
 LOG_FLOOR = 1e-5                                      # band features are log10(E + LOG_FLOOR)
-# The .pnw weight encodings and their bits per weight (PN_WEIGHTS_* of native/src/model.h).
-WEIGHT_BITS = {"int8": 8, "int4": 4}
 # What plays in a pn_hop_run hop (the live loop's modes, PN_HOP_*).
 HOP_KERNEL, HOP_FADE, HOP_BYPASS, HOP_PRIME = 0, 1, 2, 3
 
@@ -52,6 +49,7 @@ _PROTOTYPES = {
     "pn_abi_version": (C.c_int, []),
     "pn_version_string": (C.c_char_p, []),
     "pn_strerror": (C.c_char_p, [C.c_int]),
+    "pn_rates": (C.POINTER(C.c_int), []),
     "pn_hop_samples": (C.c_int, [C.c_int]),
     "pn_latency_samples": (C.c_int, [C.c_int]),
     "pn_feature_version": (C.c_int, []),
@@ -263,6 +261,25 @@ def fn(name: str):
         raise NativeError(f"{library_path()} has no {name}: rebuild it with `scons`") from None
     f.restype, f.argtypes = _PROTOTYPES[name]
     return f
+
+
+@lru_cache(maxsize=None)
+def rates() -> tuple[int, ...]:
+    """The sample rates a state takes, ascending, as the library lists them (pn_rates)."""
+    p, out = fn("pn_rates")(), []
+    while p[len(out)]:
+        out.append(p[len(out)])
+    return tuple(out)
+
+
+def rates_text() -> str:
+    """rates() for a help text, "8000, ... or 48000"; where the library cannot be loaded (a
+    source tree before `scons`), a help that names the rates still prints, saying so."""
+    try:
+        r = rates()
+    except NativeError:
+        return "the rates the native library takes (build it with `scons` to list them)"
+    return ", ".join(map(str, r[:-1])) + f" or {r[-1]}"
 
 
 def check(code: int, what: str) -> None:

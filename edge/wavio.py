@@ -22,7 +22,8 @@ import numpy as np
 
 from edge.audio.pcm import to_s16
 from edge.errors import EdgeError
-from edge.native import RATES, SAMPLE_RATE
+from edge import native
+from edge.native import SAMPLE_RATE
 
 STDIO = "-"
 # What a folder given to `edge denoise` is searched for (libsndfile's usual extensions).
@@ -371,10 +372,11 @@ def read_wav(path: str | Path, rate: int = SAMPLE_RATE, *, allow_truncated: bool
     return read_wav_rate(path, (rate,), allow_truncated=allow_truncated, warn=warn)[0]
 
 
-def read_wav_rate(path: str | Path, rates=RATES, *, allow_truncated: bool = False,
+def read_wav_rate(path: str | Path, rates=None, *, allow_truncated: bool = False,
                   warn=None) -> tuple[np.ndarray, int]:
     """(samples, rate) of a mono audio file at any of `rates` (default: every rate the kernel
     takes); otherwise as read_wav."""
+    rates = native.rates() if rates is None else rates
     a = read(path, allow_truncated=allow_truncated, warn=warn)
     name = "stdin" if str(path) == STDIO else str(path)
     if a.info.rate not in rates:

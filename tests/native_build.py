@@ -5,36 +5,31 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
-from edge.boards import load_board
+from edge.boards import load_board, load_boards
+from edge.build import BuildError, build_native
 
 ROOT = Path(__file__).resolve().parent.parent
-SCONS = str(Path(sys.executable).with_name("scons"))
-CROSS_SYSROOT = {"aarch64": "/usr/aarch64-linux-gnu", "armv7l": "/usr/arm-linux-gnueabihf"}
-ARM_BOARDS = ["rpi3", "rpi3-armv7", "rpi4", "rpi5", "rpizero2w", "rpizero2w-armv7", "generic-aarch64"]
+ARM_BOARDS = [b.name for b in load_boards() if b.qemu]   # the cross-built boards
 
 
 @lru_cache(maxsize=None)
 def build(board: str = "host", asan: bool = False) -> Path:
     """scons for the board; returns its variant dir. Cached for the session."""
-    cmd = [SCONS, "-Q", "-j2", f"board={board}"] + (["asan=1"] if asan else [])
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    return ROOT / "build" / (board + ("-asan" if asan else ""))
+    try:
+        return build_native(load_board(board), jobs=2, asan=asan)
+    except BuildError as e:
+        raise AssertionError(f"{e}\n{e.output[-6000:]}") from None
 
 
 def runner(board: str) -> list[str]:
     """Command prefix that runs a program built for the board on this machine."""
     b = load_board(board)
-    if not b.qemu:
-        return []
-    if shutil.which(b.qemu) is None:
+    if b.qemu and shutil.which(b.qemu) is None:
         raise AssertionError(f"{b.qemu} not found (apt-get install qemu-user)")
-    return [b.qemu, "-cpu", b.qemu_cpu, "-L", CROSS_SYSROOT[b.arch]]
+    return b.qemu_command()
 
 
 def run_program(board: str, program: Path, *args: str, timeout: float = 300,

@@ -101,9 +101,9 @@ def test_unknown_model_file_is_refused(tmp_path):
 
 
 def test_int4_weights_make_a_random_model_and_are_refused_with_a_file(tmp_path):
-    from edge import export
+    from edge.model import pnw
     path = est.model_file("small", tmp_path, "int4")
-    assert export.describe(path.read_bytes())["int4_matrices"] > 0
+    assert pnw.describe(path.read_bytes())["int4_matrices"] > 0
     with pytest.raises(est.EstimateError, match="has its own encodings"):
         est.model_file(str(path), tmp_path, "int4")
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge import export
 from edge.cli import main
 from edge.errors import EdgeError
-from edge.model import arch
+from edge.model import arch, pnw
 from edge.model.native_net import NativeNet
 from edge.model.tflite_step import TFLiteStep
 
@@ -37,18 +36,18 @@ def outputs(features):
 
 
 def test_export_of_the_committed_tflite_reproduces_the_committed_pnw():
-    assert export.from_tflite(TFLITE) == PNW.read_bytes()
+    assert pnw.from_tflite(TFLITE) == PNW.read_bytes()
 
 
 def test_int4_export_of_the_committed_tflite_reproduces_the_committed_int4_pnw():
-    data = export.from_tflite(TFLITE, weights="int4")
+    data = pnw.from_tflite(TFLITE, weights="int4")
     assert data == PNW4.read_bytes()
     # format version 3, int4 everywhere but the layer reading the features and the two outputs
-    layers, out_src = export.layer_graph(TINY)
+    layers, out_src = pnw.layer_graph(TINY)
     want = [enc for i, x in enumerate(layers)
             for enc in ["int8" if -1 in x.src or i in out_src else "int4"] * (2 if x.kind == "gru" else 1)]
-    assert export.describe(data) == {"version": 3, "encodings": want, "int4_matrices": want.count("int4")}
-    assert export.describe(PNW.read_bytes()) == {"version": 2, "encodings": ["int8"] * len(want),
+    assert pnw.describe(data) == {"version": 3, "encodings": want, "int4_matrices": want.count("int4")}
+    assert pnw.describe(PNW.read_bytes()) == {"version": 2, "encodings": ["int8"] * len(want),
                                                  "int4_matrices": 0}  # all-int8 files stay version 2
 
 
@@ -56,20 +55,20 @@ def test_int4_default_from_the_pnw_in_numpy_is_the_int4_export_of_the_tflite():
     """edge flash's int4 model needs no TFLite interpreter: from_pnw requantises default.pnw's
     int8 weights to the same bytes from_tflite writes from default.tflite (and the fixture's)."""
     from edge.models import MODELS_DIR, native_default
-    want = export.from_tflite(MODELS_DIR / "default.tflite", weights="int4")
-    assert export.from_pnw(MODELS_DIR / "default.pnw", "int4") == want == native_default("int4")
-    assert export.from_pnw(PNW, "int4") == PNW4.read_bytes()
-    assert export.from_pnw(PNW) == PNW.read_bytes()            # int8 reads back as it was
+    want = pnw.from_tflite(MODELS_DIR / "default.tflite", weights="int4")
+    assert pnw.from_pnw(MODELS_DIR / "default.pnw", "int4") == want == native_default("int4")
+    assert pnw.from_pnw(PNW, "int4") == PNW4.read_bytes()
+    assert pnw.from_pnw(PNW) == PNW.read_bytes()            # int8 reads back as it was
 
 
 def test_from_pnw_refuses_an_int4_file_and_what_is_not_a_pnw_in_one_line(tmp_path):
-    with pytest.raises(export.ExportError, match="already 4-bit: give the int8 export"):
-        export.from_pnw(PNW4, "int4")
+    with pytest.raises(pnw.PnwError, match="already 4-bit: give the int8 export"):
+        pnw.from_pnw(PNW4, "int4")
     (tmp_path / "x.pnw").write_bytes(b"\0" * 100)
-    with pytest.raises(export.ExportError, match="bad magic"):
-        export.from_pnw(tmp_path / "x.pnw", "int4")
-    with pytest.raises(export.ExportError, match="No such file"):
-        export.from_pnw(tmp_path / "missing.pnw", "int4")
+    with pytest.raises(pnw.PnwError, match="bad magic"):
+        pnw.from_pnw(tmp_path / "x.pnw", "int4")
+    with pytest.raises(pnw.PnwError, match="No such file"):
+        pnw.from_pnw(tmp_path / "missing.pnw", "int4")
 
 
 def test_int4_engine_stays_close_to_the_float_model(features):
@@ -105,18 +104,18 @@ def test_int4_quantiser_and_packing_follow_the_documented_layout():
     w = rng.normal(0, 0.1, (20, 70))
     w[3, 32:64] = 0.0    # an all-zero block: multiplier 0
     w[5, :] *= 30.0      # a row with a larger range than the others
-    q, mul, scale = export.quantize_int4(w)
+    q, mul, scale = pnw.quantize_int4(w)
     assert q.shape == (20, 96) and mul.shape == (20, 3) and q.min() >= -8 and q.max() <= 7
     assert mul[3, 1] == 0 and (q[:, 70:] == 0).all()
     real = (q.reshape(20, 3, 32) * mul[:, :, None] * scale[:, None, None].astype(np.float64)).reshape(20, 96)[:, :70]
     assert np.linalg.norm(real - w) / np.linalg.norm(w) < 0.1  # about 0.085 for Gaussian weights
-    got_q, got_mul = unpack_int4(export.pack_matrix_int4(q, mul, scale, np.zeros(20)), 20, 70)
+    got_q, got_mul = unpack_int4(pnw.pack_matrix_int4(q, mul, scale, np.zeros(20)), 20, 70)
     assert (got_q == q).all() and (got_mul == mul).all()
 
 
 def test_int4_multipliers_of_a_very_wide_matrix_stay_within_what_the_loader_admits():
-    q, mul, _ = export.quantize_int4(np.random.default_rng(1).normal(0, 1, (8, 300 * 32)))
-    assert mul.max() <= export.INT4_MUL_SUM_MAX // 300 and (mul.sum(axis=1) <= export.INT4_MUL_SUM_MAX).all()
+    q, mul, _ = pnw.quantize_int4(np.random.default_rng(1).normal(0, 1, (8, 300 * 32)))
+    assert mul.max() <= pnw.INT4_MUL_SUM_MAX // 300 and (mul.sum(axis=1) <= pnw.INT4_MUL_SUM_MAX).all()
 
 
 def test_native_engine_agrees_with_tflite_interpreter_on_real_features(outputs):
@@ -190,8 +189,8 @@ def test_to_tflite_holds_the_weights_from_keras_gives_the_pnw(tmp_path):
             layer.set_weights([w + np.random.default_rng(len(layer.name)).uniform(-0.1, 0.1, w.shape)
                                .astype(np.float32) for w in layer.get_weights()])
         (tmp_path / "m.tflite").write_bytes(tflite_export.to_tflite(seq, cfg))
-        assert export.from_tflite(tmp_path / "m.tflite") == export.from_keras(seq, cfg, "custom")
-        step, nat = TFLiteStep(tmp_path / "m.tflite"), NativeNet(export.from_keras(seq, cfg, "custom"))
+        assert pnw.from_tflite(tmp_path / "m.tflite") == pnw.from_keras(seq, cfg, "custom")
+        step, nat = TFLiteStep(tmp_path / "m.tflite"), NativeNet(pnw.from_keras(seq, cfg, "custom"))
         f = np.random.default_rng(5).normal(0, 1, (50, 70)).astype(np.float32)
         assert np.abs(np.stack([step.step(x) for x in f]) - nat.run(f)).max() < 0.01
 
@@ -203,8 +202,8 @@ def test_a_full_int8_tflite_converts_with_its_weights_unchanged(tmp_path):
     from edge.models import shipped
 
     assert tflite_export.main([str(TFLITE), str(tmp_path / "again.tflite")]) == 0
-    assert export.from_tflite(tmp_path / "again.tflite") == PNW.read_bytes()
-    assert export.from_tflite(shipped("tflite")) == shipped("native").read_bytes()
+    assert pnw.from_tflite(tmp_path / "again.tflite") == PNW.read_bytes()
+    assert pnw.from_tflite(shipped("tflite")) == shipped("native").read_bytes()
 
 
 def test_native_outputs_are_gains_and_strengths_in_unit_range(outputs):
@@ -244,9 +243,9 @@ def test_edge_export_int4_from_a_float_checkpoint(tmp_path, capsys):
     assert main(["export", str(ckpt), "--out", str(out), "--weights", "int4", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["encoding"] == "int4" and summary["int4_matrices"] == 10
-    assert out.read_bytes() == export.from_keras(seq, TINY, "custom", "int4")
+    assert out.read_bytes() == pnw.from_keras(seq, TINY, "custom", "int4")
     assert main(["export", str(ckpt), "--out", str(tmp_path / "m8.pnw")]) == 0
-    assert (tmp_path / "m8.pnw").read_bytes() == export.from_keras(seq, TINY, "custom")
+    assert (tmp_path / "m8.pnw").read_bytes() == pnw.from_keras(seq, TINY, "custom")
 
 
 @pytest.mark.parametrize("bad", ["missing.tflite", "not_a_model", "not_a_model.keras"])
@@ -270,7 +269,7 @@ def test_one_topology_serves_keras_step_model_weight_count_and_pnw():
     assert [int(t.shape[-1]) for t in step.inputs[1:]] == [n for _, n in arch.state_sizes(cfg)]
     assert arch.state_sizes(cfg)[:2] == [("conv1_state", 2 * 8), ("conv2_state", 1 * 12)]
     assert sum(int(np.prod(w.shape)) for w in seq.weights if "kernel" in w.name) == arch.count_weights(cfg)
-    info = NativeNet(export.from_keras(seq, cfg, "custom")).info()
+    info = NativeNet(pnw.from_keras(seq, cfg, "custom")).info()
     assert info["n_weights"] == arch.count_weights(cfg) and info["n_layers"] == len(arch.topology(cfg))
 
 

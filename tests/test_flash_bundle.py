@@ -13,7 +13,7 @@ import pytest
 from edge.boards import load_board
 from edge.cli import main
 from edge.errors import EdgeError
-from edge.export import describe
+from edge.model.pnw import describe
 from edge.flash.bundle import contents, write_bundle
 from edge.flash.checks import parse_facts, problems, python_recipe
 from edge.flash.ssh import Target, remote_command, ssh_argv
@@ -226,7 +226,7 @@ def test_dry_run_fails_where_the_flash_would_fail_to_make_the_bundle(capsys, mon
 
 
 def test_an_int4_bundle_needs_no_tflite_interpreter_nor_keras(capsys, monkeypatch, tmp_path):
-    """rpi4 ships the int4 default: quantised from default.pnw in numpy (edge.export.from_pnw)."""
+    """rpi4 ships the int4 default: quantised from default.pnw in numpy (edge.model.pnw.from_pnw)."""
     build("rpi4")
     for name in ("ai_edge_litert", "ai_edge_litert.interpreter", "tflite_runtime",
                  "tflite_runtime.interpreter", "tensorflow", "keras"):

@@ -81,12 +81,12 @@ def test_int4_matrix_whose_multipliers_could_overflow_is_refused():
     import struct
     import zlib
 
-    from edge import export
+    from edge.model import pnw
     from edge.bench.models import random_pnw
     wide = {"dense": 600, "conv": 16, "kernels": (16, 2), "gru": 16, "gru_layers": 1,
             "gain_gru": 16, "strength_gru": 8}
     data = bytearray(random_pnw(wide, weights="int4"))
-    assert export.describe(bytes(data))["encodings"][:2] == ["int8", "int4"]  # dense_in, conv1
+    assert pnw.describe(bytes(data))["encodings"][:2] == ["int8", "int4"]  # dense_in, conv1
     assert NativeNet(bytes(data)).info()["n_weights"] == arch.count_weights(wide)
     n_layers = struct.unpack_from("<I", data, 16)[0]
     dense_in = 600 * 72 + 8 * 600                  # int8, 70 columns padded to 72

@@ -10,7 +10,8 @@ from scipy.signal import resample_poly
 
 from edge import denoise
 from edge.kernel import Kernel, hop_samples, latency_samples
-from edge.native import RATES, NativeError, fn
+from edge.cli import main
+from edge.native import NativeError, fn, rates, rates_text
 from edge.wavio import read_wav, read_wav_rate, write_wav
 from native_build import build
 from test_denoise import _wav, edge
@@ -27,7 +28,7 @@ def host_library():
 
 
 def test_hop_and_latency_are_given_at_the_callers_rate():
-    assert [hop_samples(r) for r in RATES] == [r // 100 for r in RATES]
+    assert [hop_samples(r) for r in rates()] == [r // 100 for r in rates()]
     assert latency_samples(48000) == 1440                       # not converted: no added delay
     assert latency_samples(16000) == 480 + ADDED and ADDED / 16000 <= 0.002
     assert latency_samples(44100) == 1323 + ADDED
@@ -40,8 +41,13 @@ def test_a_rate_the_kernel_does_not_take_is_refused(rate):
         Kernel(rate=rate)
 
 
-@pytest.mark.parametrize("rate", [r for r in RATES if r != 48000])
-def test_the_reported_latency_is_exact_at_each_rate(rate):
+def test_the_reported_latency_is_exact_at_each_rate():
+    for rate in rates():
+        if rate != 48000:
+            _check_latency(rate)
+
+
+def _check_latency(rate):
     hop = hop_samples(rate)
     t = np.arange(rate) / rate
     x = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 0.3 * rate * t)).astype(np.float32)
@@ -50,9 +56,21 @@ def test_the_reported_latency_is_exact_at_each_rate(rate):
         d = k.latency
     assert d == latency_samples(rate)
     ref, got = x[rate // 4: rate - d], y[rate // 4 + d:]
-    assert 10 * np.log10(np.sum((got - ref) ** 2) / np.sum(ref ** 2)) < -60
+    assert 10 * np.log10(np.sum((got - ref) ** 2) / np.sum(ref ** 2)) < -60, rate
     with Kernel(rate=rate) as k, pytest.raises(NativeError, match=f"a hop is {hop} samples at {rate} Hz"):
         k.process(np.zeros(480, np.float32))
+
+
+def test_python_reads_exactly_the_rates_the_kernel_takes(capsys):
+    """rates() is the library's pn_rates(): every rate pn_hop_samples takes up to 200 kHz and no
+    other, the ones PN_ERR_RATE's message lists, and the ones the help texts name."""
+    taken = tuple(r for r in range(-1, 200_001) if fn("pn_hop_samples")(r) > 0)
+    assert rates() == taken and 16000 in taken and 48000 in taken
+    assert f"({', '.join(map(str, taken))} Hz)" in fn("pn_strerror")(-11).decode()
+    for cmd in ("denoise", "run", "install-pipewire"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        assert rates_text() in " ".join(capsys.readouterr().out.split()), cmd
 
 
 def _pair16():

@@ -10,7 +10,7 @@ import soundfile as sf
 from edge.data import dataset, examples, sources
 from edge.data.mix import MixConfig
 from edge.errors import EdgeError
-from edge.model.loss import MASKED, LossConfig
+from edge.model.loss import MASKED, LossConfig, custom_objects
 from shared_data import SHARED_DATA
 
 RATE = 48000
@@ -229,7 +229,7 @@ def test_a_resumed_run_draws_the_batches_and_reaches_the_weights_of_an_unbroken_
     assert any("resumed" in m for m in logs)
     a, b = (json.loads((d / "state.json").read_text()) for d in (whole, parts))
     assert a["sampler"] == b["sampler"] and a["step"] == b["step"] == 8
-    wa, wb = (keras.models.load_model(d / "checkpoint.keras", custom_objects=train._custom_objects(kw["loss"]))
+    wa, wb = (keras.models.load_model(d / "checkpoint.keras", custom_objects=custom_objects(kw["loss"]))
               for d in (whole, parts))
     assert type(wa.optimizer).__name__ == "AdamW"
     for x, y in zip(wa.get_weights(), wb.get_weights()):

@@ -51,13 +51,13 @@ def trained(data, tmp_path_factory):
 
 
 def test_training_lowers_the_loss_on_kernel_features(trained, data):
-    from edge.model import train
+    from edge.model import loss, train
     out, cfg, state = trained
     f, g, s = train.crops(data[0], np.clip(data[1], 0, 1), np.clip(data[2], 0, 1), cfg.seq_frames)
     import keras
     keras.utils.set_random_seed(cfg.seed)  # the weights the run started from
     untrained = float(train.new_model(cfg).evaluate(f, [g, s], verbose=0)[0])
-    model = keras.models.load_model(out / "checkpoint.keras", custom_objects=train._custom_objects())
+    model = keras.models.load_model(out / "checkpoint.keras", custom_objects=loss.custom_objects())
     trained_loss = float(model.evaluate(f, [g, s], verbose=0)[0])
     assert state["step"] == 40
     assert trained_loss < 0.8 * untrained
@@ -65,14 +65,14 @@ def test_training_lowers_the_loss_on_kernel_features(trained, data):
 
 def test_resume_continues_from_the_checkpoint_step_with_a_new_learning_rate(trained, data):
     import keras
-    from edge.model import train
+    from edge.model import loss, train
     out, cfg, state = trained
     logs = []
     cfg2 = train.TrainConfig(config=TINY, steps=43, batch=8, seq_frames=100, lr=2.5e-4, checkpoint_s=1e9)
     state2 = train.train(*data, out, cfg2, log=logs.append)
     assert state2["step"] == 43 and any("resumed" in m and "step 40" in m for m in logs)
     assert json.loads((out / "state.json").read_text())["step"] == 43
-    saved = keras.models.load_model(out / "checkpoint.keras", custom_objects=train._custom_objects())
+    saved = keras.models.load_model(out / "checkpoint.keras", custom_objects=loss.custom_objects())
     assert float(saved.optimizer.learning_rate) == pytest.approx(2.5e-4)
 
 
@@ -112,8 +112,8 @@ def test_export_runs_in_the_native_engine_and_tflite_alike(trained, data):
     from edge.model import train
     out, _, _ = trained
     result = train.export(out)
-    from edge import export
-    assert export.from_tflite(result["tflite"]) == Path(result["pnw"]).read_bytes()
+    from edge.model import pnw
+    assert pnw.from_tflite(result["tflite"]) == Path(result["pnw"]).read_bytes()
     from edge.wavio import read_wav
     noisy = read_wav(f"{SHARED}/real48k/noisy_snr0.wav")[:96000]
     native = denoise.denoise(noisy, model=result["pnw"], backend="native")

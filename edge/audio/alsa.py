@@ -6,9 +6,10 @@ setting a device offers, so every opened PCM is checked against what was asked a
 with the device's name and what it offers. Over- and underruns are recovered here (ALSA
 re-prepares the stream) and counted; any other error means the device is gone.
 
-Two generations of pyalsaaudio are in use: 0.10+ (pip) and 0.8.4 (the python3-alsaaudio of
-Debian 12 / Raspberry Pi OS bookworm). What differs between them is kept in `PcmApi`, chosen
-from what the installed module offers; the loop itself is the same for both.
+pyalsaaudio 0.10 or newer (pip, the `board` extra), or the release's own binding on a board
+(edge/flash/board_pylib/alsaaudio.py, the same interface). An older one (0.8.4, the
+python3-alsaaudio of Debian 12 / Raspberry Pi OS bookworm, which cannot capture under Python
+3.11) is refused with a line saying so.
 """
 from __future__ import annotations
 
@@ -22,8 +23,8 @@ import numpy as np
 
 from edge.audio import pcm
 from edge.errors import EdgeError
-from edge.native import RATES
 from edge.native import SAMPLE_RATE as RATE
+from edge.native import rates
 
 _EPIPE = errno.EPIPE
 
@@ -40,7 +41,7 @@ class AudioConfig:
     capture_channel: int = 0       # the one channel the kernel hears
     playback_channel: int | None = None   # None: the result goes to every channel
     periods: int = 3               # ALSA buffer = periods x period frames
-    rate: int = RATE               # Hz, one of the kernel's RATES
+    rate: int = RATE               # Hz, one of the kernel's rates()
 
     @property
     def period(self) -> int:
@@ -48,9 +49,9 @@ class AudioConfig:
         return self.rate // 100
 
     def validate(self) -> None:
-        if self.rate not in RATES:
+        if self.rate not in rates():
             raise AudioDeviceError(f"{self.rate} Hz is not a supported sample rate; percepnet-edge "
-                                   f"takes " + ", ".join(str(r) for r in RATES) + " Hz")
+                                   f"takes " + ", ".join(str(r) for r in rates()) + " Hz")
         if self.channels < 1:
             raise AudioDeviceError(f"channels must be at least 1, got {self.channels}")
         if not 0 <= self.capture_channel < self.channels:
@@ -87,6 +88,9 @@ def _alsa():
     except ImportError:
         raise AudioDeviceError("pyalsaaudio is not installed (pip install "
                                "'percepnet-edge[board]'; it needs libasound2-dev to build)") from None
+    if not all(hasattr(alsaaudio.PCM, a) for a in ("state", "info", "drop", "drain")):
+        raise AudioDeviceError(f"the pyalsaaudio at {getattr(alsaaudio, '__file__', '?')} is older "
+                               "than 0.10, which edge needs (pip install 'percepnet-edge[board]')")
     _silence_alsa_lib()
     return alsaaudio
 
@@ -101,60 +105,28 @@ def _broken_pipe(err: Exception) -> bool:
     return os.strerror(_EPIPE) in str(err)
 
 
-OLD_API_PERIODS = 4     # pyalsaaudio before 0.10 always asks ALSA for a 4-period buffer
-
-
 class PcmApi:
-    """The parts of pyalsaaudio that changed between releases, chosen by feature detection.
-
-    0.10+: PCM(type, mode, rate=, channels=, format=, periodsize=, periods=, device=), info(),
-    state(), drop(), drain(). Before (0.8.4 in Debian 12): PCM(type, mode, device=), then
-    setchannels/setformat/setrate/setperiodsize, each returning the value the device took; the
-    buffer is fixed at 4 periods; there is no state(): an overrun shows as read() returning
-    -EPIPE, and an underrun is recovered inside write() without a trace (not counted there).
-    close() drains, which never ends on some capture plugins: capture is paused first.
-    """
+    """The pyalsaaudio calls the loop makes: PCM(type, mode, rate=, channels=, format=,
+    periodsize=, periods=, device=), info(), state(), avail(), drop(), drain()."""
 
     def __init__(self, alsaaudio):
         self.m = alsaaudio
-        self.modern = all(hasattr(alsaaudio.PCM, a) for a in ("state", "info", "drop", "drain"))
 
     def open(self, kind: str, device: str, channels: int, periods: int, rate: int = RATE):
         """(pcm, what the device took: rate, format_name, channels, period_size)."""
         m = self.m
         stream = m.PCM_CAPTURE if kind == "capture" else m.PCM_PLAYBACK
-        if self.modern:
-            dev = m.PCM(stream, m.PCM_NORMAL, rate=rate, channels=channels,
-                        format=m.PCM_FORMAT_S16_LE, periodsize=rate // 100, periods=periods,
-                        device=device)
-            info = dev.info()
-            return dev, {k: info[k] for k in ("rate", "format_name", "channels", "period_size")}
-        if periods > OLD_API_PERIODS:
-            raise AudioDeviceError(f"{periods} periods need pyalsaaudio 0.10 or newer (the "
-                                   f"installed one fixes the buffer at {OLD_API_PERIODS} periods)")
-        dev = m.PCM(stream, m.PCM_NORMAL, device=device)
-        try:
-            got = {"channels": dev.setchannels(channels),
-                   "format_name": self._format_name(dev.setformat(m.PCM_FORMAT_S16_LE)),
-                   "rate": dev.setrate(rate),
-                   "period_size": dev.setperiodsize(rate // 100)}
-        except m.ALSAAudioError:
-            dev.close()
-            raise
-        return dev, got
-
-    def _format_name(self, code: int) -> str:
-        names = [n[len("PCM_FORMAT_"):] for n in dir(self.m)
-                 if n.startswith("PCM_FORMAT_") and getattr(self.m, n) == code]
-        return names[0] if names else f"format {code}"
+        dev = m.PCM(stream, m.PCM_NORMAL, rate=rate, channels=channels,
+                    format=m.PCM_FORMAT_S16_LE, periodsize=rate // 100, periods=periods,
+                    device=device)
+        info = dev.info()
+        return dev, {k: info[k] for k in ("rate", "format_name", "channels", "period_size")}
 
     def in_xrun(self, dev) -> bool:
-        """True when the stream is stopped by an xrun (only 0.10+ can tell before a call).
-        Plugin PCMs (pulse, pipewire) notice an underrun only when asked for the stream's
-        position: avail() asks (it returns -EPIPE then), state() alone would miss it, and
-        pyalsaaudio's write() would recover it silently."""
-        if not self.modern:
-            return False
+        """True when the stream is stopped by an xrun. Plugin PCMs (pulse, pipewire) notice an
+        underrun only when asked for the stream's position: avail() asks (it returns -EPIPE
+        then), state() alone would miss it, and pyalsaaudio's write() would recover it
+        silently."""
         try:
             if dev.avail() == -_EPIPE:
                 return True
@@ -166,14 +138,12 @@ class PcmApi:
         """Stop and close one PCM; drain lets queued playback finish."""
         m = self.m
         try:
-            if self.modern and drain and kind == "playback":
+            if drain and kind == "playback":
                 dev.drain()
-            elif self.modern:
+            else:
                 dev.drop()
-            elif kind == "capture":
-                dev.pause(1)
         except m.ALSAAudioError:
-            pass  # a vanished or unpausable device has nothing left to flush
+            pass  # a vanished device has nothing left to flush
         try:
             dev.close()
         except m.ALSAAudioError:
@@ -302,7 +272,7 @@ class AlsaDuplex:
                     self.overruns += 1
                     continue
                 raise self._lost("capture", self.config.capture, e) from None
-            if n == -_EPIPE:        # overrun, the stream re-prepared (0.8.4: data is junk)
+            if n == -_EPIPE:        # overrun, the stream re-prepared
                 self.overruns += 1
             elif n < 0:
                 raise self._lost("capture", self.config.capture, OSError(-n, os.strerror(-n)))
@@ -340,7 +310,7 @@ class AlsaDuplex:
     def write_bytes(self, data: bytes) -> None:
         """Play one period of S16_LE frames."""
         # pyalsaaudio re-prepares an underrun stream inside write(): count it first, and
-        # restore the headroom before the hop (0.10+; older releases cannot tell).
+        # restore the headroom before the hop.
         if self._api.in_xrun(self._play):
             self.underruns += 1
             self._write_all(self._silence)

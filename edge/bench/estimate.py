@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.boards import Board, load_board
+from edge.build import build_native
 from edge.errors import EdgeError
-from edge.flash.bundle import build_native
 from edge.native import HOP, SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,7 +108,8 @@ def parse_counts(text: str) -> tuple[dict, dict]:
 def runner(board: Board) -> list[str]:
     """qemu-user for the board's build; for this machine's own build, qemu of its arch."""
     if board.qemu:
-        return [_tool(board.qemu, "qemu-user"), "-cpu", board.qemu_cpu, "-L", f"/usr/{board.toolchain}"]
+        _tool(board.qemu, "qemu-user")
+        return board.qemu_command()
     return [_tool(f"qemu-{platform.machine()}", "qemu-user"), "-cpu", "max"]
 
 

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge import export
 from edge.bench.dsp import _cpu_name, _looped
-from edge.model import arch
+from edge.model import arch, pnw
 from edge.native import HOP, SAMPLE_RATE, check, fn
 
 WARMUP_FRAMES = 50
@@ -34,13 +33,13 @@ def random_pnw(config, seed: int = 0, weights: str = "int8") -> bytes:
     """A .pnw of the config's shape with random int8 weights, scaled like a Glorot init
     (weights="int4": those requantised as `edge export --weights int4` does)."""
     rng = np.random.default_rng(seed)
-    layers, out_src = export.layer_graph(config)
+    layers, out_src = pnw.layer_graph(config)
     for layer, spec in zip(layers, arch.topology(config)):
         shapes = arch.matrix_shapes(spec, layer.n_in)
         layer.mats = [(rng.integers(-127, 128, s, dtype=np.int8),
                        np.full(s[0], 1.7 / (127 * np.sqrt(s[1])), np.float32),
                        rng.uniform(-0.1, 0.1, s[0]).astype(np.float32)) for s in shapes]
-    return export.write_pnw(layers, out_src, config if isinstance(config, str) else "custom", weights)
+    return pnw.write(layers, out_src, config if isinstance(config, str) else "custom", weights)
 
 
 def _stats(x: np.ndarray) -> dict:

@@ -63,7 +63,7 @@ def _say(msg: str) -> None:
 def run(args) -> int:
     from edge.bench import report
     from edge.errors import EdgeError
-    from edge.native import WEIGHT_BITS
+    from edge.model.pnw import WEIGHT_BITS
 
     if args.seconds is not None and not args.seconds > 0:       # NaN too
         raise EdgeError(f"--seconds must be positive, got {args.seconds:g}")

@@ -8,9 +8,8 @@ ORACLE_MODES = ("band", "band+comb", "band+comb+postfilter")
 
 
 def add_parser(sub):
-    from edge.native import RATES, SAMPLE_RATE
+    from edge.native import SAMPLE_RATE, rates_text
 
-    rates = ", ".join(map(str, RATES[:-1])) + f" or {RATES[-1]}"
     p = sub.add_parser(
         "denoise", help="enhance audio files, folders or a pipe (any format libsndfile reads)",
         usage="edge denoise [options] IN OUT\n       edge denoise [options] IN... -o DIR",
@@ -18,9 +17,9 @@ def add_parser(sub):
                     "compensated), or each input file and each audio file in each input folder "
                     "into DIR. Reads WAV of any PCM depth or float (also WAVE_FORMAT_EXTENSIBLE), "
                     "FLAC, OGG and the other formats of libsndfile; `-` is stdin or stdout. The "
-                    f"kernel runs at {rates} Hz (the others than {SAMPLE_RATE} Hz converted inside "
-                    f"it); a file at another rate is resampled to the next of those above it (or "
-                    f"to {max(RATES)} Hz) and back, which is said on stderr. Each "
+                    f"kernel runs at {rates_text()} Hz (the others than {SAMPLE_RATE} Hz converted "
+                    f"inside it); a file at another rate is resampled to the next of those above it "
+                    f"(or to the highest) and back, which is said on stderr. Each "
                     "channel is enhanced on its own; --channel N enhances one into a mono file. "
                     "With --oracle, use the ideal gains and strengths computed from CLEAN instead "
                     "of the network: the upper bound of the method.")

@@ -34,9 +34,9 @@ def run(args) -> int:
     from edge import extras
     extras.require("export", "train", NEEDS_KERAS if str(args.model).endswith(".keras") else NEEDS_TFLITE)
 
-    from edge.export import export
+    from edge.model import pnw
 
-    summary = export(args.model, args.out, weights=args.weights)
+    summary = pnw.export(args.model, args.out, weights=args.weights)
     print(json.dumps(summary) if args.json else
           f"wrote {summary['out']}: {summary['name']}, {summary['layers']} layers, "
           f"{summary['weights']} weights ({summary['int4_matrices']} matrices int4), "

@@ -5,6 +5,8 @@ import json
 
 
 def add_parser(sub):
+    from edge.native import rates_text
+
     p = sub.add_parser(
         "install-pipewire", help="add a \"Denoised microphone\" source to this user's PipeWire",
         description="Copies the LADSPA plugin (libpercepnet_ladspa.so, built by scons) and its "
@@ -31,8 +33,8 @@ def add_parser(sub):
                    help="the drop-in directory (default $XDG_CONFIG_HOME/pipewire/pipewire.conf.d, "
                         "i.e. ~/.config/pipewire/pipewire.conf.d)")
     p.add_argument("--rate", type=int, default=48000, metavar="HZ",
-                   help="rate the filter runs at: 8000, 16000, 24000, 32000, 44100 or 48000 "
-                        "(default 48000; PipeWire converts from its graph's rate)")
+                   help=f"rate the filter runs at: {rates_text()} (default 48000; PipeWire "
+                        "converts from its graph's rate)")
     p.add_argument("--atten-lim", type=float, default=0.0, metavar="DB",
                    help="remove at most DB dB of each band, keeping some ambience (0 to 100; 0: no "
                         "limit)")

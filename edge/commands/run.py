@@ -7,6 +7,8 @@ import sys
 
 
 def add_parser(sub):
+    from edge.native import rates_text
+
     p = sub.add_parser(
         "run", help="enhance live audio: ALSA capture -> kernel -> ALSA playback",
         description="Runs until --duration or SIGTERM/Ctrl-C. Devices and channels default to "
@@ -18,9 +20,8 @@ def add_parser(sub):
                    help="channels to open on both devices (default: the board's [audio] channels, "
                         "1 for host)")
     p.add_argument("--rate", type=int, default=48000, metavar="HZ",
-                   help="sample rate to open both devices at: 8000, 16000, 24000, 32000, 44100 or "
-                        "48000 (default; the kernel converts the others to 48 kHz and back, "
-                        "adding 32 samples of delay)")
+                   help=f"sample rate to open both devices at: {rates_text()} (default 48000; the "
+                        "kernel converts the others to 48 kHz and back, adding 32 samples of delay)")
     p.add_argument("--capture-channel", type=int, metavar="I",
                    help="captured channel to enhance, 0 the first (default: the board's [audio] "
                         "capture_channel, 0 for host)")

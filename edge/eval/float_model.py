@@ -12,11 +12,11 @@ def keras_enhancer(path: str | Path):
     """enhance(noisy, clean) -> aligned output, running the checkpoint's sequence model."""
     import keras
     from edge.denoise import denoise_with
-    from edge.model.train import _custom_objects
+    from edge.model.loss import custom_objects
 
     if not Path(path).is_file():
         raise EdgeError(f"{path}: no such model file")
-    model = keras.models.load_model(path, custom_objects=_custom_objects())
+    model = keras.models.load_model(path, custom_objects=custom_objects())
 
     def network(features):
         gains, strengths = model.predict(features[None], verbose=0)

@@ -29,7 +29,6 @@ import io
 import json
 import re
 import subprocess
-import sys
 import tarfile
 import time
 from dataclasses import dataclass
@@ -38,7 +37,9 @@ from string import Template
 
 from edge import __version__
 from edge.boards import Board
+from edge.build import build_native
 from edge.errors import EdgeError
+from edge.native import SAMPLE_RATE
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "edge"
@@ -60,20 +61,6 @@ class Bundle:
     board: str
     arch: str
     files: tuple[str, ...]
-
-
-def scons_command(board: Board) -> list[str]:
-    return [str(Path(sys.executable).with_name("scons")), "-Q", f"board={board.name}"]
-
-
-def build_native(board: Board) -> Path:
-    """Build the kernel and tools for the board; returns its build directory."""
-    cmd = scons_command(board)
-    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if r.returncode != 0:
-        tail = (r.stdout + r.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise EdgeError(f"build for {board.name} failed ({' '.join(cmd[1:])}): {tail[0]}")
-    return ROOT / "build" / board.name
 
 
 def check_path(value: str, what: str) -> str:
@@ -150,12 +137,12 @@ def contents(board: Board, build_dir: Path, prefix: str) -> dict[str, tuple[byte
     files["service.env"] = (render("service.env", prefix=prefix, atten_lim=f"{d.atten_lim:g}").encode(),
                             0o644)
     files["asound.conf"] = (render(
-        "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=a.rate,
+        "asound.conf", board=board.name, capture=a.capture, playback=a.playback, rate=SAMPLE_RATE,
         channels=a.channels).encode(), 0o644)
     files[f"ladspa/{PLUGIN_FILE}"] = (plugin.read_bytes(), 0o755)
     files[f"ladspa/{MODEL_FILE}"] = (model, 0o644)
     files["pipewire/percepnet-edge.conf"] = (pipewire_conf(
-        f"{prefix}/current/ladspa/{PLUGIN_FILE}", a.rate, d.atten_lim,
+        f"{prefix}/current/ladspa/{PLUGIN_FILE}", SAMPLE_RATE, d.atten_lim,
         written_by=f"edge flash --board {board.name}", echo_cancel=d.echo_cancel).encode(), 0o644)
     files["integration"] = (f"{d.integration}\n".encode(), 0o644)
     return files

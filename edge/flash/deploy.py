@@ -11,7 +11,8 @@ from typing import Callable
 from edge.boards import Board
 from edge.errors import EdgeError
 from edge.flash import ssh, sudo
-from edge.flash.bundle import Bundle, scons_command, write_bundle
+from edge.build import scons_command
+from edge.flash.bundle import Bundle, write_bundle
 from edge.flash.checks import DPKG_ARCH, MIN_DEBIAN, fact, parse_facts, problems
 from edge.flash.ssh import RemoteError, Target
 from edge.ladspa import PLUGIN_FILE

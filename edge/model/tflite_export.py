@@ -1,7 +1,7 @@
 """The TFLite step model of record: int8 weights, float activations, as the native engine computes.
 
 Every FULLY_CONNECTED holds int8 weights with a float scale per output row (symmetric, -127..127:
-edge.export.quantize_rows, the .pnw's) and a float bias. The TFLite kernel for that (hybrid,
+edge.model.pnw.quantize_rows, the .pnw's) and a float bias. The TFLite kernel for that (hybrid,
 with asymmetric_quantize_inputs off) quantises its input per frame to int8 with one symmetric
 scale, max |x| -> 127 and rounding half away from zero, accumulates in int32 and scales back by
 (weight scale x input scale): native/src/nnet_arch.h's arithmetic. Activations, GRU gates and
@@ -17,6 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.errors import EdgeError
+from edge.model import arch, tflite_step
+from edge.model.pnw import quantize_rows
+
 
 def _matrices(step_model) -> list[str]:
     """Names of the step model's Dense layers: one FULLY_CONNECTED each."""
@@ -26,11 +30,8 @@ def _matrices(step_model) -> list[str]:
 
 def to_tflite(seq_model, config) -> bytes:
     """The .tflite (bytes) of the step model of a build_model() sequence model: each matrix
-    quantised as edge.export.from_keras quantises it for the .pnw."""
-    from edge.export import quantize_rows
-    from edge.model.arch import build_step_model
-
-    step = build_step_model(config, seq_model=seq_model)
+    quantised as edge.model.pnw.from_keras quantises it for the .pnw."""
+    step = arch.build_step_model(config, seq_model=seq_model)
     mats = {}
     for name in _matrices(step):
         kernel, bias = step.get_layer(name).get_weights()
@@ -41,14 +42,10 @@ def to_tflite(seq_model, config) -> bytes:
 def from_tflite_weights(path: str | Path) -> bytes:
     """A step-model .tflite of either kind (full int8, or int8 weights with float activations)
     as this kind, with its int8 weights, per-row scales and (dequantised) biases unchanged."""
-    from edge.export import _find, _tflite_fc_ops, config_from_tflite
-    from edge.model.arch import build_step_model
-    from edge.model.tflite_step import load_interpreter
-
-    interp = load_interpreter(path)
-    cfg, fcs = config_from_tflite(interp), _tflite_fc_ops(interp)
-    step = build_step_model(cfg)
-    return _convert(step, {name: _find(fcs, name) for name in _matrices(step)})
+    interp = tflite_step.load_interpreter(path)
+    cfg, fcs = tflite_step.config_from_tflite(interp), tflite_step.fc_ops(interp)
+    step = arch.build_step_model(cfg)
+    return _convert(step, {name: tflite_step.find_fc(fcs, name) for name in _matrices(step)})
 
 
 def _convert(step_model, mats: dict) -> bytes:
@@ -68,8 +65,6 @@ def _pin(data: bytes, mats: dict) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from edge.export import ExportError, _find
-
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
     graph = model.subgraphs[0]
     fc = schema.BuiltinOperator.FULLY_CONNECTED
@@ -82,15 +77,15 @@ def _pin(data: bytes, mats: dict) -> bytes:
 
     def put(buffer: int, raw: bytes, what: str) -> None:
         if written.setdefault(buffer, raw) != raw:   # the converter shares equal constants
-            raise ExportError(f"tflite conversion: {what} shares its buffer with a different one")
+            raise EdgeError(f"tflite conversion: {what} shares its buffer with a different one")
         model.buffers[buffer].data = np.frombuffer(raw, np.uint8).copy()
 
     for name, (q, scale, bias) in mats.items():
-        op = _find(ops, name)
+        op = tflite_step.find_fc(ops, name)
         q, scale = np.ascontiguousarray(q, np.int8), np.asarray(scale, np.float32)
         w = graph.tensors[op.inputs[1]]
         if tuple(w.shape) != q.shape:
-            raise ExportError(f"tflite conversion: {name} weights {tuple(w.shape)}, expected {q.shape}")
+            raise EdgeError(f"tflite conversion: {name} weights {tuple(w.shape)}, expected {q.shape}")
         w.type = schema.TensorType.INT8
         put(w.buffer, q.tobytes(), f"{name}'s weights")
         w.quantization = schema.QuantizationParametersT()
@@ -100,7 +95,7 @@ def _pin(data: bytes, mats: dict) -> bytes:
         if len(op.inputs) > 2 and op.inputs[2] >= 0:
             put(graph.tensors[op.inputs[2]].buffer, np.asarray(bias, "<f4").tobytes(), f"{name}'s bias")
         elif np.any(bias):
-            raise ExportError(f"tflite conversion: {name} lost its bias")
+            raise EdgeError(f"tflite conversion: {name} lost its bias")
         op.builtinOptions.asymmetricQuantizeInputs = False
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.model.loss import MASKED, LossConfig
+from edge.model import pnw
+from edge.model.loss import MASKED, LossConfig, custom_objects
 
 NOISE_BIN = 0.03   # a target gain under this: a bin of noise to remove (-30 dB)
 SPEECH_BIN = 0.9   # over this: a bin of speech to keep
@@ -39,11 +40,6 @@ class TrainConfig:
     decay_to: float = 1.0             # ... down to this fraction of the peak
     standardize: bool = False         # inputs standardised by the training set's statistics
     init: str | None = None           # a .tflite whose weights start a new run
-
-
-def _custom_objects(loss: LossConfig = LossConfig()):
-    from edge.model.loss import custom_objects
-    return custom_objects(loss)
 
 
 def learning_rate(cfg: TrainConfig, peak: float, step: int) -> float:
@@ -133,7 +129,7 @@ def _resume(out: Path, cfg: TrainConfig, state: dict, log):
     state["recipe"] = recipe
     if not ckpt.is_file():
         return None, cfg.lr or 1e-3
-    model = keras.models.load_model(ckpt, custom_objects=_custom_objects(cfg.loss))
+    model = keras.models.load_model(ckpt, custom_objects=custom_objects(cfg.loss))
     if cfg.standardize != (standardize.of(model) is not None):
         raise EdgeError(f"{ckpt}: {'no ' if cfg.standardize else ''}input standardisation in the "
                         f"checkpoint, {'' if cfg.standardize else 'no '}standardisation asked")
@@ -259,15 +255,13 @@ def export(out_dir: str | Path, which: str = "best") -> dict:
         path = out / "checkpoint.keras"
     if not path.is_file():
         raise EdgeError(f"{out}: no checkpoint to export")
-    model = keras.models.load_model(path, custom_objects=_custom_objects(), compile=False)
+    model = keras.models.load_model(path, custom_objects=custom_objects(), compile=False)
     config = read_config(out)
     tfl = out / "model.tflite"
     tfl.write_bytes(to_tflite(model, config))
     result = {"checkpoint": str(path), "tflite": str(tfl)}
-    pnw = out / "model.pnw"
-    from edge.export import export as export_pnw
-    export_pnw(tfl, pnw)
-    result["pnw"] = str(pnw)
+    pnw.export(tfl, out / "model.pnw")
+    result["pnw"] = str(out / "model.pnw")
     return result
 
 

@@ -8,19 +8,16 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.model import arch
+from edge.model import arch, tflite_step
 
 
 def tflite_weights(path: str | Path) -> tuple[dict, dict[str, list]]:
     """(arch config, Keras-form float weights by layer name) of a step-model .tflite."""
-    from edge.export import _find, _tflite_fc_ops, config_from_tflite
-    from edge.model.tflite_step import load_interpreter
-
-    interp = load_interpreter(path)
-    cfg, fcs = config_from_tflite(interp), _tflite_fc_ops(interp)
+    interp = tflite_step.load_interpreter(path)
+    cfg, fcs = tflite_step.config_from_tflite(interp), tflite_step.fc_ops(interp)
 
     def dense(part):  # [out, in] int8 with a scale per row -> Keras [in, out] float
-        w, scale, bias = _find(fcs, part)
+        w, scale, bias = tflite_step.find_fc(fcs, part)
         return (w.astype(np.float32) * scale[:, None]).T, bias
 
     weights = {}

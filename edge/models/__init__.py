@@ -15,9 +15,9 @@ def shipped(backend: str = "native") -> Path | None:
 
 def native_default(weights: str = "int8") -> bytes:
     """The default model's .pnw in a weight encoding (a board's [deploy].weights): default.pnw
-    itself for int8, else default.pnw requantised in numpy (edge.export.from_pnw: the same
+    itself for int8, else default.pnw requantised in numpy (edge.model.pnw.from_pnw: the same
     bytes as `edge export --weights` from default.tflite, with no TFLite interpreter)."""
-    from edge.export import from_pnw
+    from edge.model.pnw import from_pnw
 
     pnw = MODELS_DIR / "default.pnw"
     return pnw.read_bytes() if weights == "int8" else from_pnw(pnw, weights)

@@ -9,7 +9,7 @@ from string import Template
 
 from edge.errors import EdgeError
 from edge.kernel import ATTEN_MAX_DB
-from edge.native import RATES
+from edge.native import rates
 
 TEMPLATE = Path(__file__).resolve().parent / "percepnet-edge.conf"
 ECHO_TEMPLATE = Path(__file__).resolve().parent / "echo-cancel.conf"
@@ -39,17 +39,24 @@ def check_atten_lim(db: float, what: str = "attenuation limit") -> float:
     return db
 
 
+def check_rate(rate: int) -> int:
+    """A rate the kernel takes, as the host's library lists them (edge install-pipewire's
+    --rate; edge flash renders the kernel's own rate for a board, with no host library)."""
+    if rate not in rates():
+        raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
+                        + ", ".join(str(r) for r in rates()) + " Hz)")
+    return rate
+
+
 def render(plugin: str, rate: int = 48000, atten_lim: float = 0.0, capture: str | None = None,
            written_by: str = "edge install-pipewire", echo_cancel: bool = False) -> str:
     """The drop-in text. plugin: absolute path of libpercepnet_ladspa.so where PipeWire will
-    load it; capture: a PipeWire node name to take the microphone from instead of the default
-    capture device; echo_cancel: the microphone goes through PipeWire's WebRTC echo canceller
-    first, against what applications play to "Echo-cancelled speaker"."""
+    load it; rate: one the kernel takes (check_rate); capture: a PipeWire node name to take the
+    microphone from instead of the default capture device; echo_cancel: the microphone goes
+    through PipeWire's WebRTC echo canceller first, against what applications play to
+    "Echo-cancelled speaker"."""
     if not str(plugin).startswith("/"):
         raise EdgeError(f"the plugin path in the PipeWire configuration must be absolute, got {plugin!r}")
-    if rate not in RATES:
-        raise EdgeError(f"rate {rate} Hz is not one the kernel takes ("
-                        + ", ".join(str(r) for r in RATES) + " Hz)")
     if echo_cancel and rate not in ECHO_RATES:
         raise EdgeError(f"rate {rate} Hz is not one the WebRTC echo canceller takes ("
                         + ", ".join(str(r) for r in ECHO_RATES) + " Hz)")

@@ -18,7 +18,7 @@ from pathlib import Path
 from edge.errors import EdgeError
 from edge.ladspa import MODEL_FILE, PLUGIN_FILE, probe
 from edge.pipewire.config import (CONF_NAME, DESCRIPTION, ECHO_SINK, ECHO_SINK_DESCRIPTION, NODE,
-                                  render)
+                                  check_rate, render)
 
 ROOT = Path(__file__).resolve().parents[2]
 # A release unpacked by `edge flash` keeps the plugin in ladspa/; the source tree in build/host/.
@@ -98,7 +98,8 @@ def install(plugin: str | Path | None = None, model: str | Path | None = None,
     src_model = find_model(src, model)
     prefix = Path(prefix or default_prefix()).absolute()
     dest = Path(dest or default_dest()).absolute()
-    render(str(prefix / PLUGIN_FILE), rate, atten_lim, capture, echo_cancel=echo_cancel)  # refuses bad values first
+    render(str(prefix / PLUGIN_FILE), check_rate(rate), atten_lim, capture,
+           echo_cancel=echo_cancel)  # refuses bad values first
     for d, what in ((prefix, "--prefix"), (dest, "--dest")):
         try:
             d.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 /* percepnet-edge native kernel: PercepNet-style speech enhancement, 48 kHz, 10 ms hops.
  *
- * A state works at the rate its config names (8, 16, 24, 32, 44.1 or 48 kHz): a hop is then
+ * A state works at the rate its config names (one of pn_rates(), 8 to 48 kHz): a hop is then
  * pn_hop_samples(rate) = rate / 100 samples, converted to 48 kHz and back inside the calls
  * below (48 kHz itself is not converted). One opaque state per audio stream. Per hop:
  *   pn_analyze()    pushes the hop, returns the network features of the newest frame;
@@ -49,7 +49,7 @@ enum {
     PN_ERR_MODEL_SHAPE = -7,    /* layer sizes disagree with PN_NB_FEATURES/PN_NB_OUTPUTS */
     PN_ERR_SIMD = -9,           /* requested SIMD path not compiled in or not supported by CPU */
     PN_ERR_MODEL_FEATURES = -10,/* model trained on another feature version or sample rate */
-    PN_ERR_RATE = -11           /* sample rate not among 8000, 16000, 24000, 32000, 44100, 48000 */
+    PN_ERR_RATE = -11           /* sample rate not among pn_rates() */
 };
 
 typedef struct pn_state pn_state;
@@ -81,6 +81,8 @@ typedef struct {
 PN_EXPORT int pn_abi_version(void);
 PN_EXPORT const char *pn_version_string(void);
 PN_EXPORT const char *pn_strerror(int err);
+/* The sample rates a state takes (pn_config.rate), ascending, then a 0. */
+PN_EXPORT const int *pn_rates(void);
 /* At `rate`: samples per hop (rate / 100), and the delay from input to output of a state
  * (PN_ERR_RATE for a rate the kernel does not take). */
 PN_EXPORT int pn_hop_samples(int rate);

@@ -14,9 +14,8 @@
 
 int pn_hop_samples(int rate)
 {
-    static const int rates[] = {8000, 16000, 24000, 32000, 44100, 48000};
-    for (size_t i = 0; i < sizeof rates / sizeof *rates; i++)
-        if (rate == rates[i])
+    for (const int *r = pn_rates(); *r; r++)
+        if (rate == *r)
             return rate / 100;
     return PN_ERR_RATE;
 }

@@ -22,7 +22,7 @@ static int rnd(int lo, int hi)
     return lo + (int)((rng >> 8) % (unsigned)(hi - lo + 1));
 }
 
-/* Row-major rows x cols into 8x4 blocks (the layout edge/export.py writes). */
+/* Row-major rows x cols into 8x4 blocks (the layout edge/model/pnw.py writes). */
 static void block(const int8_t *rm, int rows, int cols, int8_t *w)
 {
     for (int r = 0; r < rows; r++)

@@ -1,13 +1,15 @@
-"""Native weight files (.pnw, format in native/src/model.h) from the .tflite of record.
+"""The native weight file (.pnw) in one module: its layout (native/src/model.h, mirrored here
+and checked against it by tests/test_pnw_format.py), written from the .tflite of record, from a
+float Keras model or from another .pnw, read back, and described.
 
 from_tflite(path) takes every FULLY_CONNECTED op of the streaming step model as converted by
-edge.model.tflite_export: int8 weights and their per-channel scales are copied unchanged, the
-float biases too (a full-int8 .tflite, the earlier kind, has int32 biases: they are turned back
-into floats with their own scales). The layer graph comes from
-edge.model.arch (layer_graph), so the file describes exactly the network the TFLite runs.
+edge.model.tflite_export (read by edge.model.tflite_step): int8 weights and their per-channel
+scales are copied unchanged, the float biases too (a full-int8 .tflite, the earlier kind, has
+int32 biases: they are turned back into floats with their own scales). The layer graph comes
+from edge.model.arch (layer_graph), so the file describes exactly the network the TFLite runs.
 from_keras(model) quantises a float Keras model the same way (symmetric, per output channel)
 without TFLite: used for benchmarks with random weights and for tests. from_pnw(path) reads
-an int8 .pnw back (read_pnw) and writes it in another encoding, in numpy alone: how `edge flash`
+an int8 .pnw back (read) and writes it in another encoding, in numpy alone: how `edge flash`
 makes the int4 default for a board without a TFLite interpreter.
 
 weights="int4" (post-training quantisation, `edge export --weights int4`): the matrices of the
@@ -16,12 +18,11 @@ float per row times an 8-bit multiplier per block, chosen per block for the leas
 error); the layer that reads the features and the output layers stay int8 (small: 1.4% of the
 small model's weights). From a .tflite the int8 weights are requantised; from a .keras
 checkpoint the float weights are quantised once. One writer serves both encodings:
-write_pnw picks each matrix's, and writes format version 2 when every matrix is int8 (what
+write picks each matrix's, and writes format version 2 when every matrix is int8 (what
 older kernels read) and version 3 otherwise.
 """
 from __future__ import annotations
 
-import re
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -30,14 +31,29 @@ from pathlib import Path
 import numpy as np
 
 from edge.errors import EdgeError
-from edge.model import arch
-from edge.native import FEATURE_VERSION, SAMPLE_RATE, WEIGHT_BITS
+from edge.model import arch, tflite_step
+from edge.native import FEATURE_VERSION, NB_OUTPUTS, SAMPLE_RATE
 
+# The layout of native/src/model.h, all little-endian.
 MAGIC = b"PNWF"
 FORMAT_VERSION = 2        # every matrix int8
 FORMAT_VERSION_MIXED = 3  # an encoding per matrix in the layer table
+# The header (PN_MODEL_HEADER_SIZE bytes), field by field: name, struct code.
+HEADER_FIELDS = (("magic", "4s"), ("version", "I"), ("n_features", "I"), ("n_outputs", "I"),
+                 ("n_layers", "I"), ("payload_bytes", "I"), ("crc", "I"), ("n_out_src", "I"),
+                 ("out_src", "4h"), ("name", "32s"), ("feature_version", "I"), ("rate", "I"))
+HEADER = struct.Struct("<" + "".join(code for _, code in HEADER_FIELDS))
+OFFSETS = {name: struct.calcsize("<" + "".join(code for _, code in HEADER_FIELDS[:i]))
+           for i, (name, _) in enumerate(HEADER_FIELDS)}
+CRC_FROM = OFFSETS["n_out_src"]     # the checksum covers the file from here to its end
+# A layer table entry: type, activation, n_in, n_out, kernel, n_src, src[MAX_SRC]; version 3
+# adds the encoding of each of its (up to) two matrices.
+LAYER = struct.Struct("<6I4h")
+LAYER_ENCODINGS = struct.Struct("<2I")
+MAX_SRC = 4
 TYPES = {"dense": 1, "conv": 2, "gru": 3}
 ACTS = {None: 0, "tanh": 1, "sigmoid": 2, "relu": 3}
+WEIGHT_BITS = {"int8": 8, "int4": 4}  # the encodings; a code in the file is its bits per weight
 INT4_BLOCK = 32                     # PN_Q4_BLOCK: columns per multiplier
 # PN_Q4_MUL_SUM_MAX: the largest sum of one row's block multipliers the loader admits
 INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
@@ -46,8 +62,19 @@ INT4_MUL_SUM_MAX = (2**31 - 1) // (INT4_BLOCK * 8 * 127)
 INT4_STEPS = (6.0, 6.5, 7.0, 7.5, 8.0)
 
 
-class ExportError(EdgeError):
-    """The model cannot be turned into a native weight file."""
+def layer_size(version: int) -> int:
+    """Bytes of one layer table entry in a file of this format version."""
+    return LAYER.size + (LAYER_ENCODINGS.size if version >= FORMAT_VERSION_MIXED else 0)
+
+
+def header(data: bytes) -> dict:
+    """The header fields of .pnw bytes (at least HEADER.size of them) by name."""
+    fields = {name: struct.unpack_from("<" + code, data, OFFSETS[name]) for name, code in HEADER_FIELDS}
+    return {name: v if len(v) > 1 else v[0] for name, v in fields.items()}
+
+
+class PnwError(EdgeError):
+    """A model that cannot be written as a .pnw, or bytes that are not a .pnw this module reads."""
 
 
 @dataclass
@@ -61,7 +88,7 @@ class Layer:
     src: list[int] = field(default_factory=list)  # -1: features
     # [(weights [rows, cols], scale [rows], bias [rows])]: int8 weights with their per-row
     # scales (from TFLite), or float weights with scale None (from Keras), quantised by
-    # write_pnw to the encoding it picks for the matrix
+    # write to the encoding it picks for the matrix
     mats: list = field(default_factory=list)
 
 
@@ -146,10 +173,10 @@ def pack_matrix_int4(q: np.ndarray, mul: np.ndarray, scale: np.ndarray, bias: np
 
 
 def encoding(layer: Layer, index: int, out_src: list[int], weights: str) -> str:
-    """The encoding write_pnw gives a layer's matrices: int4 asks it of the hidden layers only
+    """The encoding write gives a layer's matrices: int4 asks it of the hidden layers only
     (not of one that reads the features, nor of an output layer)."""
     if weights not in WEIGHT_BITS:
-        raise ExportError(f"weights {weights!r}: one of {', '.join(WEIGHT_BITS)}")
+        raise PnwError(f"weights {weights!r}: one of {', '.join(WEIGHT_BITS)}")
     hidden = -1 not in layer.src and index not in out_src
     return "int4" if weights == "int4" and hidden else "int8"
 
@@ -164,13 +191,13 @@ def encode_matrix(w: np.ndarray, scale, bias: np.ndarray, enc: str) -> bytes:
     return pack_matrix(w, scale, bias)
 
 
-def write_pnw(layers: list[Layer], out_src: list[int], name: str, weights: str = "int8") -> bytes:
+def write(layers: list[Layer], out_src: list[int], name: str, weights: str = "int8") -> bytes:
     """The .pnw bytes; weights: "int8", or "int4" for the matrices encoding() picks."""
     table, payload, version = [], b"", FORMAT_VERSION
     for i, layer in enumerate(layers):
-        src = list(layer.src) + [0] * (4 - len(layer.src))
-        entry = struct.pack("<6I4h", TYPES[layer.kind], ACTS[layer.act], layer.n_in, layer.n_out,
-                            layer.kernel, len(layer.src), *src)
+        src = list(layer.src) + [0] * (MAX_SRC - len(layer.src))
+        entry = LAYER.pack(TYPES[layer.kind], ACTS[layer.act], layer.n_in, layer.n_out,
+                           layer.kernel, len(layer.src), *src)
         encs = [encoding(layer, i, out_src, weights)] * len(layer.mats)
         for (w, scale, bias), enc in zip(layer.mats, encs):
             payload += encode_matrix(w, scale, bias, enc)
@@ -178,15 +205,16 @@ def write_pnw(layers: list[Layer], out_src: list[int], name: str, weights: str =
             version = FORMAT_VERSION_MIXED
         table.append((entry, encs))
     if version == FORMAT_VERSION_MIXED:
-        table = b"".join(e + struct.pack("<2I", *([WEIGHT_BITS[x] for x in encs] + [0, 0])[:2]) for e, encs in table)
+        table = b"".join(e + LAYER_ENCODINGS.pack(*([WEIGHT_BITS[x] for x in encs] + [0, 0])[:2])
+                         for e, encs in table)
     else:
         table = b"".join(e for e, _ in table)
-    outs = list(out_src) + [0] * (4 - len(out_src))
-    tail = (struct.pack("<I4h", len(out_src), *outs) + name.encode()[:31].ljust(32, b"\0")
-            + struct.pack("<2I", FEATURE_VERSION, SAMPLE_RATE) + table + payload)
-    head = MAGIC + struct.pack("<5I", version, arch.NB_FEATURES, 2 * arch.NB_BANDS,
-                               len(layers), len(payload))
-    return head + struct.pack("<I", zlib.crc32(tail)) + tail
+    outs = list(out_src) + [0] * (MAX_SRC - len(out_src))
+    data = bytearray(HEADER.pack(MAGIC, version, arch.NB_FEATURES, NB_OUTPUTS, len(layers),
+                                 len(payload), 0, len(out_src), *outs, name.encode()[:31],
+                                 FEATURE_VERSION, SAMPLE_RATE) + table + payload)
+    struct.pack_into("<I", data, OFFSETS["crc"], zlib.crc32(data[CRC_FROM:]))
+    return bytes(data)
 
 
 def from_keras(model, config, name: str, weights: str = "int8") -> bytes:
@@ -200,7 +228,7 @@ def from_keras(model, config, name: str, weights: str = "int8") -> bytes:
         else:
             kernel, bias = w
             layer.mats = [(kernel.reshape(-1, kernel.shape[-1]).T, None, bias)]
-    return write_pnw(layers, out_src, name, weights)
+    return write(layers, out_src, name, weights)
 
 
 def config_from_keras(model) -> dict:
@@ -216,117 +244,59 @@ def config_from_keras(model) -> dict:
     try:
         return arch.config_from_layers(n_out, kernel)
     except ValueError as e:
-        raise ExportError(f"keras model: {e}") from None
+        raise PnwError(f"keras model: {e}") from None
 
 
 def _size_name(cfg: dict) -> str:
     return "paper" if cfg == arch.CONFIGS["paper"] else ("small" if cfg == arch.CONFIGS["small"] else "custom")
 
 
-def _tflite_fc_ops(interp) -> dict[str, tuple]:
-    """FULLY_CONNECTED ops of a converted step model keyed by the Keras layer they come from:
-    name -> (int8 weights [out, in], weight scales [out], float bias [out])."""
-    tensors = {t["index"]: t for t in interp.get_tensor_details()}
-    fcs = {}
-    for op in interp._get_ops_details():
-        if op["op_name"] != "FULLY_CONNECTED":
-            continue
-        x, w_i, b_i = (list(op["inputs"]) + [-1, -1])[:3]
-        wt = tensors[w_i]
-        if wt["dtype"] != np.int8:
-            raise ExportError(f"FULLY_CONNECTED weights are {wt['dtype'].__name__}, not int8: "
-                              "export the model with edge.model.tflite_export")
-        w = interp.get_tensor(w_i)
-        scales = np.broadcast_to(wt["quantization_parameters"]["scales"], (w.shape[0],)).astype(np.float32)
-        if b_i >= 0 and tensors[b_i]["dtype"] == np.float32:   # int8 weights, float activations
-            bias = interp.get_tensor(b_i).astype(np.float32)
-        elif b_i >= 0:                                          # full int8: int32 bias
-            bt = tensors[b_i]
-            bias = (interp.get_tensor(b_i).astype(np.float64)
-                    * np.broadcast_to(bt["quantization_parameters"]["scales"], (w.shape[0],))).astype(np.float32)
-        else:
-            bias = np.zeros(w.shape[0], np.float32)
-        fcs[wt["name"]] = (w, scales, bias)
-    return fcs
-
-
-def _find(fcs: dict, layer: str) -> tuple:
-    """The op whose weight tensor is named after the Keras layer (percepnet_step_1/gru1_x_1/MatMul)."""
-    pat = re.compile(rf"^{re.escape(layer)}(_\d+)?$")
-    hits = [k for k in fcs if any(pat.match(part) for part in re.split("[/;]", k))]
-    if len(hits) != 1:
-        raise ExportError(f"tflite model: expected one FULLY_CONNECTED for layer {layer!r}, found "
-                          f"{len(hits)}; was it exported by edge.model.tflite_export?")
-    return fcs[hits[0]]
-
-
-def config_from_tflite(interp) -> dict:
-    """The arch config of a converted step model: each stateful layer is named by its state
-    input, each layer's width and kernel read from its FULLY_CONNECTED weights."""
-    stateful = [d["name"].split(":")[0] for d in interp.get_input_details()]
-    stateful = {re.sub(r"^serving_default_", "", n)[:-len("_state")] for n in stateful if n.endswith("_state")}
-    fcs = _tflite_fc_ops(interp)
-    n_out, cols = {}, {}
-    for name in stateful | {"dense_in", *arch.OUTPUTS}:
-        part = f"{name}_x" if name.startswith("gru") else name
-        rows, cols[name] = _find(fcs, part)[0].shape
-        n_out[name] = rows // 3 if part.endswith("_x") else rows
-    if "dense_in" not in n_out or "conv1" not in n_out:
-        raise ExportError("tflite model has no dense_in/conv1 layers: not a PercepNet step model")
-    kernel = {"conv1": cols["conv1"] // n_out["dense_in"], "conv2": cols["conv2"] // n_out["conv1"]}
-    try:
-        return arch.config_from_layers(n_out, kernel)
-    except ValueError as e:
-        raise ExportError(f"tflite model: {e}") from None
-
-
 def from_tflite(path: str | Path, name: str | None = None, weights: str = "int8") -> bytes:
     """The .pnw of a step-model .tflite (int8 weights; float or int8 activations)."""
-    from edge.model.tflite_step import load_interpreter
-
-    interp = load_interpreter(path)
-    cfg = config_from_tflite(interp)
-    fcs = _tflite_fc_ops(interp)
+    interp = tflite_step.load_interpreter(path)
+    cfg = tflite_step.config_from_tflite(interp)
+    fcs = tflite_step.fc_ops(interp)
     layers, out_src = layer_graph(cfg)
     for layer, spec in zip(layers, arch.topology(cfg)):
         parts = [f"{layer.name}_x", f"{layer.name}_h"] if layer.kind == "gru" else [layer.name]
-        layer.mats = [_find(fcs, part) for part in parts]
+        layer.mats = [tflite_step.find_fc(fcs, part) for part in parts]
         for (w, _, _), want in zip(layer.mats, arch.matrix_shapes(spec, layer.n_in)):
             if w.shape != want:
-                raise ExportError(f"tflite layer {layer.name}: weights {w.shape}, expected {want}")
-    return write_pnw(layers, out_src, name or _size_name(cfg), weights)
+                raise PnwError(f"tflite layer {layer.name}: weights {w.shape}, expected {want}")
+    return write(layers, out_src, name or _size_name(cfg), weights)
 
 
-def read_pnw(data: bytes) -> tuple[list[Layer], list[int], str]:
-    """An all-int8 .pnw back as write_pnw's input: (layers with their int8 matrices, scales and
+def read(data: bytes) -> tuple[list[Layer], list[int], str]:
+    """An all-int8 .pnw back as write's input: (layers with their int8 matrices, scales and
     biases, output sources, name). Checks the header and the checksum, not what the native
     loader checks beyond them."""
     data = bytes(data)
-    if len(data) < 80 or data[:4] != MAGIC:
-        raise ExportError("not a .pnw weight file (bad magic)")
-    version, n_feat, _, n_layers, n_payload, crc = struct.unpack_from("<6I", data, 4)
-    if version not in (FORMAT_VERSION, FORMAT_VERSION_MIXED) or zlib.crc32(data[28:]) != crc:
-        raise ExportError(f".pnw format version {version} or its checksum is not one this export reads")
-    n_out_src, *outs = struct.unpack_from("<I4h", data, 28)
-    feature_version, rate = struct.unpack_from("<2I", data, 72)
+    if len(data) < HEADER.size or data[:len(MAGIC)] != MAGIC:
+        raise PnwError("not a .pnw weight file (bad magic)")
+    h = header(data)
+    version, n_feat, n_layers = h["version"], h["n_features"], h["n_layers"]
+    if version not in (FORMAT_VERSION, FORMAT_VERSION_MIXED) or zlib.crc32(data[CRC_FROM:]) != h["crc"]:
+        raise PnwError(f".pnw format version {version} or its checksum is not one this export reads")
+    feature_version, rate = h["feature_version"], h["rate"]
     if (n_feat, feature_version, rate) != (arch.NB_FEATURES, FEATURE_VERSION, SAMPLE_RATE):
-        raise ExportError(f".pnw of {n_feat} features (version {feature_version}, {rate} Hz); this "
-                          f"kernel computes {arch.NB_FEATURES} (version {FEATURE_VERSION}, {SAMPLE_RATE} Hz)")
-    name = data[40:72].split(b"\0")[0].decode()
+        raise PnwError(f".pnw of {n_feat} features (version {feature_version}, {rate} Hz); this "
+                       f"kernel computes {arch.NB_FEATURES} (version {FEATURE_VERSION}, {SAMPLE_RATE} Hz)")
+    name = h["name"].split(b"\0")[0].decode()
     kinds, acts = {v: k for k, v in TYPES.items()}, {v: k for k, v in ACTS.items()}
-    entry = 40 if version == FORMAT_VERSION_MIXED else 32
-    at = 80 + entry * n_layers
-    if len(data) != at + n_payload:
-        raise ExportError(f".pnw of {len(data)} bytes, its header says {at + n_payload}")
+    entry = layer_size(version)
+    at = HEADER.size + entry * n_layers
+    if len(data) != at + h["payload_bytes"]:
+        raise PnwError(f".pnw of {len(data)} bytes, its header says {at + h['payload_bytes']}")
     layers = []
     for i in range(n_layers):
-        kind, act, n_in, n_out, kernel, n_src, *src = struct.unpack_from("<6I4h", data, 80 + entry * i)
-        bits = struct.unpack_from("<2I", data, 80 + entry * i + 32) if entry == 40 else (8, 8)
+        kind, act, n_in, n_out, kernel, n_src, *src = LAYER.unpack_from(data, HEADER.size + entry * i)
+        bits = (LAYER_ENCODINGS.unpack_from(data, HEADER.size + entry * i + LAYER.size)
+                if version == FORMAT_VERSION_MIXED else (WEIGHT_BITS["int8"],) * 2)
         layer = Layer(f"layer{i}", kinds[kind], acts[act], n_in, n_out, kernel, list(src[:n_src]))
         shapes = [(3 * n_out, n_in), (3 * n_out, n_out)] if layer.kind == "gru" else [(n_out, kernel * n_in)]
         for (rows, cols), b in zip(shapes, bits):
             if b != WEIGHT_BITS["int8"]:
-                raise ExportError(f".pnw layer {i} is already {b}-bit: give the int8 export")
+                raise PnwError(f".pnw layer {i} is already {b}-bit: give the int8 export")
             rp, cp = -(-rows // 8) * 8, -(-cols // 4) * 4
             w = np.frombuffer(data, np.int8, rp * cp, at).reshape(rp // 8, cp // 4, 8, 4)
             w = w.transpose(0, 2, 1, 3).reshape(rp, cp)[:rows, :cols]
@@ -336,7 +306,7 @@ def read_pnw(data: bytes) -> tuple[list[Layer], list[int], str]:
             at += 8 * rows
             layer.mats.append((w, scale, bias))
         layers.append(layer)
-    return layers, outs[:n_out_src], name
+    return layers, list(h["out_src"][:h["n_out_src"]]), name
 
 
 def from_pnw(path: str | Path, weights: str = "int8") -> bytes:
@@ -346,24 +316,24 @@ def from_pnw(path: str | Path, weights: str = "int8") -> bytes:
     try:
         data = Path(path).read_bytes()
     except OSError as e:
-        raise ExportError(f"{path}: {e.strerror}") from None
+        raise PnwError(f"{path}: {e.strerror}") from None
     try:
-        layers, out_src, name = read_pnw(data)
-    except ExportError as e:
-        raise ExportError(f"{path}: {e}") from None
-    return write_pnw(layers, out_src, name, weights)
+        layers, out_src, name = read(data)
+    except PnwError as e:
+        raise PnwError(f"{path}: {e}") from None
+    return write(layers, out_src, name, weights)
 
 
 def from_checkpoint(path: str | Path, weights: str = "int8") -> bytes:
     """The .pnw of a float .keras training checkpoint (edge train's best.keras)."""
     import keras
 
-    from edge.model.train import _custom_objects
+    from edge.model.loss import custom_objects
 
     try:
-        model = keras.models.load_model(path, custom_objects=_custom_objects())
+        model = keras.models.load_model(path, custom_objects=custom_objects())
     except (OSError, ValueError) as e:
-        raise ExportError(f"{path}: not a Keras model ({e})") from None
+        raise PnwError(f"{path}: not a Keras model ({e})") from None
     cfg = config_from_keras(model)
     return from_keras(model, cfg, _size_name(cfg), weights)
 
@@ -374,9 +344,9 @@ def export(model_path: str | Path, out_path: str | Path, weights: str = "int8") 
     from edge.model.native_net import NativeNet
 
     if weights not in WEIGHT_BITS:
-        raise ExportError(f"--weights {weights}: one of {', '.join(WEIGHT_BITS)}")
+        raise PnwError(f"--weights {weights}: one of {', '.join(WEIGHT_BITS)}")
     if not Path(model_path).is_file():
-        raise ExportError(f"{model_path}: no such model file")
+        raise PnwError(f"{model_path}: no such model file")
     if str(model_path).endswith(".keras"):
         data = from_checkpoint(model_path, weights)
     else:
@@ -387,7 +357,7 @@ def export(model_path: str | Path, out_path: str | Path, weights: str = "int8") 
     try:
         Path(out_path).write_bytes(data)
     except OSError as e:
-        raise ExportError(f"cannot write {out_path}: {e.strerror}") from None
+        raise PnwError(f"cannot write {out_path}: {e.strerror}") from None
     return {"out": str(out_path), "bytes": len(data), "name": info["name"],
             "layers": info["n_layers"], "weights": info["n_weights"], "encoding": weights,
             "int4_matrices": describe(data)["int4_matrices"]}
@@ -396,13 +366,13 @@ def export(model_path: str | Path, out_path: str | Path, weights: str = "int8") 
 def describe(data: bytes) -> dict:
     """Format version and per-matrix encodings of .pnw bytes (header and layer table only;
     the native loader is what validates a file)."""
-    version, n_layers = struct.unpack_from("<I", data, 4)[0], struct.unpack_from("<I", data, 16)[0]
-    mixed = version >= FORMAT_VERSION_MIXED
+    h = header(data)
+    mixed = h["version"] >= FORMAT_VERSION_MIXED
     names = {v: k for k, v in WEIGHT_BITS.items()}
     encs = []
-    for i in range(n_layers):
-        at = 80 + (40 if mixed else 32) * i
-        n = 2 if struct.unpack_from("<I", data, at)[0] == TYPES["gru"] else 1
-        codes = struct.unpack_from("<2I", data, at + 32)[:n] if mixed else (WEIGHT_BITS["int8"],) * n
+    for i in range(h["n_layers"]):
+        at = HEADER.size + layer_size(h["version"]) * i
+        n = 2 if LAYER.unpack_from(data, at)[0] == TYPES["gru"] else 1
+        codes = LAYER_ENCODINGS.unpack_from(data, at + LAYER.size)[:n] if mixed else (WEIGHT_BITS["int8"],) * n
         encs += [names.get(c, str(c)) for c in codes]
-    return {"version": version, "encodings": encs, "int4_matrices": encs.count("int4")}
+    return {"version": h["version"], "encodings": encs, "int4_matrices": encs.count("int4")}
