@@ -11,7 +11,7 @@ import pytest
 from edge.cli import main
 from edge.data.audio import load
 from edge.errors import EdgeError
-from edge.eval import echo
+from edge.eval import echo, echo_chains
 from edge.eval.echo_pipewire import run_scene
 from edge.pipewire.config import DESCRIPTION, ECHO_SINK, ECHO_SINK_DESCRIPTION, ECHO_SOURCE, NODE
 from edge.pipewire.daemon import Daemon, missing_tools
@@ -64,7 +64,7 @@ def test_the_canceller_takes_the_echo_out_and_leaves_the_near_end_talking():
         if "does not start here" in str(e):
             pytest.skip(str(e))
         raise
-    network = echo.CHAINS["network"][0](scene)
+    network = echo_chains.CHAINS["network"][0](scene)
     erle = {label: echo.erle(scene, h, label)["erle_db"]
             for h in (heard, network) for label in h.outputs}
     # Measured here (2 vCPUs, busy): the canceller 13-18 dB, with the filter 18-25, the network

@@ -10,7 +10,7 @@ NEEDS = ("pesq", "scipy")       # the eval extra's: PESQ-WB, resampling, the roo
 
 
 def add_parser(sub):
-    from edge.eval.echo import CHAINS
+    from edge.eval.echo_chains import CHAINS
 
     p = sub.add_parser(
         "eval-echo", help="ERLE, convergence and near-end PESQ-WB of echo cancelling chains",
@@ -71,11 +71,11 @@ def _exists(path, what) -> str:
 def run(args) -> int:
     from edge import extras
     from edge.data.audio import load
-    from edge.eval import echo
+    from edge.eval import echo, echo_chains
     from edge.wavio import check_writable
 
     try:
-        chains = echo.check_chains([c.strip() for c in args.chains.split(",") if c.strip()])
+        chains = echo_chains.check_chains([c.strip() for c in args.chains.split(",") if c.strip()])
     except EdgeError as e:
         raise EdgeError(f"--chains: {e}") from None
     extras.require("eval-echo", "eval", NEEDS)
@@ -99,8 +99,8 @@ def run(args) -> int:
                   "loss_db": args.loss_db, "noise": args.noise, "snr_db": args.snr,
                   "segments_s": {k: [a / echo.RATE, b / echo.RATE] for k, (a, b) in scene.segments.items()},
                   "settle_s": args.settle, "erle_target_db": args.erle_target, "window_s": args.window},
-        "chains": echo.evaluate(scene, chains, args.model, settle_s=args.settle,
-                                target_db=args.erle_target, window_s=args.window)}
+        "chains": echo_chains.evaluate(scene, chains, args.model, settle_s=args.settle,
+                                       target_db=args.erle_target, window_s=args.window)}
     text = json.dumps(result, indent=1)
     print(text)
     if args.json:

@@ -18,13 +18,12 @@ through the room response, delayed and attenuated by the echo loss, plus the nea
 A chain is a function (scene, model) -> Heard: what its microphone heard, the near-end talker
 as it reached the microphone, and each of its outputs shifted back by its delay, all over the
 scene's span. Offline chains hear scene.mic exactly; the PipeWire chain (edge.eval.echo_pipewire)
-plays the scene through a real daemon and records what its microphone heard. CHAINS names
-them; a new canceller (edge denoise --reference, issue 25's point 2) adds one entry."""
+plays the scene through a real daemon and records what its microphone heard.
+edge.eval.echo_chains names them and runs them."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Callable
 
 import numpy as np
 
@@ -156,52 +155,3 @@ def pesq_double_talk(scene: Scene, heard: Heard, label: str) -> float:
 
     s = scene.span("double_talk")
     return pesq_wb(resample(heard.outputs[label][s], RATE, 16000), resample(heard.near[s], RATE, 16000))
-
-
-# -- chains: (scene, model) -> Heard ---------------------------------------------------------
-
-def _none(scene: Scene, model=None) -> Heard:
-    return Heard(scene.mic, scene.near, {"none": scene.mic})
-
-
-def _network(scene: Scene, model=None) -> Heard:
-    from edge.denoise import denoise
-    return Heard(scene.mic, scene.near, {"network": denoise(scene.mic, model=model)})
-
-
-def _pipewire(scene: Scene, model=None) -> Heard:
-    from edge.eval.echo_pipewire import run_scene
-    return run_scene(scene, model)
-
-
-# name -> (chain, what it is)
-CHAINS: dict[str, tuple[Callable[..., Heard], str]] = {
-    "none": (_none, "the microphone as it is"),
-    "network": (_network, "the PercepNet kernel alone, no canceller (edge denoise)"),
-    "pipewire": (_pipewire, "PipeWire's WebRTC echo canceller and the PercepNet filter, as "
-                            "`edge install-pipewire --echo-cancel` sets them up, in a private "
-                            "PipeWire daemon; also scores the canceller alone (pipewire-canceller)"),
-}
-
-
-def check_chains(chains) -> list[str]:
-    unknown = [c for c in chains if c not in CHAINS]
-    if unknown or not chains:
-        raise EdgeError(f"unknown chain {(unknown or [''])[0]!r} (choose from {', '.join(CHAINS)})")
-    return list(chains)
-
-
-def evaluate(scene: Scene, chains, model=None, *, settle_s: float = 2.0, target_db: float = 25.0,
-             window_s: float = 0.5) -> dict:
-    """Each chain on the scene and on the scene without echo: {label: scores}."""
-    out = {}
-    for name in check_chains(chains):
-        run = CHAINS[name][0]
-        heard, quiet = run(scene, model), run(scene.without_echo(), model)
-        for label in heard.outputs:
-            r = erle(scene, heard, label, settle_s=settle_s, target_db=target_db, window_s=window_s)
-            r["pesq_wb_double_talk"] = pesq_double_talk(scene, heard, label)
-            r["pesq_wb_no_echo"] = pesq_double_talk(scene, quiet, label)
-            r["pesq_wb_drop"] = r["pesq_wb_no_echo"] - r["pesq_wb_double_talk"]
-            out[label] = r
-    return out
