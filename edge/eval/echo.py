@@ -19,7 +19,7 @@ A chain is a function (scene, model) -> Heard: what its microphone heard, the ne
 as it reached the microphone, and each of its outputs shifted back by its delay, all over the
 scene's span. Offline chains hear scene.mic exactly; the PipeWire chain (edge.eval.echo_pipewire)
 plays the scene through a real daemon and records what its microphone heard. CHAINS names
-them; a new canceller (edge denoise --reference, issue 25's point 2) adds one entry."""
+them; a new canceller adds one entry."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
@@ -169,6 +169,14 @@ def _network(scene: Scene, model=None) -> Heard:
     return Heard(scene.mic, scene.near, {"network": denoise(scene.mic, model=model)})
 
 
+def _speexdsp(scene: Scene, model=None) -> Heard:
+    from edge.aec import cancel
+    from edge.denoise import denoise
+    return Heard(scene.mic, scene.near, {
+        "speexdsp-canceller": cancel(scene.mic, scene.far, RATE),
+        "speexdsp": denoise(scene.mic, model=model, reference=scene.far)})
+
+
 def _pipewire(scene: Scene, model=None) -> Heard:
     from edge.eval.echo_pipewire import run_scene
     return run_scene(scene, model)
@@ -178,6 +186,9 @@ def _pipewire(scene: Scene, model=None) -> Heard:
 CHAINS: dict[str, tuple[Callable[..., Heard], str]] = {
     "none": (_none, "the microphone as it is"),
     "network": (_network, "the PercepNet kernel alone, no canceller (edge denoise)"),
+    "speexdsp": (_speexdsp, "speexdsp's linear echo canceller ahead of the PercepNet kernel in "
+                            "each hop (edge denoise --reference); also scores the canceller alone "
+                            "(speexdsp-canceller)"),
     "pipewire": (_pipewire, "PipeWire's WebRTC echo canceller and the PercepNet filter, as "
                             "`edge install-pipewire --echo-cancel` sets them up, in a private "
                             "PipeWire daemon; also scores the canceller alone (pipewire-canceller)"),
