@@ -14,7 +14,7 @@ import numpy as np
 
 from edge.errors import EdgeError
 
-TAIL_S = 0.25       # the echo path it models: 20-100 ms of delay and a room's first 150 ms or more
+TAIL_S = 0.2        # the echo path it models: 20-50 ms of delay and a room's first 150 ms (longer converges slower)
 
 _PKG = Path(__file__).resolve().parent
 _CANDIDATES = [_PKG / "_lib" / "libpercepnet_aec.so", _PKG.parent / "build" / "host" / "libpercepnet_aec.so"]

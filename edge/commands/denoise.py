@@ -90,7 +90,10 @@ def _reference(path, job, say, allow_truncated: bool):
     from edge.data.audio import resample
     from edge.errors import EdgeError
 
-    ref = wavio.read(path, allow_truncated=allow_truncated, warn=say)
+    try:
+        ref = wavio.read(path, allow_truncated=allow_truncated, warn=say)
+    except EdgeError as e:
+        raise EdgeError(f"--reference {e}") from None
     if ref.info.channels != 1:
         raise EdgeError(f"{path}: the reference has {ref.info.channels} channels; give what the "
                         "loudspeaker played, mono")
