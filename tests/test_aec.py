@@ -39,7 +39,7 @@ def test_the_canceller_removes_a_rooms_echo_of_far_end_speech(delay_ms):
     scene = echo.build_scene(_load(FAR), _load(NEAR), _load(ROOM), delay_ms=delay_ms, far_only_s=4,
                              near_only_s=0.5, double_talk_s=0.5)
     heard = echo.Heard(scene.mic, scene.near, {"aec": cancel(scene.mic, scene.far, R)})
-    # speexdsp's linear filter alone, 2 s after the far end's first word: 12-16 dB measured
+    # speexdsp's linear filter alone, 2 s after the far end's first word: 13.4 (50 ms) and 17.3 dB (20 ms) measured
     assert echo.erle(scene, heard, "aec")["erle_db"] > 8
 
 
