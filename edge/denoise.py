@@ -74,18 +74,33 @@ def default_model(backend: str) -> Path:
 
 
 def denoise(noisy, model: str | Path | None = None, backend: str = "native",
-            atten_lim: float | None = None, rate: int = SAMPLE_RATE) -> np.ndarray:
+            atten_lim: float | None = None, rate: int = SAMPLE_RATE, reference=None) -> np.ndarray:
     """Enhance with a network: the native int8 engine, or the TFLite interpreter between the
-    kernel's analysis and synthesis."""
+    kernel's analysis and synthesis. reference: what the loudspeaker played, as long as noisy
+    (native only): each hop goes through the echo canceller (edge.aec) and then the kernel."""
     from edge.kernel import Kernel
 
     if backend not in ("native", "tflite"):
         raise EdgeError(f"unknown backend {backend!r}; choose native or tflite")
     noisy = _signal(noisy, "noisy")
+    if reference is not None:
+        if backend != "native":
+            raise EdgeError("an echo reference goes with the native backend only")
+        reference = _signal(reference, "reference")
+        if len(reference) != len(noisy):
+            raise EdgeError(f"microphone and reference differ in length ({len(noisy)} vs "
+                            f"{len(reference)} samples)")
     path = models.check_file(model if model is not None else default_model(backend), backend)
     if backend == "native":
         with Kernel(path, atten_lim=atten_lim, rate=rate) as k:
-            return _aligned([k.process(h) for h in _padded_hops(noisy, k)], len(noisy), k.latency)
+            hops = _padded_hops(noisy, k)
+            if reference is None:
+                return _aligned([k.process(h) for h in hops], len(noisy), k.latency)
+            from edge.aec import Canceller
+
+            with Canceller(rate, k.hop) as c:
+                out = [k.process(c.run(h, f, h)) for h, f in zip(hops, _padded_hops(reference, k))]
+            return _aligned(out, len(noisy), k.latency)
     from edge.model.tflite_step import TFLiteStep
 
     net = TFLiteStep(path)

@@ -88,7 +88,7 @@ def test_eval_echo_prints_erle_convergence_and_pesq_of_the_network_beside_the_mi
 @pytest.mark.parametrize("args, says", [
     (["--far", "/nonexistent/far.wav"], "--far /nonexistent/far.wav: no such file"),
     (["--rir", "/nonexistent/room.wav"], "--rir /nonexistent/room.wav: no such file"),
-    (["--chains", "network,speex"], "--chains: unknown chain 'speex' (choose from none, network, pipewire"),
+    (["--chains", "network,speex"], "--chains: unknown chain 'speex' (choose from none, network, speexdsp, pipewire"),
     (["--noise", str(NEAR)], "--noise and --snr go together"),
     (["--settle", "6"], "--settle must be at least 0 and under --far-only (6 s)"),
     (["--delay-ms", "-5"], "the echo delay must be between 0 and 1000, got -5"),

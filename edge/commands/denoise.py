@@ -49,6 +49,11 @@ def add_parser(sub):
     p.add_argument("--oracle", metavar="CLEAN",
                    help="clean reference (same rate and length; mono or one channel per input "
                         "channel): apply oracle gains instead of the network")
+    p.add_argument("--reference", metavar="FAR",
+                   help="what the loudspeaker played (mono, any rate: resampled to the kernel's; "
+                        "padded with silence or cut to IN's length, which is said on stderr): "
+                        "speexdsp's echo canceller removes its echo from IN ahead of the network, "
+                        "hop by hop (one IN OUT pair, native backend, not with --oracle)")
     p.add_argument("--allow-truncated", action="store_true",
                    help="enhance a wav cut short inside its data chunk (with a warning) "
                         "instead of refusing it")
@@ -64,6 +69,48 @@ def _say(msg: str) -> None:
     print(f"edge denoise: {msg}", file=sys.stderr)
 
 
+def _check_reference(args) -> None:
+    """--reference's combinations, and the canceller built in, before any file is read."""
+    from edge import aec
+    from edge.errors import EdgeError
+
+    if args.oracle or args.output_dir or args.backend != "native":
+        raise EdgeError("--reference goes with one IN OUT pair and the native backend, not with "
+                        "--oracle, -o or --backend tflite")
+    aec.lib()
+
+
+def _reference(path, job, say, allow_truncated: bool):
+    """far(rate, n): the loudspeaker's signal at rate, n samples. A rate or length other than
+    IN's is said once (IN's header is known at plan, stdin's only once read: then it is not)."""
+    import numpy as np
+
+    from edge import wavio
+    from edge.data.audio import resample
+    from edge.errors import EdgeError
+
+    try:
+        ref = wavio.read(path, allow_truncated=allow_truncated, warn=say)
+    except EdgeError as e:
+        raise EdgeError(f"--reference {e}") from None
+    if ref.info.channels != 1:
+        raise EdgeError(f"{path}: the reference has {ref.info.channels} channels; give what the "
+                        "loudspeaker played, mono")
+    mic = job.info
+    if mic is not None and ref.info.rate != mic.rate:
+        say(f"{path}: {ref.info.rate} Hz, resampled to {job.src}'s {mic.rate} Hz")
+    n = round(ref.info.frames * mic.rate / ref.info.rate) if mic is not None else None
+    if mic is not None and n != mic.frames:
+        say(f"{path}: {n} samples at {mic.rate} Hz, {job.src} {mic.frames}: the reference is "
+            f"{'padded with silence' if n < mic.frames else 'cut'} to its length")
+
+    def far(rate, n):
+        y = resample(ref.samples[:, 0], ref.info.rate, rate)[:n]
+        return np.pad(y, (0, n - len(y)))
+
+    return far
+
+
 def run(args) -> int:
     from edge import batch, denoise, models, wavio
     from edge.errors import EdgeError
@@ -76,6 +123,8 @@ def run(args) -> int:
         raise EdgeError("--oracle goes with one IN OUT pair, not with -o DIR")
     if not args.oracle:
         models.check_file(args.model or denoise.default_model(args.backend), args.backend)
+    if args.reference:
+        _check_reference(args)
     say = _say
     try:
         jobs = batch.plan(args.paths, args.output_dir, in_place=args.in_place,
@@ -86,12 +135,15 @@ def run(args) -> int:
     clean = None
     if args.oracle:
         clean = wavio.read(args.oracle, allow_truncated=args.allow_truncated, warn=say)
+    far = None
+    if args.reference:
+        far = _reference(args.reference, jobs[0], say, allow_truncated=args.allow_truncated)
 
     def enhance(x, rate, ref):
         if args.oracle:
             return denoise.denoise_oracle(x, ref, args.oracle_mode, atten_lim=args.atten_lim, rate=rate)
         return denoise.denoise(x, model=args.model, backend=args.backend, atten_lim=args.atten_lim,
-                               rate=rate)
+                               rate=rate, reference=None if far is None else far(rate, len(x)))
 
     def one(job):
         try:

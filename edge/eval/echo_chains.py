@@ -1,11 +1,11 @@
 """The chains edge eval-echo measures, by name: each a function (scene, model) -> Heard
-(edge.eval.echo); a new canceller (edge denoise --reference, issue 25's point 2) adds one entry."""
+(edge.eval.echo); a new canceller adds one entry."""
 from __future__ import annotations
 
 from typing import Callable
 
 from edge.errors import EdgeError
-from edge.eval.echo import Heard, Scene, erle, pesq_double_talk
+from edge.eval.echo import RATE, Heard, Scene, erle, pesq_double_talk
 
 
 def _none(scene: Scene, model=None) -> Heard:
@@ -17,6 +17,14 @@ def _network(scene: Scene, model=None) -> Heard:
     return Heard(scene.mic, scene.near, {"network": denoise(scene.mic, model=model)})
 
 
+def _speexdsp(scene: Scene, model=None) -> Heard:
+    from edge.aec import cancel
+    from edge.denoise import denoise
+    return Heard(scene.mic, scene.near, {
+        "speexdsp-canceller": cancel(scene.mic, scene.far, RATE),
+        "speexdsp": denoise(scene.mic, model=model, reference=scene.far)})
+
+
 def _pipewire(scene: Scene, model=None) -> Heard:
     from edge.eval.echo_pipewire import run_scene
     return run_scene(scene, model)
@@ -26,6 +34,9 @@ def _pipewire(scene: Scene, model=None) -> Heard:
 CHAINS: dict[str, tuple[Callable[..., Heard], str]] = {
     "none": (_none, "the microphone as it is"),
     "network": (_network, "the PercepNet kernel alone, no canceller (edge denoise)"),
+    "speexdsp": (_speexdsp, "speexdsp's linear echo canceller ahead of the PercepNet kernel in "
+                            "each hop (edge denoise --reference); also scores the canceller alone "
+                            "(speexdsp-canceller)"),
     "pipewire": (_pipewire, "PipeWire's WebRTC echo canceller and the PercepNet filter, as "
                             "`edge install-pipewire --echo-cancel` sets them up, in a private "
                             "PipeWire daemon; also scores the canceller alone (pipewire-canceller)"),
