@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.telemetry import export, parsers
+from edge.telemetry import parsers, sinks
 from edge.telemetry.sources import Sources
 
 FIX = Path(__file__).resolve().parent / "fixtures" / "telemetry"
@@ -183,7 +183,7 @@ RECORD = {"frames": 500, "frame_us": {"p50": 212.0, "p99": 480.0, "max": 1210.0,
 
 def test_prometheus_textfile_is_valid_exposition_format(tmp_path):
     path = tmp_path / "edge.prom"
-    export.write_prometheus(path, RECORD)
+    sinks.write_prometheus(path, RECORD)
     lines = path.read_text().splitlines()
     samples = {}
     for line in lines:
@@ -205,14 +205,14 @@ def test_prometheus_textfile_is_valid_exposition_format(tmp_path):
 
 
 def test_prometheus_leaves_out_absent_values():
-    t = export.prometheus_text({"frames": 3, "power_w": None, "temp_c": None})
+    t = sinks.prometheus_text({"frames": 3, "power_w": None, "temp_c": None})
     assert "edge_frames_total 3.0" in t
     assert "power" not in t and "temperature" not in t
 
 
 def test_jsonl_appends_one_object_per_record(tmp_path):
     path = tmp_path / "t.jsonl"
-    j = export.JsonLines(path)
+    j = sinks.JsonLines(path)
     j.write(RECORD)
     j.write({**RECORD, "frames": 600})
     j.close()
@@ -222,7 +222,7 @@ def test_jsonl_appends_one_object_per_record(tmp_path):
 
 def test_jsonl_rotates_at_its_size_cap_and_keeps_n_files(tmp_path):
     path = tmp_path / "t.jsonl"
-    j = export.JsonLines(path, max_bytes=2000, keep=2)
+    j = sinks.JsonLines(path, max_bytes=2000, keep=2)
     for i in range(200):
         j.write({**RECORD, "frames": i})
     j.close()
@@ -238,7 +238,7 @@ def test_jsonl_rotates_at_its_size_cap_and_keeps_n_files(tmp_path):
 def test_jsonl_rotation_counts_what_the_file_already_holds(tmp_path):
     path = tmp_path / "t.jsonl"
     path.write_text("x" * 1900 + "\n")
-    j = export.JsonLines(path, max_bytes=2000, keep=0)
+    j = sinks.JsonLines(path, max_bytes=2000, keep=0)
     j.write(RECORD)
     j.close()
     assert not (tmp_path / "t.jsonl.1").exists()
@@ -272,7 +272,7 @@ def test_sampler_logs_counts_and_keeps_sampling_after_any_exception():
 
 
 def test_live_line_shows_throttling_bypass_and_a_stuck_kernel():
-    line = export.live_line({**RECORD, "bypassing": True})
+    line = sinks.live_line({**RECORD, "bypassing": True})
     assert "p99 480 us" in line and "THROTTLED: under_voltage,throttled" in line
     assert "BYPASS" in line and "3.11 W" in line
     assert "hung 1" in line and "KERNEL STUCK" in line

@@ -19,7 +19,7 @@ from edge.errors import EdgeError
 from edge.supervisor import realtime
 from edge.supervisor.sdnotify import Notifier
 from edge.supervisor.loop import AudioIO, Processor, Supervisor
-from edge.telemetry import export
+from edge.telemetry import sinks
 from edge.telemetry.sources import Sampler, Sources
 
 
@@ -30,15 +30,15 @@ class Outputs:
     live: bool = False
     interval: float = 1.0
     live_stream: object = field(default=None)     # default sys.stderr
-    jsonl_max_bytes: int | None = export.JSONL_MAX_BYTES   # rotate the JSON lines at this size
-    jsonl_keep: int = export.JSONL_KEEP                    # rotated files kept
+    jsonl_max_bytes: int | None = sinks.JSONL_MAX_BYTES   # rotate the JSON lines at this size
+    jsonl_keep: int = sinks.JSONL_KEEP                    # rotated files kept
 
 
 def _open_jsonl(outputs: Outputs):
     if outputs.jsonl is None:
         return None
     try:
-        return export.JsonLines(outputs.jsonl, outputs.jsonl_max_bytes, outputs.jsonl_keep)
+        return sinks.JsonLines(outputs.jsonl, outputs.jsonl_max_bytes, outputs.jsonl_keep)
     except OSError as e:
         raise EdgeError(f"telemetry file {outputs.jsonl}: {e.strerror}") from None
     except ValueError as e:
@@ -95,20 +95,20 @@ def _serve(sup: Supervisor, frames, sources, outputs: Outputs, rt, cpu, warn) ->
                 if jsonl:
                     jsonl.write(record)
                 if outputs.prometheus:
-                    export.write_prometheus(outputs.prometheus, record)
+                    sinks.write_prometheus(outputs.prometheus, record)
             except OSError as e:
                 if not failed:          # say it once; telemetry never stops the audio
                     failed.append(str(e))
                     warn(f"warning: telemetry not written ({e})")
             if outputs.live:
-                live.write("\r\x1b[K" + export.live_line(record) + ("\n" if final else ""))
+                live.write("\r\x1b[K" + sinks.live_line(record) + ("\n" if final else ""))
                 live.flush()
 
     # The first record goes out before the loop starts: an unwritable Prometheus path is
     # reported now, and a collector sees the service as soon as it runs.
     if outputs.prometheus:
         try:
-            export.write_prometheus(outputs.prometheus, {**sup.stats(), "final": False})
+            sinks.write_prometheus(outputs.prometheus, {**sup.stats(), "final": False})
         except OSError as e:
             raise EdgeError(f"prometheus file {outputs.prometheus}: {e.strerror}") from None
     sample = sources.sample if sources is not None else (lambda: {})
