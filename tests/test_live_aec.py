@@ -152,3 +152,24 @@ def test_reference_without_the_canceller_built_in_is_one_line(alsa_dir, tmp_path
     out, err = p.communicate(timeout=60)
     assert p.returncode == 2
     assert err.count("\n") == 1 and err.startswith("edge run: the echo canceller is not built in"), err
+
+
+def test_edge_bench_times_the_canceller_beside_the_kernel():
+    from edge.bench.models import bench_models
+
+    r = bench_models(seconds=1.0, configs=("small",))
+    c = r["echo_canceller"]
+    assert c["hops"] == 50 and 0 < c["hop_us"]["p50"] <= c["hop_us"]["p99"]
+
+
+def test_edge_bench_says_why_there_is_no_canceller_figure(monkeypatch, tmp_path):
+    from edge import aec
+    from edge.bench.aec import bench_canceller
+
+    monkeypatch.setenv("PERCEPNET_AEC_LIB", str(tmp_path / "none.so"))
+    aec.lib.cache_clear()
+    try:
+        r = bench_canceller(np.zeros(100 * HOP, np.float32))
+    finally:
+        aec.lib.cache_clear()
+    assert r["unavailable"].startswith("the echo canceller is not built in")
