@@ -62,13 +62,14 @@ def _far_only_db(x):
     return 10 * np.log10(np.mean(x[s] ** 2))
 
 
-def test_edge_run_with_a_reference_plays_measurably_less_echo(alsa_dir, scene):
+@pytest.mark.parametrize("wait", [(), ("--kernel-wait", "2000")], ids=["inline", "guarded"])
+def test_edge_run_with_a_reference_plays_measurably_less_echo(alsa_dir, scene, wait):
     mic, far = scene
     write_capture(alsa_dir, mic)
-    _, plain = _run(alsa_dir, mic)
+    _, plain = _run(alsa_dir, mic, *wait)
     write_capture(alsa_dir, mic)
     (alsa_dir / "reference.raw").write_bytes(pcm.to_bytes(far))
-    result, out = _run(alsa_dir, mic, "--reference", "edge_ref")
+    result, out = _run(alsa_dir, mic, "--reference", "edge_ref", *wait)
     hops = len(mic) // HOP
     assert result["frames"] == hops and len(out) == len(mic)
     e = result["echo"]
@@ -173,3 +174,15 @@ def test_edge_bench_says_why_there_is_no_canceller_figure(monkeypatch, tmp_path)
     finally:
         aec.lib.cache_clear()
     assert r["unavailable"].startswith("the echo canceller is not built in")
+
+
+def test_the_cancellers_figures_reach_prometheus_and_the_live_line():
+    from edge.telemetry import sinks
+
+    record = {"frames": 100, "split_us": {"canceller": 150.0},
+              "echo": {"cancelled_frames": 97, "reference_late": 3, "reference_overruns": 0,
+                       "reference_lost": True, "reference_error": "gone"}}
+    text = sinks.prometheus_text(record)
+    assert "edge_echo_cancelled_frames_total 97.0" in text and "edge_echo_reference_late_total 3.0" in text
+    assert "edge_echo_reference_lost 1.0" in text and "edge_echo_canceller_seconds 0.00015" in text
+    assert "aec 150 us late 3 REFERENCE LOST" in sinks.live_line(record)

@@ -158,6 +158,10 @@ def live_line(record: dict) -> str:
     active = [k for k, v in th.items() if k != "raw" and v and not k.endswith("_occurred")]
     if active:
         parts.append("THROTTLED: " + ",".join(active))
+    echo = record.get("echo")
+    if echo:
+        parts.append(f"aec {f((record.get('split_us') or {}).get('canceller'), '.0f')} us "
+                     f"late {echo['reference_late']}" + (" REFERENCE LOST" if echo["reference_lost"] else ""))
     if record.get("kernel_hung"):
         parts.append(f"hung {record['kernel_hung']}")
     if record.get("kernel_stuck"):
