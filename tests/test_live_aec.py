@@ -136,6 +136,9 @@ def test_the_canceller_changes_only_the_captured_channel(scene):
     (["--reference", "no_such_pcm"], "edge run: reference device 'no_such_pcm' cannot be opened"),
     (["--reference", "edge_stereo_only"],
      "edge run: reference device 'edge_stereo_only' does not support 1 channel(s) (got 2)"),
+    (["--reference", "edge_44k_only"],
+     "edge run: reference device 'edge_44k_only' does not take 1 channel(s), S16_LE, 48000 Hz, "
+     "480-frame periods (Invalid argument"),
 ])
 def test_a_bad_reference_device_exits_2_with_one_line(alsa_dir, args, says):
     write_capture(alsa_dir, np.zeros(10 * HOP, np.float32))

@@ -180,6 +180,12 @@ def open_pcm(kind: str, device: str, channels: int, periods: int, rate: int = RA
     try:
         dev, info = api.open(kind, device, channels, periods, rate, nonblock)
     except api.m.ALSAAudioError as e:
+        if os.strerror(errno.EINVAL) in str(e):
+            # A plugin with fixed settings refuses the hardware parameters outright (a card
+            # takes the nearest instead, which the checks below name).
+            raise AudioDeviceError(f"{role} device '{device}' does not take {channels} channel(s), "
+                                   f"S16_LE, {rate} Hz, {period}-frame periods ({e}); a plug device "
+                                   "(e.g. plughw:CARD,DEV) converts") from None
         raise AudioDeviceError(f"{role} device '{device}' cannot be opened ({e}); "
                                f"list devices with `{'arecord' if kind == 'capture' else 'aplay'} -L`") from None
     problems = []
