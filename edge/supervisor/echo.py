@@ -2,10 +2,11 @@
 kernel's hop, inside the same hop and under its deadline (the supervisor times it with the hop).
 
 Each hop takes one period of the reference (what the loudspeaker plays) without waiting, and
-cancels its echo from the captured channel in place. The audio never waits on the reference:
-a hop without a whole reference period (the device fell behind) goes to the kernel
-uncancelled and is counted as reference_late; a reference device that fails is closed, said
-once in last_error, and every later hop goes uncancelled (reference_lost). The canceller keeps
+cancels its echo from the captured channel (the other channels pass as captured). The audio
+never waits on the reference: a hop without a whole reference period (the device fell behind)
+goes to the kernel uncancelled and is counted as reference_late; a reference device that fails
+is closed, its error kept (reference_error), and every later hop goes uncancelled
+(reference_lost). The canceller keeps
 its filter meanwhile, so a late hop costs no reconvergence unless the lag it leaves changes
 the echo path's delay.
 """
@@ -17,7 +18,6 @@ from typing import Protocol
 import numpy as np
 
 from edge.audio import pcm
-from edge.errors import EdgeError
 
 
 class Reference(Protocol):
@@ -49,7 +49,7 @@ class LiveCanceller:
         t0 = self._clock()
         try:
             far = self._ref.read() if not self.lost else None
-        except EdgeError as e:      # the device failed: carry on without it
+        except Exception as e:  # noqa: BLE001 - a failing reference never stops the audio
             self._drop(str(e))
             far = None
         if far is None:
@@ -73,7 +73,7 @@ class LiveCanceller:
         self.lost, self.last_error = True, why
         try:
             self._ref.close()
-        except EdgeError:
+        except Exception:  # noqa: BLE001 - it has failed already
             pass
 
     def stats(self) -> dict:
