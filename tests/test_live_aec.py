@@ -168,15 +168,15 @@ def test_edge_bench_times_the_canceller_beside_the_kernel():
 
 def test_edge_bench_says_why_there_is_no_canceller_figure(monkeypatch, tmp_path):
     from edge import aec
-    from edge.bench.aec import bench_canceller
+    from edge.bench.models import bench_models
 
     monkeypatch.setenv("PERCEPNET_AEC_LIB", str(tmp_path / "none.so"))
     aec.lib.cache_clear()
     try:
-        r = bench_canceller(np.zeros(100 * HOP, np.float32))
+        r = bench_models(seconds=1.0, configs=("small",))
     finally:
         aec.lib.cache_clear()
-    assert r["unavailable"].startswith("the echo canceller is not built in")
+    assert r["echo_canceller"]["unavailable"].startswith("the echo canceller is not built in")
 
 
 def test_the_cancellers_figures_reach_prometheus_and_the_live_line():
