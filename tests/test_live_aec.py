@@ -18,7 +18,7 @@ from edge.eval import echo  # noqa: E402
 from edge.supervisor.echo import LiveCanceller  # noqa: E402
 from native_build import build  # noqa: E402
 from shared_data import DEV, SHARED_DATA  # noqa: E402
-from test_audio_alsa import alsa_dir, edge_cli, played, write_capture  # noqa: E402,F401
+from test_audio_alsa import edge_cli, played, write_capture  # noqa: E402
 
 ROOM = SHARED_DATA / "train" / "rir" / "mitir_h010_Livingroom_31txts.flac"
 FAR, NEAR = DEV / "clean" / "p360_aero.wav", DEV / "clean" / "p363_aero.wav"
