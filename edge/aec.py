@@ -43,6 +43,7 @@ class Canceller:
 
     def __init__(self, rate: int, hop: int, tail_s: float = TAIL_S):
         self.hop = hop
+        self._st = None             # __del__ runs even when lib() refuses
         self._lib = lib()
         self._st = self._lib.pn_aec_create(rate, hop, round(tail_s * rate))
         if not self._st:

@@ -39,22 +39,6 @@ def run_path(path, kernel, io, **kw):
     return run_service(wrap(kernel), io, **args, **kw)
 
 
-@pytest.fixture(scope="module")
-def alsa_dir(tmp_path_factory):
-    """A temp dir with an asoundrc naming PCMs in it, active for this process (alsa-lib
-    rereads its configuration when ALSA_CONFIG_PATH changes)."""
-    d = tmp_path_factory.mktemp("alsa")
-    rc = (ROOT / "tests/fixtures/alsa/asoundrc.in").read_text().replace("@DIR@", str(d))
-    (d / "asoundrc").write_text(rc)
-    old = os.environ.get("ALSA_CONFIG_PATH")
-    os.environ["ALSA_CONFIG_PATH"] = f"/usr/share/alsa/alsa.conf:{d / 'asoundrc'}"
-    yield d
-    if old is None:
-        del os.environ["ALSA_CONFIG_PATH"]
-    else:
-        os.environ["ALSA_CONFIG_PATH"] = old
-
-
 def noisy(hops: int) -> np.ndarray:
     x = read_wav(ROOT / "examples/noisy.wav")
     return np.resize(x, hops * HOP).astype(np.float32)

@@ -17,6 +17,7 @@ alsaaudio = pytest.importorskip("alsaaudio")
 
 from edge.audio import clocked, pcm  # noqa: E402
 from edge.audio.alsa import AlsaDuplex, AudioConfig, open_pcm  # noqa: E402
+from edge.errors import EdgeError  # noqa: E402
 from edge.kernel import Kernel  # noqa: E402
 from edge.supervisor.service import run_service  # noqa: E402
 import spinner  # noqa: E402
@@ -147,6 +148,41 @@ def test_the_live_loop_on_the_clocked_device_is_paced_and_plays_what_it_hears(de
     assert played.size == pytest.approx(200 * HOP, rel=0.1)
     assert abs(peak_hz(played) - 440.0) < 2.0
 
+
+
+def test_a_reference_on_the_clocked_device_is_read_each_hop_without_holding_the_loop(device):
+    """`edge run --reference` on paced devices: the reference (here the output sink's monitor,
+    our own output played back as a loudspeaker would) is read without waiting; the loop keeps
+    the device's pace and most hops have their reference (the monitor takes a while to start)."""
+    from edge.aec import Canceller
+    from edge.audio.alsa import AlsaReference
+    from edge.supervisor.echo import LiveCanceller
+    try:
+        canceller = Canceller(RATE, HOP)
+    except EdgeError as e:
+        pytest.skip(str(e))
+    feeder = device.feed(pcm.to_bytes(tone(1.0, hz=440.0, level=0.3)), seconds=12)
+    try:
+        time.sleep(0.3)
+        io = AlsaDuplex(AudioConfig(capture=clocked.CAPTURE, playback=clocked.PLAYBACK,
+                                    periods=PERIODS))
+        live = LiveCanceller(canceller, AlsaReference(clocked.MONITOR, RATE, PERIODS), io.layout)
+        kernel = Kernel()
+        try:
+            t0 = time.monotonic()
+            result = run_service(kernel, io, frames=300, rt=False, release=kernel.close,
+                                 miss_limit=10**9, echo=live)
+            wall = time.monotonic() - t0
+        finally:
+            live.close()
+            io.close(drain=True)
+    finally:
+        feeder.terminate()
+    e = result["echo"]
+    assert result["frames"] == 300 and not e["reference_lost"], e
+    assert wall < 6.0, f"300 hops took {wall:.2f} s"       # paced, never held by the reference
+    assert e["cancelled_frames"] + e["reference_late"] == 300
+    assert e["cancelled_frames"] >= 150, e
 
 @pytest.mark.parametrize("stress", [False, True])
 def test_edge_bench_soak_reports_the_contract_keys(device, stress):

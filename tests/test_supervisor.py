@@ -442,3 +442,40 @@ def test_a_watchdog_socket_nobody_reads_never_blocks_the_loop(tmp_path):
         dog._last_ns = 0
         dog.tick()
     assert 0 < len(received(sock)) < 50
+
+
+
+class SlowEcho:
+    """An echo canceller stand-in whose run takes `cost` ns on the fake clock (summed in ns, as
+    edge.supervisor.echo.LiveCanceller does) and adds 1 to the hop."""
+
+    def __init__(self, clock, cost):
+        self.clock, self.cost, self.ns, self.calls = clock, cost, 0, 0
+
+    def run(self, x):
+        self.calls += 1
+        self.clock.ns += self.cost
+        self.ns += self.cost
+        return x + 1.0
+
+    def stats(self):
+        return {"calls": self.calls}
+
+
+def test_the_echo_canceller_runs_first_inside_the_hop_and_its_deadline():
+    """edge run --reference: the kernel hears the cancelled period; the canceller's time counts
+    in the hop's, so a slow one misses the deadline and bypasses the kernel as a slow kernel
+    would (the canceller still running); its figures are in the stats."""
+    clock = FakeClock()
+    k = StandIn(clock)
+    heard = []
+    process = k.process
+    k.process = lambda h: (heard.append(np.array(h)), process(h))[1]
+    echo = SlowEcho(clock, 11_000_000)
+    sup = Supervisor(k, ListIO(np.zeros(10 * HOP, np.float32)), miss_limit=3, cooldown=5,
+                     clock=clock, echo=echo)
+    sup.run(frames=4)
+    s = sup.stats()
+    assert all((h == 1.0).all() for h in heard) and len(heard) == 3
+    assert echo.calls == 4 and s["deadline_misses"] == 4 and s["bypass_frames"] == 1
+    assert s["echo"] == {"calls": 4} and s["split_us"]["canceller"] == 11_000

@@ -112,11 +112,12 @@ class PcmApi:
     def __init__(self, alsaaudio):
         self.m = alsaaudio
 
-    def open(self, kind: str, device: str, channels: int, periods: int, rate: int = RATE):
+    def open(self, kind: str, device: str, channels: int, periods: int, rate: int = RATE,
+             nonblock: bool = False):
         """(pcm, what the device took: rate, format_name, channels, period_size)."""
         m = self.m
         stream = m.PCM_CAPTURE if kind == "capture" else m.PCM_PLAYBACK
-        dev = m.PCM(stream, m.PCM_NORMAL, rate=rate, channels=channels,
+        dev = m.PCM(stream, m.PCM_NONBLOCK if nonblock else m.PCM_NORMAL, rate=rate, channels=channels,
                     format=m.PCM_FORMAT_S16_LE, periodsize=rate // 100, periods=periods,
                     device=device)
         info = dev.info()
@@ -169,15 +170,23 @@ def _offers(dev) -> str:
     return "; it offers " + "; ".join(parts) if parts else ""
 
 
-def open_pcm(kind: str, device: str, channels: int, periods: int, rate: int = RATE):
+def open_pcm(kind: str, device: str, channels: int, periods: int, rate: int = RATE,
+             role: str | None = None, nonblock: bool = False):
     """Open one PCM (kind 'capture' or 'playback') and check it runs at our format and `rate`,
-    with 10 ms periods."""
+    with 10 ms periods. role names it in errors (default: kind)."""
     api = _api()
     period = rate // 100
+    role = role or kind
     try:
-        dev, info = api.open(kind, device, channels, periods, rate)
+        dev, info = api.open(kind, device, channels, periods, rate, nonblock)
     except api.m.ALSAAudioError as e:
-        raise AudioDeviceError(f"{kind} device '{device}' cannot be opened ({e}); "
+        if os.strerror(errno.EINVAL) in str(e):
+            # A plugin with fixed settings refuses the hardware parameters outright (a card
+            # takes the nearest instead, which the checks below name).
+            raise AudioDeviceError(f"{role} device '{device}' does not take {channels} channel(s), "
+                                   f"S16_LE, {rate} Hz, {period}-frame periods ({e}); a plug device "
+                                   "(e.g. plughw:CARD,DEV) converts") from None
+        raise AudioDeviceError(f"{role} device '{device}' cannot be opened ({e}); "
                                f"list devices with `{'arecord' if kind == 'capture' else 'aplay'} -L`") from None
     problems = []
     if info["rate"] != rate:
@@ -191,7 +200,7 @@ def open_pcm(kind: str, device: str, channels: int, periods: int, rate: int = RA
     if problems:
         offers = _offers(dev)
         dev.close()
-        raise AudioDeviceError(f"{kind} device '{device}' does not support " + ", ".join(problems)
+        raise AudioDeviceError(f"{role} device '{device}' does not support " + ", ".join(problems)
                                + offers + "; a plug device (e.g. plughw:CARD,DEV) converts")
     return dev
 
@@ -320,3 +329,66 @@ class AlsaDuplex:
         """Stop both streams; drain lets the queued playback finish (a clean stop)."""
         self._api.stop(self._cap, "capture", drain=False)
         self._api.stop(self._play, "playback", drain)
+
+
+class AlsaReference:
+    """What the loudspeaker plays (a loopback's capture side, a playback device's monitor),
+    mono at the stream's rate, one period per hop for the echo canceller. Opened non-blocking:
+    read() never waits, so a reference that falls behind or fails cannot hold up the hop; it
+    returns None for a hop without a whole period (late) and raises AudioDeviceError when the
+    device has failed. Overruns (the loop reading it too slowly) are recovered and counted.
+    The first read keeps only the newest period it finds (at most a buffer's worth): what
+    queued up before the loop started would put the reference behind the microphone, which
+    no canceller can model (it needs the loudspeaker's signal before its echo)."""
+
+    def __init__(self, device: str, rate: int = RATE, periods: int = 3, pcm_dev=None):
+        self.device = device
+        self.overruns = 0
+        self._api = _api()
+        self._dev = pcm_dev or open_pcm("capture", device, 1, periods, rate, role="reference",
+                                        nonblock=True)
+        self._need = 2 * (rate // 100)
+        self._periods = periods
+        self._pending = b""
+        self._started = False
+
+    def read(self) -> bytes | None:
+        if not self._started:
+            self._started = True
+            newest = None
+            for _ in range(self._periods):
+                hop = self._read()
+                if hop is None:
+                    break
+                newest = hop
+            return newest
+        return self._read()
+
+    def _read(self) -> bytes | None:
+        api = self._api
+        while len(self._pending) < self._need:
+            try:
+                n, data = self._dev.read()
+            except api.m.ALSAAudioError as e:
+                if _interrupted(e):
+                    continue
+                if _broken_pipe(e):
+                    self.overruns += 1
+                    continue
+                raise self._lost(e) from None
+            if n == -_EPIPE:
+                self.overruns += 1
+            elif n == -errno.EAGAIN or n == 0:
+                return None                     # late: nothing more there yet
+            elif n < 0:
+                raise self._lost(OSError(-n, os.strerror(-n)))
+            else:
+                self._pending += data
+        hop, self._pending = self._pending[:self._need], self._pending[self._need:]
+        return hop
+
+    def _lost(self, err: Exception) -> AudioDeviceError:
+        return AudioDeviceError(f"reference device '{self.device}' failed while running ({err})")
+
+    def close(self) -> None:
+        self._api.stop(self._dev, "capture", drain=False)

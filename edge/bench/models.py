@@ -87,8 +87,13 @@ def limits(weights: int, weight_bytes: int, peak_gmac_per_s: float) -> dict:
 
 def bench_models(seconds: float = 20.0, configs=("small", "paper"), weights=("int8",)) -> dict:
     """{"models": {name: {"network_us", "frame_us", "weights", "encoding", "gmac_per_s", "limits",
-    "of_limit", "network_us_scalar"}}, ...}; gmac_per_s is the network's multiply-accumulate rate
-    at its median step, of_limit its ratio to the lower of the two limits."""
+    "of_limit", "network_us_scalar"}}, "echo_canceller", ...}; gmac_per_s is the network's
+    multiply-accumulate rate at its median step, of_limit its ratio to the lower of the two
+    limits; echo_canceller, what `edge run --reference` adds per hop (edge.bench.aec), or why
+    there is no figure."""
+    from edge.bench.aec import time_canceller
+    from edge.errors import EdgeError
+
     active = fn("pn_simd_active")().decode()
     audio = _looped(seconds)
     peaks = {enc: l1_peak_gmac_per_s(weights=enc) for enc in weights}
@@ -114,8 +119,14 @@ def bench_models(seconds: float = 20.0, configs=("small", "paper"), weights=("in
                     check(fn("pn_simd_select")(active.encode()), f"pn_simd_select {active}")
                 entry["network_us_scalar"] = _stats(net_s)
             models[key] = entry
+    try:
+        t = time_canceller(audio)
+        canceller = {"hop_us": _stats(t), "hops": len(t)}
+    except EdgeError as e:
+        canceller = {"unavailable": str(e)}
     return {
         "models": models,
+        "echo_canceller": canceller,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "simd": active,
         "simd_available": fn("pn_simd_available")().decode(),

@@ -27,6 +27,11 @@ def add_parser(sub):
                         "capture_channel, 0 for host)")
     p.add_argument("--playback-channel", type=int, metavar="I",
                    help="play the result on this channel only (default: every channel)")
+    p.add_argument("--reference", metavar="DEV",
+                   help="ALSA capture PCM of what the loudspeaker plays (a loopback's capture side "
+                        "or the playback device's monitor), mono at --rate: its echo is cancelled "
+                        "from each captured hop before the kernel (speexdsp's canceller; a hop "
+                        "without reference goes uncancelled, and is counted)")
     p.add_argument("--duration", type=float, metavar="S",
                    help="seconds of audio, then stop (default: run until SIGTERM or Ctrl-C)")
     p.add_argument("--telemetry", metavar="FILE",
@@ -59,6 +64,25 @@ def add_parser(sub):
 
 def _warn(msg: str) -> None:
     print(f"edge run: {msg}", file=sys.stderr)
+
+
+def _live_canceller(device, config, hop, io):
+    """The reference device and the canceller on it; closes io when the device is refused."""
+    from edge.aec import Canceller
+    from edge.audio.alsa import AlsaReference
+    from edge.supervisor.echo import LiveCanceller
+
+    try:
+        canceller = Canceller(config.rate, hop)
+        try:
+            ref = AlsaReference(device, config.rate, config.periods)
+        except BaseException:
+            canceller.close()
+            raise
+    except BaseException:
+        io.close(drain=False)
+        raise
+    return LiveCanceller(canceller, ref, io.layout)
 
 
 def run(args) -> int:
@@ -97,6 +121,9 @@ def run(args) -> int:
                          capture_channel=pick(args.capture_channel, a.capture_channel),
                          playback_channel=args.playback_channel, periods=a.periods, rate=args.rate)
     config.validate()
+    if args.reference is not None:
+        from edge.aec import lib
+        lib()                       # refused before any device opens when not built in
     model = args.model
     if model is None:
         model = shipped()
@@ -104,8 +131,11 @@ def run(args) -> int:
             _warn("warning: no shipped model found; running the DSP with unity gains "
                   "(delayed passthrough)")
     kernel = Kernel(model, atten_lim=args.atten_lim, rate=args.rate)
+    echo = None
     try:
         io = AlsaDuplex(config)
+        if args.reference is not None:
+            echo = _live_canceller(args.reference, config, kernel.hop, io)
     except BaseException:
         kernel.close()
         raise
@@ -120,8 +150,11 @@ def run(args) -> int:
                                              jsonl_max_bytes=round(args.telemetry_max_mb * 2**20),
                                              jsonl_keep=args.telemetry_keep),
                              rt=not args.no_realtime, warn=_warn, release=kernel.close,
-                             cpu=default_audio_cpu() if args.cpu is None else args.cpu, **wait)
+                             cpu=default_audio_cpu() if args.cpu is None else args.cpu, echo=echo,
+                             **wait)
     finally:
+        if echo is not None:
+            echo.close()
         io.close(drain=True)
     print(json.dumps(result, indent=2))
     return 0

@@ -248,11 +248,13 @@ class Counters:
 class Supervisor:
     def __init__(self, processor: Processor, io: AudioIO, *, miss_limit: int = 3,
                  cooldown: int = 100, deadline_ns: int = HOP_NS, hang_ns: int | None = None,
-                 release=None, watchdog=None, clock=time.monotonic_ns):
+                 release=None, watchdog=None, echo=None, clock=time.monotonic_ns):
         """hang_ns: run the kernel on a guard thread, and wait this long for it before a hop
         plays the delayed input (None: call it on the audio thread). release: called once the
         processor is no longer in use (at close, or when a stuck call returns). watchdog:
-        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier)."""
+        its tick() is called after every hop (edge.supervisor.sdnotify.Notifier). echo: its
+        run(period) takes the echo out of each captured period first, inside the hop's time
+        (edge.supervisor.echo.LiveCanceller; its owner closes it)."""
         self.proc = processor
         self.io = io
         self.miss_limit = miss_limit
@@ -273,6 +275,7 @@ class Supervisor:
             self._path = GuardedHop(self._kernel, runner, processor.hop_runner(*io.layout), hang_ns / 1e9)
         self._hung_call = 0
         self.watchdog = watchdog
+        self.echo = echo
         self.stop_requested = False
         self._process_cpu0: int | None = None    # process CPU time when the loop first ran
 
@@ -307,6 +310,8 @@ class Supervisor:
         kernel."""
         c = self.counters
         t0 = self.clock()
+        if self.echo is not None:
+            x = self.echo.run(x)
         if not self._kernel.ready():
             self._refuse()
         if self._bypass_left:
@@ -374,14 +379,18 @@ class Supervisor:
         """Per hop, µs: the kernel's own time timed in C (None when the processor does not
         time itself); the audio thread's CPU time in capture, the hop's processing (with the
         kernel when it is called inline) and playback; the whole process's CPU time (all
-        threads: a kernel worker, telemetry, an audio plugin's own threads)."""
+        threads: a kernel worker, telemetry, an audio plugin's own threads); with a canceller,
+        its time (wall, in the hop's own)."""
         c = self.counters
         n, sampled = max(1, c.frames), max(1, c.cpu_hops)
         total = getattr(self.proc, "total_us", lambda: None)()
         process = 0 if self._process_cpu0 is None else time.process_time_ns() - self._process_cpu0
-        return {"kernel_c": None if total is None else total / n,
-                **{f"audio_thread_{k}": v / sampled / 1000 for k, v in c.cpu_ns.items()},
-                "process": process / n / 1000}
+        split = {"kernel_c": None if total is None else total / n,
+                 **{f"audio_thread_{k}": v / sampled / 1000 for k, v in c.cpu_ns.items()},
+                 "process": process / n / 1000}
+        if self.echo is not None:
+            split["canceller"] = self.echo.ns / n / 1000
+        return split
 
     def stats(self) -> dict:
         c = self.counters
@@ -391,4 +400,5 @@ class Supervisor:
                 "kernel_errors": c.kernel_errors, "kernel_hung": c.kernel_hung,
                 "kernel_stuck": self._kernel.busy, "bypass_frames": c.bypass_frames,
                 "bypass_entries": c.bypass_entries, "bypassing": self.bypassing,
-                "last_error": c.last_error}
+                "last_error": c.last_error,
+                **({"echo": self.echo.stats()} if self.echo is not None else {})}

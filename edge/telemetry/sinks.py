@@ -98,6 +98,15 @@ def prometheus_text(record: dict) -> str:
     if "bypassing" in record:
         metric("edge_bypassing", "gauge", "1 while the kernel is bypassed.",
                [("", int(bool(record["bypassing"])))])
+    echo = record.get("echo")
+    if echo:
+        for key, help_ in (("cancelled_frames", "Hops the echo canceller ran on."),
+                           ("reference_late", "Hops without a reference period, not cancelled.")):
+            metric(f"edge_echo_{key}_total", "counter", help_, [("", echo[key])])
+        metric("edge_echo_reference_lost", "gauge", "1 once the reference device has failed.",
+               [("", int(bool(echo["reference_lost"])))])
+        metric("edge_echo_canceller_seconds", "gauge", "Mean echo canceller time per hop.",
+               [("", (record.get("split_us") or {}).get("canceller", 0) / 1e6)])
     metric("edge_process_cpu_ratio", "gauge", "Process CPU time per wall second (one core = 1).",
            [("", record.get("process_cpu"))])
     metric("edge_cpu_busy_ratio", "gauge", "Busy share of each core.",
@@ -149,6 +158,10 @@ def live_line(record: dict) -> str:
     active = [k for k, v in th.items() if k != "raw" and v and not k.endswith("_occurred")]
     if active:
         parts.append("THROTTLED: " + ",".join(active))
+    echo = record.get("echo")
+    if echo:
+        parts.append(f"aec {f((record.get('split_us') or {}).get('canceller'), '.0f')} us "
+                     f"late {echo['reference_late']}" + (" REFERENCE LOST" if echo["reference_lost"] else ""))
     if record.get("kernel_hung"):
         parts.append(f"hung {record['kernel_hung']}")
     if record.get("kernel_stuck"):
