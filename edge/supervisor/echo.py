@@ -6,9 +6,8 @@ cancels its echo from the captured channel (the other channels pass as captured)
 never waits on the reference: a hop without a whole reference period (the device fell behind)
 goes to the kernel uncancelled and is counted as reference_late; a reference device that fails
 is closed, its error kept (reference_error), and every later hop goes uncancelled
-(reference_lost). The canceller keeps
-its filter meanwhile, so a late hop costs no reconvergence unless the lag it leaves changes
-the echo path's delay.
+(reference_lost). The canceller keeps its filter meanwhile, so a late hop costs no
+reconvergence unless the lag it leaves changes the echo path's delay.
 """
 from __future__ import annotations
 
