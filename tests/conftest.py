@@ -24,3 +24,17 @@ def alsa_dir(tmp_path_factory):
         del os.environ["ALSA_CONFIG_PATH"]
     else:
         os.environ["ALSA_CONFIG_PATH"] = old
+
+
+@pytest.fixture(scope="module")
+def canceller_built():
+    """speexdsp's echo canceller (libpercepnet_aec.so) built for the host, else the tests that
+    use it skip, naming why (it is built only where libspeexdsp-dev is installed)."""
+    from native_build import build
+    from edge import aec
+    from edge.errors import EdgeError
+    build("host")
+    try:
+        aec.lib()
+    except EdgeError as e:
+        pytest.skip(f"speexdsp's canceller is not built in ({e})")

@@ -6,10 +6,8 @@ import pytest
 import soundfile as sf
 
 from edge.cli import main
-from edge.data.audio import resample
-from edge.errors import EdgeError
+from edge.data.audio import load, resample
 from edge.eval import echo
-from native_build import build
 from shared_data import DEV, SHARED_DATA
 
 ROOM = SHARED_DATA / "train" / "rir" / "mitir_h010_Livingroom_31txts.flac"
@@ -17,26 +15,14 @@ FAR, NEAR = DEV / "clean" / "p360_aero.wav", DEV / "clean" / "p363_aero.wav"
 R = echo.RATE
 
 
-@pytest.fixture(scope="module", autouse=True)
-def canceller_built():
-    build("host")
-    from edge import aec
-    try:
-        aec.lib()
-    except EdgeError as e:
-        pytest.skip(f"speexdsp's canceller is not built in ({e})")
-
-
-def _load(path):
-    x, rate = sf.read(path, dtype="float32", always_2d=True)
-    return resample(x[:, 0], rate, R)
+pytestmark = pytest.mark.usefixtures("canceller_built")
 
 
 @pytest.mark.parametrize("delay_ms", [20, 50])
 def test_the_canceller_removes_a_rooms_echo_of_far_end_speech(delay_ms):
     from edge.aec import cancel
 
-    scene = echo.build_scene(_load(FAR), _load(NEAR), _load(ROOM), delay_ms=delay_ms, far_only_s=4,
+    scene = echo.build_scene(load(FAR), load(NEAR), load(ROOM), delay_ms=delay_ms, far_only_s=4,
                              near_only_s=0.5, double_talk_s=0.5)
     heard = echo.Heard(scene.mic, scene.near, {"aec": cancel(scene.mic, scene.far, R)})
     # speexdsp's linear filter alone, 2 s after the far end's first word: 13.4 (50 ms) and 17.3 dB (20 ms) measured
@@ -46,7 +32,7 @@ def test_the_canceller_removes_a_rooms_echo_of_far_end_speech(delay_ms):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("aec")
-    scene = echo.build_scene(_load(FAR), _load(NEAR), _load(ROOM), delay_ms=30, far_only_s=3,
+    scene = echo.build_scene(load(FAR), load(NEAR), load(ROOM), delay_ms=30, far_only_s=3,
                              near_only_s=0.5, double_talk_s=0.5)
     sf.write(d / "mic.wav", scene.mic, R, subtype="FLOAT")
     sf.write(d / "far.wav", scene.far, R, subtype="FLOAT")

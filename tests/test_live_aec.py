@@ -7,43 +7,25 @@ import os
 
 import numpy as np
 import pytest
-import soundfile as sf
 
 alsaaudio = pytest.importorskip("alsaaudio")
 
 from edge.audio import pcm  # noqa: E402
-from edge.data.audio import resample  # noqa: E402
+from edge.data.audio import load  # noqa: E402
 from edge.errors import EdgeError  # noqa: E402
 from edge.eval import echo  # noqa: E402
 from edge.supervisor.echo import LiveCanceller  # noqa: E402
-from native_build import build  # noqa: E402
-from shared_data import DEV, SHARED_DATA  # noqa: E402
+from test_aec import FAR, NEAR, ROOM  # noqa: E402
 from test_audio_alsa import edge_cli, played, write_capture  # noqa: E402
 
-ROOM = SHARED_DATA / "train" / "rir" / "mitir_h010_Livingroom_31txts.flac"
-FAR, NEAR = DEV / "clean" / "p360_aero.wav", DEV / "clean" / "p363_aero.wav"
 R = echo.RATE
 HOP = R // 100
-
-
-@pytest.fixture(scope="module", autouse=True)
-def canceller_built():
-    build("host")
-    from edge import aec
-    try:
-        aec.lib()
-    except EdgeError as e:
-        pytest.skip(f"speexdsp's canceller is not built in ({e})")
-
-
-def _load(path):
-    x, rate = sf.read(path, dtype="float32", always_2d=True)
-    return resample(x[:, 0], rate, R)
+pytestmark = pytest.mark.usefixtures("canceller_built")
 
 
 @pytest.fixture(scope="module")
 def scene():
-    s = echo.build_scene(_load(FAR), _load(NEAR), _load(ROOM), delay_ms=30, far_only_s=4,
+    s = echo.build_scene(load(FAR), load(NEAR), load(ROOM), delay_ms=30, far_only_s=4,
                          near_only_s=0.5, double_talk_s=0.5)
     n = len(s.mic) // HOP * HOP
     return s.mic[:n], s.far[:n]
