@@ -6,25 +6,22 @@ the caller's, with nothing allocated."""
 from __future__ import annotations
 
 import ctypes as C
-import os
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 
 from edge.errors import EdgeError
+from edge.native import library_candidates
 
 TAIL_S = 0.2        # the echo path it models: 20-50 ms of delay and a room's first 150 ms (longer converges slower)
 
-_PKG = Path(__file__).resolve().parent
-_CANDIDATES = [_PKG / "_lib" / "libpercepnet_aec.so", _PKG.parent / "build" / "host" / "libpercepnet_aec.so"]
 _FLOATS = np.ctypeslib.ndpointer(np.float32, flags="C_CONTIGUOUS")
 
 
 @lru_cache(maxsize=None)
 def lib() -> C.CDLL:
-    env = os.environ.get("PERCEPNET_AEC_LIB")
-    path = next((p for p in ([Path(env)] if env else _CANDIDATES) if p.is_file()), None)
+    path = next((p for p in library_candidates("libpercepnet_aec.so", "PERCEPNET_AEC_LIB")
+                 if p.is_file()), None)
     if path is None:
         raise EdgeError("the echo canceller is not built in (no libpercepnet_aec.so): install "
                         "speexdsp's headers (Debian: apt-get install libspeexdsp-dev) and run `scons`")

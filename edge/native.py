@@ -35,7 +35,6 @@ LOG_FLOOR = 1e-5                                      # band features are log10(
 HOP_KERNEL, HOP_FADE, HOP_BYPASS, HOP_PRIME = 0, 1, 2, 3
 
 _PKG = Path(__file__).resolve().parent
-_CANDIDATES = [_PKG / "_lib" / "libpercepnet.so", _PKG.parent / "build" / "host" / "libpercepnet.so"]
 _ELF_MACHINES = {3: "i386", 40: "armv7l", 62: "x86_64", 183: "aarch64"}
 _MACHINE_ALIASES = {"arm64": "aarch64", "amd64": "x86_64", "armv8l": "armv7l", "armv7": "armv7l",
                     "i686": "i386", "i586": "i386"}
@@ -216,9 +215,15 @@ def check_loadable(path, *, userland: str | None = None, kernel: str | None = No
                           f"NEON; an armv6 board (Pi Zero, Pi 1) is not supported")
 
 
+def library_candidates(name: str, env: str) -> list[Path]:
+    """Where one of the package's native libraries is looked for: $env alone where it is set,
+    else next to the package (a deployed bundle's _lib/), then the source tree's build/host/."""
+    value = os.environ.get(env)
+    return [Path(value)] if value else [_PKG / "_lib" / name, _PKG.parent / "build" / "host" / name]
+
+
 def library_path() -> Path:
-    env = os.environ.get("PERCEPNET_LIB")
-    candidates = [Path(env)] if env else _CANDIDATES
+    candidates = library_candidates("libpercepnet.so", "PERCEPNET_LIB")
     for p in candidates:
         if p.is_file():
             return p
