@@ -222,6 +222,32 @@ def test_one_recorded_noise_clip_does_not_outweigh_the_generators(loaded):
     assert 0.38 < share_of_recorded_noise(10) < 0.62  # half once there are several
 
 
+def test_residual_echo_is_the_far_end_through_a_nonlinear_speaker_and_the_room():
+    rng = np.random.default_rng(4)
+    echo = noise.residual_echo(_speechlike(RATE), rooms.simulated_rir(rng), rng)
+    assert np.sqrt(np.mean(echo ** 2)) == pytest.approx(1.0, rel=0.01)
+    spec, hz = np.abs(np.fft.rfft(echo)) ** 2, np.fft.rfftfreq(RATE, 1 / RATE)
+    assert spec[hz < 100].sum() < 0.01 * spec.sum()  # the small loudspeaker's high-pass
+    # a 1 kHz tone comes back with odd harmonics: a distortion no linear canceller removes
+    tone = np.sin(2 * np.pi * 1000 * np.arange(RATE) / RATE).astype(np.float32)
+    spec = np.abs(np.fft.rfft(noise.residual_echo(tone, np.ones(1, np.float32), rng))) ** 2
+    assert spec[3000] > 1e-4 * spec[1000]
+
+
+def test_speakerphone_mixtures_put_the_residual_echo_under_the_near_end_and_silence_it(loaded):
+    src = sources.Sources(speech=["speech48k"])
+    cfg = MixConfig(seconds=2.0, p_echo=1.0, p_noise_only=0.0, p_clean_only=0.0, p_reverb=0.0,
+                    tilt=False, p_lowcut=0.0, p_clip=0.0, p_narrowband=0.0)
+    for seed in range(4):
+        noisy, target, _ = examples.make_example(src, cfg, np.random.default_rng(seed))
+        frames = np.abs(target[:len(target) // 480 * 480]).reshape(-1, 480).max(axis=1)
+        assert 0.2 <= np.mean(frames == 0) <= 0.6  # the near end silent while the far end talks
+        residual = noisy - target
+        under = 20 * np.log10(active_rms(target) / np.sqrt(np.mean(residual ** 2)))
+        assert 8.0 < under < 32.0
+        assert np.std(residual[frames.repeat(480)[:len(residual)] == 0]) > 0  # echo in the pause
+
+
 def test_dev_set_is_never_a_training_source():
     src = sources.builtin(SHARED, None)
     used = src.speech + src.noise + src.synthetic + src.rirs

@@ -130,6 +130,12 @@ def test_train_refuses_to_run_without_a_budget(tmp_path, capsys):
     assert "budget" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flag", ["--p-echo", "--p-reverb"])
+def test_train_refuses_a_share_outside_0_to_1(tmp_path, capsys, flag):
+    assert main(["train", "--out", str(tmp_path), "--steps", "1", flag, "1.5"]) == 2
+    assert "[0, 1]" in capsys.readouterr().err
+
+
 def test_train_refuses_a_corpus_without_speech(tmp_path, capsys):
     (tmp_path / "corpus" / "noise").mkdir(parents=True)
     assert main(["train", "--data", str(tmp_path / "corpus"), "--out", str(tmp_path / "o"),

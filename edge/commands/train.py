@@ -10,8 +10,10 @@ DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def add_parser(sub):
+    from edge.data.mix import MixConfig
     from edge.data.sources import LAYOUTS
     import argparse
+    MIX = MixConfig()
     p = sub.add_parser(
         "train", help="train a model (resumable) and export it",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,6 +45,12 @@ def add_parser(sub):
     p.add_argument("--val-examples", type=int,
                    help="validation mixtures from the held-out recordings (default: a tenth of --examples)")
     p.add_argument("--seconds", type=float, default=4.0, help="length of each mixture in s (default 4)")
+    p.add_argument("--p-reverb", type=float, default=MIX.p_reverb, metavar="P",
+                   help=f"share of mixtures spoken in a room (default {MIX.p_reverb})")
+    p.add_argument("--p-echo", type=float, default=MIX.p_echo, metavar="P",
+                   help="share of mixtures from a speakerphone: the noise is a far-end talker's "
+                        f"residual echo {MIX.echo_db[0]:g}-{MIX.echo_db[1]:g} dB under the near "
+                        f"end, which falls silent for a while (default {MIX.p_echo})")
     p.add_argument("--tts", type=int, default=0,
                    help="synthetic TTS utterances added to the built-in speech (default 0: "
                         "real recordings only)")
@@ -104,6 +112,8 @@ def run(args) -> int:
 
     if args.hours is None and args.steps is None:
         raise EdgeError("give a budget: --steps N and/or --hours H")
+    if not (0 <= args.p_reverb <= 1 and 0 <= args.p_echo <= 1):
+        raise EdgeError("--p-reverb and --p-echo are shares: give them in [0, 1]")
     if args.examples < 1 or args.seconds < 1 or (args.val_examples is not None and args.val_examples < 1):
         raise EdgeError("--examples and --val-examples must be >= 1 and --seconds >= 1")
     if not 0 < args.gamma <= 1 or args.strength_weight < 0 or not 0 <= args.decay_to <= 1:
@@ -121,7 +131,7 @@ def run(args) -> int:
     print(f"sources: {len(src.speech)} recorded and {len(src.synthetic)} synthetic speech, "
           f"{len(src.noise)} noise, {len(src.rirs)} room files; held out for validation: "
           f"{len(val.speech) + len(val.synthetic)} speech, {len(val.noise)} noise")
-    mix_cfg = MixConfig(seconds=args.seconds)
+    mix_cfg = MixConfig(seconds=args.seconds, p_reverb=args.p_reverb, p_echo=args.p_echo)
     n_val = args.val_examples or max(1, args.examples // 10)
     features_dir = Path(args.features_dir) if args.features_dir else out / "features"
     val_set = dataset.load_shards(dataset.frozen(val, args.val_dir or out / "validation", n_val, mix_cfg,

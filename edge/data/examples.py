@@ -3,6 +3,7 @@ room and microphone chain, and the band where its ideal gains say something. The
 (edge.data.dataset) is keyed by a hash of this file and the mixing modules it uses."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
@@ -62,6 +63,30 @@ def _noise_item(sources: Sources, rng: np.random.Generator):
     return pool[int(rng.integers(len(pool)))]
 
 
+def _room(sources: Sources, rng: np.random.Generator) -> np.ndarray:
+    """A measured room response for 30% of the draws where there are some, else a simulated one."""
+    from edge.data.rooms import simulated_rir
+    if sources.rirs and rng.random() < 0.3:
+        return _load(sources.rirs[int(rng.integers(len(sources.rirs)))])
+    return simulated_rir(rng)
+
+
+def _echo_scene(speech: np.ndarray, noise: np.ndarray, talkers: list, rir: np.ndarray,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(near-end speech, what else the microphone hears) on a speakerphone: a far-end talker's
+    residual echo over a quieter background, and the near end silent for a stretch (25-50% of
+    the example) while the far end talks on, where the whole residual must go."""
+    from edge.data import noise as gen
+    n = len(speech)
+    echo = gen.residual_echo(fill(talkers, n, rng), rir, rng)
+    quiet = int(rng.uniform(0.25, 0.5) * n)
+    start = int(rng.integers(0, n - quiet))
+    speech = speech.copy()
+    speech[start:start + quiet] = 0.0
+    background = 10 ** (-rng.uniform(5.0, 20.0) / 20) * noise
+    return speech, (echo + background).astype(np.float32)
+
+
 def narrowband(x: np.ndarray) -> np.ndarray:
     """x through a 16 kHz capture chain: nothing left above 8 kHz. A 10th-order elliptic
     low-pass (passband to 7.7 kHz, 80 dB stopband), steeper than a resampler's filter, whose
@@ -83,7 +108,6 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     16 kHz noise would teach that whatever sounds above 8 kHz is speech, which no real
     microphone delivers."""
     from edge.data import noise as gen
-    from edge.data.rooms import simulated_rir
 
     n = int(cfg.seconds * RATE)
     pool = _speech_pool(sources, cfg, rng)
@@ -100,10 +124,10 @@ def make_example(sources: Sources, cfg: MixConfig, rng: np.random.Generator):
     # babble talkers share the target's band, so the babble never masks the band above it
     talkers = [u for u in (_load(pool[int(i)]) for i in rng.integers(0, len(pool), 8)) if len(u)]
     noise = gen.random_noise(n, rng, talkers, recorded)
-    rir = None
-    if rng.random() < cfg.p_reverb:
-        use_real = sources.rirs and rng.random() < 0.3
-        rir = _load(sources.rirs[int(rng.integers(len(sources.rirs)))]) if use_real else simulated_rir(rng)
+    rir = _room(sources, rng) if rng.random() < cfg.p_reverb else None
+    if cfg.p_echo > 0 and talkers and rng.random() < cfg.p_echo:  # no draw when off
+        speech, noise = _echo_scene(speech, noise, talkers, _room(sources, rng), rng)
+        cfg = replace(cfg, snr_db=cfg.echo_db, snr_skew=1.0)
     noisy, target = mix(speech, noise, rir, rng, cfg)
     speech_band = RATE / 2 if not target.any() else min(RATE, min(r for _, r in picks)) / 2
     band = min(speech_band, noise_band)

@@ -29,6 +29,8 @@ class MixConfig:
     p_clip: float = 0.1      # mild clipping of the input: 0.1-1% of samples
     p_speed: float = 0.5     # the talker sped up or slowed down by 5-10%: pitch and formants
                              # move with it, as between speakers (38 min of speech is few voices)
+    p_echo: float = 0.0      # speakerphone: the noise is a far-end talker's residual echo
+    echo_db: tuple[float, float] = (10.0, 30.0)  # its level under the near-end speech
 
 
 def _rms(x: np.ndarray) -> float:

@@ -1,5 +1,5 @@
 """Noise generators: coloured noise, mains hum, babble, transients, rustling, fans and engines,
-wind.
+wind, and the residual echo a linear echo canceller leaves on a speakerphone.
 
 Each takes (n samples, rng[, speech list]) and returns 48 kHz float32 at roughly unit RMS;
 the mixer sets the level."""
@@ -118,6 +118,17 @@ def recording_lowpass(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     ramp = np.clip((f - cut) / width, 0, 1)
     spec *= floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * ramp))
     return _unit(np.fft.irfft(spec, len(x)))
+
+
+def residual_echo(far: np.ndarray, rir: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Far-end speech as a linear canceller leaves it: through a small loudspeaker (soft
+    clipping that no linear filter models, a high-pass at 150-400 Hz) and the whole room
+    response. The canceller's 10-30 dB of loss is the level the mixer sets."""
+    from scipy.signal import butter, fftconvolve, lfilter
+    drive = rng.uniform(1.0, 4.0)
+    x = np.tanh(drive * _unit(far))  # the amplifier, then the driver's roll-off
+    b, a = butter(2, rng.uniform(150.0, 400.0), "highpass", fs=RATE)
+    return _unit(fftconvolve(lfilter(b, a, x), rir)[:len(far)])
 
 
 def random_noise(n: int, rng: np.random.Generator, speech: list[np.ndarray],
